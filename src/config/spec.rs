@@ -1,0 +1,186 @@
+//! The pipeline config as written in `pipelines/*.toml`. Each field's doc comment is its user
+//! documentation; defaults live next to the field. Unknown keys are collected by `load`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct PipelineSpec {
+    #[serde(default)]
+    pub pipeline: PipelineSection,
+    /// Per canonical table (`customers`, `orders`, ...): where its files are and how columns map.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSpec>,
+    #[serde(default)]
+    pub identity: IdentitySpec,
+    #[serde(default)]
+    pub behavior: BehaviorSpec,
+    #[serde(default)]
+    pub rfm: RfmSpec,
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// Extra profile columns defined by a SQL expression over earlier profile columns.
+    #[serde(default)]
+    pub features: Vec<FeatureSpec>,
+    /// RFM segments, first matching rule wins.
+    #[serde(default)]
+    pub segments: Vec<RuleSpec>,
+    /// Lifecycle stages, first matching rule wins.
+    #[serde(default)]
+    pub lifecycle: Vec<RuleSpec>,
+    /// Tags: every matching rule adds its tag.
+    #[serde(default)]
+    pub tags: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineSection {
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Input root (one folder per table); relative paths are relative to the config file.
+    pub input: Option<String>,
+    /// Output root; relative paths are relative to the config file.
+    pub output: Option<String>,
+    /// Logical date of the run (YYYY-MM-DD) when `--as-of` is not given; else yesterday in UTC.
+    pub as_of: Option<String>,
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        PipelineSection { name: default_name(), input: None, output: None, as_of: None }
+    }
+}
+
+fn default_name() -> String {
+    "nightly".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct TableSpec {
+    /// File, folder or glob relative to the input root; default: the folder named after the table.
+    pub path: Option<String>,
+    /// `auto` (by extension), `parquet`, `csv` or `ndjson`.
+    pub format: Option<String>,
+    /// Canonical column name = column name in the source files.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Optional canonical columns that this pipeline treats as required.
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentitySpec {
+    /// Sources in order of trust: on equally new values the earlier source wins.
+    #[serde(default = "default_source_priority")]
+    pub source_priority: Vec<String>,
+    /// Deterministic link rules in order of precedence: `id_number`, `phone`, `email`, `source_id`.
+    #[serde(default = "default_link_on")]
+    pub link_on: Vec<String>,
+}
+
+impl Default for IdentitySpec {
+    fn default() -> Self {
+        IdentitySpec { source_priority: default_source_priority(), link_on: default_link_on() }
+    }
+}
+
+fn default_source_priority() -> Vec<String> {
+    ["crm", "store", "shop", "wechat"].map(String::from).to_vec()
+}
+
+fn default_link_on() -> Vec<String> {
+    ["id_number", "phone", "email", "source_id"].map(String::from).to_vec()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BehaviorSpec {
+    /// Event types counted per window as `behavior_<type>_<n>d`.
+    #[serde(default = "default_event_types")]
+    pub event_types: Vec<String>,
+    /// Window lengths in days, ending at `--as-of`.
+    #[serde(default = "default_windows")]
+    pub windows_days: Vec<u32>,
+}
+
+impl Default for BehaviorSpec {
+    fn default() -> Self {
+        BehaviorSpec { event_types: default_event_types(), windows_days: default_windows() }
+    }
+}
+
+fn default_event_types() -> Vec<String> {
+    ["view", "click", "search", "add_to_cart", "login"].map(String::from).to_vec()
+}
+
+fn default_windows() -> Vec<u32> {
+    vec![7, 30, 90]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RfmSpec {
+    /// Frequency and monetary count paid orders in the last `window_days` days.
+    #[serde(default = "default_rfm_window")]
+    pub window_days: u32,
+    /// Number of quantile bins (scores 1..bins).
+    #[serde(default = "default_bins")]
+    pub bins: u32,
+}
+
+impl Default for RfmSpec {
+    fn default() -> Self {
+        RfmSpec { window_days: default_rfm_window(), bins: default_bins() }
+    }
+}
+
+fn default_rfm_window() -> u32 {
+    365
+}
+
+fn default_bins() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutputSpec {
+    /// Rows per Parquet row group.
+    #[serde(default = "default_row_group")]
+    pub row_group_size: usize,
+    /// zstd level 1..22.
+    #[serde(default = "default_zstd")]
+    pub zstd_level: i32,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec { row_group_size: default_row_group(), zstd_level: default_zstd() }
+    }
+}
+
+fn default_row_group() -> usize {
+    128 * 1024
+}
+
+fn default_zstd() -> i32 {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeatureSpec {
+    /// Output column name; must not clash with an existing column.
+    pub name: String,
+    /// SQL expression over profile columns defined before it, e.g. `power_total_spend / 12`.
+    pub expr: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuleSpec {
+    /// Segment, stage or tag name.
+    pub name: String,
+    /// SQL boolean expression over profile columns, e.g. `rfm_r >= 4 AND rfm_fm >= 4`.
+    pub when: String,
+    #[serde(default)]
+    pub description: String,
+}

@@ -1,0 +1,81 @@
+//! Writing output tables as Parquet the way analysts' engines expect (DESIGN.md "Outputs").
+
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+
+/// Written into every file's key-value metadata; bump when an output column changes meaning.
+pub const SCHEMA_VERSION: &str = "1";
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOptions {
+    pub row_group_size: usize,
+    pub zstd_level: i32,
+}
+
+/// One written file as the manifest lists it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FileEntry {
+    pub table: String,
+    /// Path relative to the output root.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Timestamps become INT64 microseconds tagged UTC: Spark rejects nanoseconds and INT96 is deprecated.
+fn utc_micros(df: &DataFrame) -> Result<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dtype)| match dtype {
+            DataType::Datetime(_, _) => col(name.clone())
+                .cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))),
+            _ => col(name.clone()),
+        })
+        .collect();
+    df.clone().lazy().select(exprs).collect().map_err(|e| Error::internal("casting timestamps", e))
+}
+
+/// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version), fsync it and
+/// return its manifest entry.
+pub fn write(df: &DataFrame, table: &str, path: &Path, rel: &str, opts: WriteOptions) -> Result<FileEntry> {
+    let mut df = utc_micros(df)?;
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let level = polars::polars_utils::compression::ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::internal("zstd level", e))?;
+    ParquetWriter::new(&mut file)
+        .with_compression(ParquetCompression::Zstd(Some(level)))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(opts.row_group_size))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+            "schema_version".to_string(),
+            SCHEMA_VERSION.to_string(),
+        )])))
+        .finish(&mut df)
+        .map_err(|e| match e {
+            PolarsError::IO { error, .. } => Error::io(path, std::io::Error::new(error.kind(), error.to_string())),
+            other => Error::io(path, std::io::Error::other(other.to_string())),
+        })?;
+    file.flush().map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    let (bytes, sha256) = digest(path)?;
+    Ok(FileEntry { table: table.to_string(), path: rel.to_string(), rows: df.height() as u64, bytes, sha256 })
+}
+
+/// Size and sha256 of a file as it is on disk.
+pub fn digest(path: &Path) -> Result<(u64, String)> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok((data.len() as u64, hex::encode(Sha256::digest(&data))))
+}
+
+/// Read a published Parquet table back (previous run's outputs, tests).
+pub fn read(path: &Path) -> Result<DataFrame> {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    LazyFrame::scan_parquet(p, Default::default())
+        .and_then(|lf| lf.collect())
+        .map_err(|e| Error::input(path.display(), e.to_string()))
+}

@@ -1,0 +1,114 @@
+//! Finding a table's files and opening them lazily. Every polars reader call lives here.
+
+use crate::config::{Format, TableSource};
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// One input file of a table.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+}
+
+/// The files of a table: a file, a folder walked recursively (Hive `key=value/` folders
+/// included; names starting with `_` or `.` skipped as Spark does), or a glob. Sorted by path
+/// so that "latest wins" dedupe and row numbers are the same on every run.
+pub fn discover(source: &TableSource) -> Result<Vec<InputFile>> {
+    let loc = &source.location;
+    let text = loc.to_string_lossy();
+    let mut paths = Vec::new();
+    if text.contains(['*', '?', '[']) {
+        let entries = glob::glob(&text).map_err(|e| Error::MissingInput(format!("bad glob {text}: {e}")))?;
+        paths.extend(entries.filter_map(|e| e.ok()).filter(|p| p.is_file()));
+    } else if loc.is_dir() {
+        walk(loc, &mut paths).map_err(|e| Error::input(loc.display(), format!("cannot list folder: {e}")))?;
+    } else if loc.is_file() {
+        paths.push(loc.clone());
+    } else {
+        return Err(Error::MissingInput(format!(
+            "table {}: no file or folder at {}",
+            source.table.name(),
+            loc.display()
+        )));
+    }
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let format = match source.format.or_else(|| Format::from_path(&path)) {
+            Some(f) => f,
+            None => continue, // README, .crc and other non-data files
+        };
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        files.push(InputFile { path, format, bytes });
+    }
+    if files.is_empty() {
+        return Err(Error::MissingInput(format!(
+            "table {}: no Parquet, CSV or NDJSON files at {}",
+            source.table.name(),
+            loc.display()
+        )));
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Open one file lazily with a 1-based `_row` (the data row; for CSV, the line after the
+/// header) and return it with its schema. CSV is read as text so that ingest parses every
+/// value itself and can tell a garbage value from a missing one.
+pub fn scan(file: &InputFile) -> Result<(LazyFrame, Schema)> {
+    let path_str = file.path.to_string_lossy().to_string();
+    let path = PlRefPath::new(path_str.as_str());
+    let row_index = Some(RowIndex { name: "_row".into(), offset: 1 });
+    let lf = match file.format {
+        Format::Parquet => {
+            if file.bytes < 12 {
+                return Err(Error::input(&path_str, format!("not a Parquet file ({} bytes, no footer)", file.bytes)));
+            }
+            let args = ScanArgsParquet { row_index, glob: false, ..Default::default() };
+            LazyFrame::scan_parquet(path, args)
+        }
+        Format::Csv => {
+            let sep = if path_str.ends_with(".tsv") { b'\t' } else { b',' };
+            LazyCsvReader::new(path)
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_truncate_ragged_lines(true)
+                .with_missing_is_null(true)
+                .with_raise_if_empty(false)
+                .with_glob(false)
+                .with_separator(sep)
+                .with_row_index(row_index)
+                .finish()
+        }
+        Format::Ndjson => LazyJsonLineReader::new(path)
+            .with_infer_schema_length(Some(std::num::NonZeroUsize::new(1000).unwrap()))
+            .with_row_index(row_index)
+            .finish(),
+    }
+    .map_err(|e| Error::input(&path_str, format!("cannot open: {e}")))?;
+    let mut lf = lf;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| Error::input(&path_str, format!("cannot read the schema (corrupt or not {:?}?): {e}", file.format)))?;
+    Ok((lf, (*schema).clone()))
+}

@@ -1,0 +1,14 @@
+//! `portrait`: a nightly batch pipeline that builds customer profile tables (客户画像).
+//! See DESIGN.md for the stages and the contract of every output.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod io;
+pub mod pipeline;
+pub mod run;
+pub mod sample;
+pub mod schema;
+pub mod stages;
+
+pub use error::{Error, Result};

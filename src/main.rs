@@ -1,0 +1,49 @@
+//! The `portrait` binary: parse arguments, set up logging, map errors to exit codes.
+
+use clap::Parser;
+use portrait::cli::{Cli, LogFormat};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<portrait::Error>().map(|e| e.exit_code()).unwrap_or(70);
+            // One line, through the logger: human on a terminal, JSON for schedulers.
+            tracing::error!(exit_code = code, "{e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let message = portrait::cli::dispatch(cli.command)?;
+    println!("{message}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Human lines on a terminal, JSON lines for schedulers (or when asked).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTRAIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,238 @@
+//! Wires the stages into the lazy plans of every output. `build` is the same for a real run,
+//! `explain` and `validate` (which builds over empty tables to learn the output schema).
+
+use crate::config::Plan;
+use crate::error::{Error, Result};
+use crate::io::scan::InputFile;
+use crate::schema::Table;
+use crate::stages::features::{self, Clock, Inputs};
+use crate::stages::ingest::{self, Ingested};
+use crate::stages::{clean, identity, score};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+
+/// Lazy plans of one run, ready to be executed together.
+pub struct Built {
+    /// Output tables by name: profiles, tags, identity_map, segment_summary, quarantine.
+    pub outputs: Vec<(&'static str, LazyFrame)>,
+    /// Per input table one row: read, used, duplicate, quarantined, after_as_of.
+    pub accounting: Vec<(Table, LazyFrame)>,
+    /// Per input table one row of unparseable-value counts per column.
+    pub unparseable: Vec<(Table, LazyFrame)>,
+    pub files: BTreeMap<Table, Vec<InputFile>>,
+    pub missing_optional: BTreeMap<Table, Vec<String>>,
+}
+
+/// Read every table lazily (schemas checked, nothing executed yet).
+pub fn ingest_all(plan: &Plan) -> Result<BTreeMap<Table, Ingested>> {
+    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s)?))).collect()
+}
+
+/// The customers to resolve: the cleaned, usable customer records.
+pub fn customer_records(ingested: &BTreeMap<Table, Ingested>) -> LazyFrame {
+    clean::customers(ingested[&Table::Customers].rows.clone())
+}
+
+fn one_row_count(lf: LazyFrame, name: &str) -> LazyFrame {
+    lf.select([len().cast(DataType::UInt64).alias(name)])
+}
+
+fn hstack(frames: Vec<LazyFrame>) -> LazyFrame {
+    concat_lf_horizontal(frames, HConcatOptions::default()).expect("one-row frames")
+}
+
+fn zero(name: &str) -> LazyFrame {
+    df!(name => [0u64]).expect("literal frame").lazy()
+}
+
+/// Quarantine rows of a later stage in the quarantine table's shape.
+fn quarantine_rows(table: Table, files: &[InputFile], lf: LazyFrame) -> LazyFrame {
+    let paths: Vec<String> = files.iter().map(|f| f.path.to_string_lossy().to_string()).collect();
+    let idx: Vec<u32> = (0..paths.len() as u32).collect();
+    let names = df!("_file" => idx, "file" => paths).expect("file index").lazy();
+    let raw: Vec<Expr> = table
+        .columns()
+        .iter()
+        .map(|c| concat_str([lit(format!("{}=", c.name)), col(c.name).cast(DataType::String).fill_null(lit(""))], "", false))
+        .collect();
+    lf.join(names, [col("_file")], [col("_file")], JoinArgs::new(JoinType::Left)).select([
+        lit(table.name()).alias("table"),
+        col("file"),
+        col("_row").cast(DataType::UInt32).alias("row"),
+        col("reason"),
+        concat_str(raw, "; ", true).alias("raw"),
+    ])
+}
+
+/// What clean did with one table's ingested rows.
+struct Accounted {
+    used: LazyFrame,
+    /// One-row frame `n`: re-sent rows dropped.
+    duplicates: Option<LazyFrame>,
+    /// Rows quarantined after ingest, with `_file`, `_row`, `reason` and canonical columns.
+    quarantined: Vec<LazyFrame>,
+    after_as_of: Option<LazyFrame>,
+}
+
+/// Collects per table the accounting row, the quarantine rows and the file lists.
+#[derive(Default)]
+struct Ledger {
+    accounting: Vec<(Table, LazyFrame)>,
+    quarantine: Vec<LazyFrame>,
+    unparseable: Vec<(Table, LazyFrame)>,
+    files: BTreeMap<Table, Vec<InputFile>>,
+    missing_optional: BTreeMap<Table, Vec<String>>,
+}
+
+impl Ledger {
+    fn record(&mut self, ing: &Ingested, a: Accounted) {
+        let mut quarantined = vec![one_row_count(ing.quarantine.clone(), "q0")];
+        let mut total = col("q0");
+        for (i, q) in a.quarantined.iter().enumerate() {
+            let name = format!("q{}", i + 1);
+            quarantined.push(one_row_count(q.clone(), &name));
+            total = total + col(name.as_str());
+        }
+        let row = hstack(vec![
+            ing.read.clone(),
+            one_row_count(a.used, "used"),
+            a.duplicates.unwrap_or_else(|| zero("n")).select([col("n").alias("duplicate")]),
+            hstack(quarantined).select([total.alias("quarantined")]),
+            a.after_as_of.map(|lf| one_row_count(lf, "after_as_of")).unwrap_or_else(|| zero("after_as_of")),
+        ]);
+        self.accounting.push((ing.table, row));
+        self.quarantine.push(ing.quarantine.clone());
+        for q in a.quarantined {
+            self.quarantine.push(quarantine_rows(ing.table, &ing.files, q));
+        }
+        self.unparseable.push((ing.table, ing.unparseable.clone()));
+        self.files.insert(ing.table, ing.files.clone());
+        self.missing_optional.insert(ing.table, ing.missing_optional.clone());
+    }
+}
+
+/// Build every output's plan from the ingested tables and the resolved customer records
+/// (`identity::resolve` output).
+pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: DataFrame) -> Result<Built> {
+    let clock = Clock { as_of: plan.as_of };
+    let resolved = resolved.lazy().cache();
+    let id_map = identity::identity_map(resolved.clone()).cache();
+    let mut ledger = Ledger::default();
+    let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
+
+    // customers: every usable record is used (records of one person are merged, not dropped).
+    let cust = take(Table::Customers)?;
+    ledger.record(&cust, Accounted { used: resolved.clone(), duplicates: None, quarantined: vec![], after_as_of: None });
+    let golden = identity::golden(resolved, &plan.spec.identity.source_priority);
+
+    // orders: quarantine unknown statuses, drop re-sent rows, attach keys.
+    let ord = take(Table::Orders)?;
+    let (ok, bad) = clean::orders(ord.rows.clone());
+    let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
+    let orders = clean::attach_key(deduped, id_map.clone(), "order_ts", clock.end_lit());
+    let orders_used = orders.used.cache();
+    ledger.record(
+        &ord,
+        Accounted {
+            used: orders_used.clone(),
+            duplicates: Some(dup),
+            quarantined: vec![bad.rename(["_reason"], ["reason"], true), orders.quarantine],
+            after_as_of: Some(orders.after_as_of.clone()),
+        },
+    );
+
+    // order_items: drop re-sent lines; each line takes its order's customer, time and status.
+    let itm = take(Table::OrderItems)?;
+    let (items_dedup, items_dup) = clean::dedupe(clean::items(itm.rows.clone()), &["source", "order_id", "sku"]);
+    let order_cols = || [col("source"), col("order_id"), col("customer_key"), col("order_ts"), col("status")];
+    let known_orders = concat(
+        [
+            orders_used.clone().select(order_cols()).with_column(lit(true).alias("_in_time")),
+            orders.after_as_of.select(order_cols()).with_column(lit(false).alias("_in_time")),
+        ],
+        UnionArgs::default(),
+    )
+    .map_err(|e| Error::internal("items join", e))?;
+    let items_joined = items_dedup
+        .join(known_orders, [col("source"), col("order_id")], [col("source"), col("order_id")], JoinArgs::new(JoinType::Left))
+        .cache();
+    let items = clean::split_known(
+        items_joined,
+        col("_in_time").is_not_null(),
+        "unknown order (source, order_id not among usable orders)",
+        col("_in_time").fill_null(lit(false)),
+    );
+    let items_used = items.used.cache();
+    ledger.record(
+        &itm,
+        Accounted { used: items_used.clone(), duplicates: Some(items_dup), quarantined: vec![items.quarantine], after_as_of: Some(items.after_as_of) },
+    );
+
+    // events, social, feedback: attach keys.
+    let mut keyed = |t: Table, cleaner: fn(LazyFrame) -> LazyFrame| -> Result<LazyFrame> {
+        let ing = take(t)?;
+        let time = t.time_column().expect("timed table");
+        let c = clean::attach_key(cleaner(ing.rows.clone()), id_map.clone(), time, clock.end_lit());
+        let used = c.used.cache();
+        ledger.record(&ing, Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) });
+        Ok(used)
+    };
+    let events = keyed(Table::Events, clean::events)?;
+    let social = keyed(Table::SocialInteractions, clean::social)?;
+    let feedback = keyed(Table::Feedback, clean::feedback)?;
+
+    let inputs = Inputs { customers: golden, orders: orders_used.clone(), items: items_used, events, social, feedback };
+    let profile = features::profile(&inputs, clock, &plan.spec);
+    let profile = score::rfm(profile, orders_used, clock, plan);
+    let profiles = score::apply_rules(profile, plan).sort(["customer_key"], Default::default()).cache();
+
+    let outputs = vec![
+        ("profiles", profiles.clone()),
+        ("tags", tags_long(profiles.clone())),
+        ("identity_map", id_map.sort(["source", "source_customer_id"], Default::default())),
+        ("segment_summary", segment_summary(profiles)),
+        (
+            "quarantine",
+            concat(ledger.quarantine, UnionArgs::default())
+                .map_err(|e| Error::internal("quarantine union", e))?
+                .sort(["table", "file", "row"], Default::default()),
+        ),
+    ];
+    Ok(Built {
+        outputs,
+        accounting: ledger.accounting,
+        unparseable: ledger.unparseable,
+        files: ledger.files,
+        missing_optional: ledger.missing_optional,
+    })
+}
+
+/// `tags` output: one row per (customer_key, tag).
+fn tags_long(profiles: LazyFrame) -> LazyFrame {
+    profiles
+        .select([col("customer_key"), col("tags").alias("tag")])
+        .explode(cols(["tag"]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
+        .filter(col("tag").is_not_null())
+        .sort(["customer_key", "tag"], Default::default())
+}
+
+/// `segment_summary` output: per segment (`no_purchase` for customers who never bought) its
+/// size, 12-month revenue and share, repeat rate and mean R/F/M.
+fn segment_summary(profiles: LazyFrame) -> LazyFrame {
+    profiles
+        .with_column(col("segment").fill_null(lit("no_purchase")))
+        .group_by([col("segment")])
+        .agg([
+            len().cast(DataType::UInt64).alias("customers"),
+            col("power_spend_12m").sum().alias("revenue_12m"),
+            col("power_order_count").gt_eq(lit(2)).cast(DataType::Float64).mean().alias("repeat_rate"),
+            col("rfm_recency_days").cast(DataType::Float64).mean().alias("mean_recency_days"),
+            col("rfm_frequency").cast(DataType::Float64).mean().alias("mean_frequency"),
+            col("rfm_monetary").mean().alias("mean_monetary"),
+        ])
+        .with_columns([
+            (col("customers").cast(DataType::Float64) / col("customers").sum().cast(DataType::Float64)).alias("customer_share"),
+            (col("revenue_12m") / col("revenue_12m").sum()).alias("revenue_share"),
+        ])
+        .sort(["segment"], Default::default())
+}

@@ -1,0 +1,253 @@
+//! The commands' work: `run` (execute and publish one day), `validate` (check a config
+//! completely without data) and `explain` (show the stages and optimised plans).
+
+use crate::config::{self, Overrides, Plan};
+use crate::error::{ConfigIssue, Error, Result};
+use crate::io::{self, parquet::WriteOptions, publish};
+use crate::pipeline;
+use crate::schema::Table;
+use crate::stages::features::{self, Clock, Inputs};
+use crate::stages::ingest::dtype_of;
+use crate::stages::write::{self, Accounting, Check, InputEntry, Manifest};
+use crate::stages::{identity, score};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Load and fully check a pipeline: config structure, then every expression against the
+/// columns it can see. All problems are reported together (exit 78).
+pub fn validate(path: &Path, overrides: &Overrides) -> Result<Plan> {
+    let (plan, mut issues) = config::load(path, overrides)?;
+    issues.extend(check_expressions(&plan));
+    if issues.is_empty() {
+        Ok(plan)
+    } else {
+        Err(Error::Config { file: path.display().to_string(), issues })
+    }
+}
+
+/// An empty frame with the canonical columns of `table` plus `extra` string columns.
+fn empty(table: Table, extra: &[&str]) -> LazyFrame {
+    let mut cols: Vec<Column> = table
+        .columns()
+        .iter()
+        .map(|c| Column::new_empty(c.name.into(), &dtype_of(c.kind)))
+        .collect();
+    for e in extra {
+        cols.push(Column::new_empty((*e).into(), &DataType::String));
+    }
+    DataFrame::new_infer_height(cols).expect("distinct names").lazy()
+}
+
+/// Resolved customer records with no rows: what `identity::resolve` returns, for planning.
+pub fn empty_resolved() -> DataFrame {
+    let mut df = empty(Table::Customers, &["customer_key", "match_rule"]).collect().expect("empty frame");
+    df.with_column(Column::new_empty("match_score".into(), &DataType::Float64)).expect("new column");
+    df
+}
+
+/// The profile plan over empty inputs, for learning column names and types without data.
+fn empty_profile(plan: &Plan) -> LazyFrame {
+    let clock = Clock { as_of: plan.as_of };
+    let ts = |lf: LazyFrame| lf.with_column(lit(NULL).cast(dtype_of(crate::schema::Kind::Datetime)).alias("order_ts")).with_column(lit(NULL).cast(DataType::String).alias("status"));
+    let orders = empty(Table::Orders, &["customer_key"]);
+    let inputs = Inputs {
+        customers: identity::golden(empty_resolved().lazy(), &plan.spec.identity.source_priority),
+        orders: orders.clone(),
+        items: ts(empty(Table::OrderItems, &["customer_key"])),
+        events: empty(Table::Events, &["customer_key"]),
+        social: empty(Table::SocialInteractions, &["customer_key"]),
+        feedback: empty(Table::Feedback, &["customer_key"]),
+    };
+    score::rfm(features::profile(&inputs, clock, &plan.spec), orders, clock, plan)
+}
+
+fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    let mut lf = empty_profile(plan);
+    let schema = |lf: &mut LazyFrame| lf.collect_schema().map(|s| (*s).clone());
+    let base = match schema(&mut lf) {
+        Ok(s) => s,
+        Err(e) => return vec![ConfigIssue { key: "(plan)".into(), message: format!("internal error building the profile plan: {e}") }],
+    };
+    let mut names: Vec<String> = base.iter_names().map(|n| n.to_string()).collect();
+    for f in &plan.features {
+        if names.contains(&f.name) {
+            issues.push(ConfigIssue { key: f.key.replace(".expr", ".name"), message: format!("`{}` already exists", f.name) });
+            continue;
+        }
+        let mut next = lf.clone().with_column(f.expr.clone().alias(f.name.as_str()));
+        match schema(&mut next) {
+            Ok(_) => {
+                lf = next;
+                names.push(f.name.clone());
+            }
+            Err(e) => issues.push(ConfigIssue { key: f.key.clone(), message: format!("`{}`: {}", f.sql, first_line(&e)) }),
+        }
+    }
+    let check_rules = |rules: &[config::NamedExpr], out_col: &str, lf: &mut LazyFrame, issues: &mut Vec<ConfigIssue>| {
+        for r in rules {
+            let mut probe = lf.clone().select([r.expr.clone().alias("_rule")]);
+            match schema(&mut probe) {
+                Ok(s) if s.get("_rule") == Some(&DataType::Boolean) => {}
+                Ok(s) => issues.push(ConfigIssue {
+                    key: r.key.clone(),
+                    message: format!("`{}` must be true/false, it gives {}", r.sql, s.get("_rule").map(|d| d.to_string()).unwrap_or_default()),
+                }),
+                Err(e) => issues.push(ConfigIssue { key: r.key.clone(), message: format!("`{}`: {}", r.sql, first_line(&e)) }),
+            }
+        }
+        *lf = lf.clone().with_column(lit(NULL).cast(DataType::String).alias(out_col));
+    };
+    check_rules(&plan.segments, "segment", &mut lf, &mut issues);
+    check_rules(&plan.lifecycle, "lifecycle_stage", &mut lf, &mut issues);
+    check_rules(&plan.tags, "tags", &mut lf, &mut issues);
+    issues
+}
+
+fn first_line(e: &PolarsError) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or("").trim();
+    line.replace("ColumnNotFound: ", "unknown column ").replace("unable to find column", "unknown column")
+}
+
+/// `portrait explain`: the stages in order and the optimised plan of each output. Input
+/// schemas are read; no data is; identity resolution is shown over an empty map.
+pub fn explain(plan: &Plan) -> Result<String> {
+    let mut out = String::from(
+        "stages: ingest -> clean (normalise, dedupe, identity) -> features (basic, power, behavior, social, psych) -> score (rfm, config features, segment, lifecycle, tags) -> write\n",
+    );
+    let ingested = pipeline::ingest_all(plan)?;
+    let built = pipeline::build(plan, ingested, empty_resolved())?;
+    for (name, lf) in &built.outputs {
+        out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(lf)?));
+    }
+    Ok(out)
+}
+
+/// Polars errors while executing: corrupt data is an input error; anything else is a bug.
+fn execution_error(e: PolarsError) -> Error {
+    match e {
+        PolarsError::ComputeError(_) | PolarsError::IO { .. } | PolarsError::SchemaMismatch(_) | PolarsError::NoData(_) => {
+            Error::input("(while reading inputs)", e.to_string())
+        }
+        other => Error::internal("executing the plan", other),
+    }
+}
+
+fn count(df: &DataFrame, name: &str) -> u64 {
+    df.column(name)
+        .ok()
+        .and_then(|c| c.cast(&DataType::UInt64).ok())
+        .and_then(|c| c.u64().ok().and_then(|ca| ca.get(0)))
+        .unwrap_or(0)
+}
+
+/// `portrait run` for one day: execute, check, publish. Returns the published manifest.
+pub fn run(plan: &Plan) -> Result<Manifest> {
+    let started = chrono::Utc::now();
+    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+    let root = &plan.output_root;
+    let _lock = publish::Lock::acquire(root, &started.to_rfc3339())?;
+    publish::clean_stale_staging(root); // we hold the lock: any staging folder is a dead run's
+    let mut timings = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, timings: &mut BTreeMap<String, f64>| {
+        timings.insert(name.to_string(), (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
+        clock = Instant::now();
+    };
+
+    let ingested = pipeline::ingest_all(plan)?;
+    let customers = pipeline::customer_records(&ingested).collect().map_err(execution_error)?;
+    if customers.height() == 0 {
+        return Err(Error::input(
+            plan.tables[0].location.display(),
+            "table customers has no usable rows: nothing to profile",
+        ));
+    }
+    lap("ingest_customers", &mut timings);
+    let resolved = identity::resolve(&customers, &plan.spec.identity.link_on)?;
+    lap("identity", &mut timings);
+    tracing::info!(records = customers.height(), "identity resolved");
+
+    let built = pipeline::build(plan, ingested, resolved)?;
+    let n_out = built.outputs.len();
+    let n_acc = built.accounting.len();
+    let mut plans: Vec<LazyFrame> = built.outputs.iter().map(|(_, lf)| lf.clone()).collect();
+    plans.extend(built.accounting.iter().map(|(_, lf)| lf.clone()));
+    plans.extend(built.unparseable.iter().map(|(_, lf)| lf.clone()));
+    let mut frames = io::collect_all(plans).map_err(execution_error)?;
+    lap("execute", &mut timings);
+    let unparse_frames = frames.split_off(n_out + n_acc);
+    let acc_frames = frames.split_off(n_out);
+
+    let mut accounting = BTreeMap::new();
+    let mut checks = Vec::new();
+    let unparseable: BTreeMap<Table, &DataFrame> = built.unparseable.iter().map(|(t, _)| *t).zip(&unparse_frames).collect();
+    for ((table, _), df) in built.accounting.iter().zip(&acc_frames) {
+        let a = Accounting {
+            read: count(df, "read"),
+            used: count(df, "used"),
+            duplicate: count(df, "duplicate"),
+            quarantined: count(df, "quarantined"),
+            after_as_of: count(df, "after_as_of"),
+            unparseable: unparseable.get(table).map(|df| unp_counts(df)).unwrap_or_default(),
+            missing_optional_columns: built.missing_optional.get(table).cloned().unwrap_or_default(),
+        };
+        if !a.balanced() {
+            return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
+        }
+        checks.push(Check { name: format!("rows_accounted_{}", table.name()), status: "pass", detail: format!("read {} = used {} + duplicate {} + quarantined {} + after_as_of {}", a.read, a.used, a.duplicate, a.quarantined, a.after_as_of) });
+        accounting.insert(table.name().to_string(), a);
+    }
+    let tables: Vec<(&str, DataFrame)> = built.outputs.iter().map(|(n, _)| *n).zip(frames).collect();
+    checks.push(key_check(&tables[0].1)?);
+    for (name, df) in &tables {
+        tracing::info!(table = *name, rows = df.height(), "output computed");
+    }
+
+    let as_of = plan.as_of.format("%Y-%m-%d").to_string();
+    let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
+    let outputs = write::stage_tables(root, &run_id, &as_of, &tables, opts)?;
+    lap("write", &mut timings);
+    let inputs = built
+        .files
+        .iter()
+        .flat_map(|(t, files)| files.iter().map(move |f| InputEntry { table: t.name().into(), path: f.path.display().to_string(), bytes: f.bytes }))
+        .collect();
+    let manifest = Manifest {
+        schema_version: io::parquet::SCHEMA_VERSION,
+        run_id,
+        as_of,
+        pipeline: plan.config_path.display().to_string(),
+        pipeline_sha256: plan.config_sha256.clone(),
+        versions: BTreeMap::from([("portrait", env!("CARGO_PKG_VERSION")), ("polars", "0.55.2")]),
+        inputs,
+        accounting,
+        outputs,
+        checks,
+        stage_seconds: timings.clone(),
+    };
+    write::publish(root, &manifest)?;
+    Ok(manifest)
+}
+
+fn unp_counts(df: &DataFrame) -> BTreeMap<String, u64> {
+    df.get_column_names()
+        .into_iter()
+        .map(|n| (n.to_string(), count(df, n)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+/// `customer_key` must be unique and non-null in profiles.
+fn key_check(profiles: &DataFrame) -> Result<Check> {
+    let key = profiles.column("customer_key").map_err(|e| Error::internal("profiles", e))?;
+    let nulls = key.null_count();
+    let unique = key.n_unique().map_err(|e| Error::internal("profiles", e))?;
+    if nulls > 0 || unique != profiles.height() {
+        return Err(Error::Internal(format!("customer_key is not a unique non-null key: {nulls} nulls, {unique} distinct of {}", profiles.height())));
+    }
+    Ok(Check { name: "customer_key_unique_not_null".into(), status: "pass", detail: format!("{unique} keys") })
+}

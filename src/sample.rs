@@ -1,0 +1,602 @@
+//! `portrait sample`: a deterministic generator of realistic, messy input in the layout of
+//! SCHEMA.md, plus its ground truth. The same person appears several times across and within
+//! sources, with other formats and typos; orders are re-sent, refunded and cancelled; purchase
+//! frequency is skewed. Output: customers (CSV), orders, order_items, events (Parquet),
+//! social_interactions (NDJSON), feedback (CSV), truth/customers_truth.csv.
+
+use crate::error::{Error, Result};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+
+pub struct Options {
+    pub scale: f64,
+    pub seed: u64,
+    /// Last day of history.
+    pub as_of: NaiveDate,
+}
+
+/// People per output file: bounds memory at large scale factors.
+const CHUNK: usize = 50_000;
+
+const SURNAMES: &[(&str, &str)] = &[
+    ("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"), ("黄", "huang"),
+    ("赵", "zhao"), ("吴", "wu"), ("周", "zhou"), ("徐", "xu"), ("孙", "sun"), ("马", "ma"), ("朱", "zhu"),
+    ("胡", "hu"), ("郭", "guo"), ("何", "he"), ("高", "gao"), ("林", "lin"), ("罗", "luo"),
+];
+const GIVEN: &[(&str, &str)] = &[
+    ("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"), ("强", "qiang"),
+    ("磊", "lei"), ("军", "jun"), ("洋", "yang"), ("勇", "yong"), ("艳", "yan"), ("杰", "jie"), ("娟", "juan"),
+    ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("秀英", "xiuying"), ("霞", "xia"), ("平", "ping"), ("刚", "gang"),
+    ("桂英", "guiying"), ("建华", "jianhua"), ("晓燕", "xiaoyan"), ("志强", "zhiqiang"),
+];
+const LATIN_FIRST: &[&str] = &["James", "Mary", "John", "Linda", "David", "Susan", "Michael", "Emma", "Daniel", "Sophia", "Kevin", "Grace", "Lucas", "Chloe", "Ryan", "Olivia"];
+const LATIN_LAST: &[&str] = &["Smith", "Brown", "Taylor", "Wilson", "Lee", "Walker", "Young", "King", "Wright", "Green", "Baker", "Hill"];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("北京", "北京", "110101"), ("上海", "上海", "310101"), ("广东", "广州", "440103"), ("广东", "深圳", "440303"),
+    ("浙江", "杭州", "330102"), ("四川", "成都", "510104"), ("湖北", "武汉", "420102"), ("江苏", "南京", "320102"),
+    ("江苏", "苏州", "320505"), ("陕西", "西安", "610102"), ("湖南", "长沙", "430102"), ("山东", "青岛", "370202"),
+    ("河南", "郑州", "410102"), ("福建", "厦门", "350203"), ("云南", "昆明", "530102"), ("广西", "南宁", "450102"),
+    ("河北", "石家庄", "130102"), ("黑龙江", "哈尔滨", "230102"), ("江西", "南昌", "360102"), ("山西", "太原", "140105"),
+];
+const OCCUPATIONS: &[&str] = &["engineer", "teacher", "doctor", "student", "sales", "civil servant", "freelancer", "manager", "worker", "retired"];
+const EDUCATION: &[&str] = &["high school", "college", "bachelor", "master", "doctorate"];
+const CATEGORIES: &[&str] = &["apparel", "beauty", "electronics", "home", "food", "books", "sports", "baby", "digital", "health"];
+const DOMAINS: &[&str] = &["qq.com", "163.com", "gmail.com", "126.com", "outlook.com", "sina.com"];
+const POSITIVE_TEXTS: &[&str] = &["质量很好，非常满意", "物流很快，推荐", "东西不错，喜欢", "great quality, love it", "fast delivery, would recommend", "excellent service, very happy"];
+const NEGATIVE_TEXTS: &[&str] = &["质量差，很失望", "物流太慢了", "不好用，要退货", "poor quality, disappointed", "terrible service, slow delivery", "item arrived broken"];
+const NEUTRAL_TEXTS: &[&str] = &["还行吧", "一般般", "it is ok", "as described"];
+const TOPICS: &[&str] = &["quality", "price", "service", "delivery", "eco", "convenience"];
+
+/// A person as the generator knows them (the truth behind the messy records).
+struct Person {
+    chinese: bool,
+    name: String,
+    gender: char,
+    birth: NaiveDate,
+    phone: String,
+    email: String,
+    id_number: Option<String>,
+    city: usize,
+    occupation: usize,
+    education: usize,
+    income: f64,
+    registered: NaiveDateTime,
+}
+
+/// The 18-char resident id with its ISO 7064 MOD 11-2 check character.
+pub fn cn_id(region: &str, birth: NaiveDate, seq: u32) -> String {
+    let body = format!("{region}{}{seq:03}", birth.format("%Y%m%d"));
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(W).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, xs: &'a [T]) -> &'a T {
+    &xs[rng.gen_range(0..xs.len())]
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // Box-Muller; rand_distr is not needed for one distribution.
+    let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+fn fullwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c) } else { c })
+        .collect()
+}
+
+fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Person {
+    let chinese = rng.gen_bool(0.75);
+    let gender = if rng.gen_bool(0.52) { 'F' } else { 'M' };
+    let (name, name_latin) = if chinese {
+        let (s, sp) = pick(rng, SURNAMES);
+        let (g, gp) = pick(rng, GIVEN);
+        (format!("{s}{g}"), format!("{gp}.{sp}"))
+    } else {
+        let f = pick(rng, LATIN_FIRST);
+        let l = pick(rng, LATIN_LAST);
+        (format!("{f} {l}"), format!("{}.{}", f.to_lowercase(), l.to_lowercase()))
+    };
+    let age_days = rng.gen_range(18 * 365..70 * 365);
+    let birth = (start + Duration::days(days)).date() - Duration::days(age_days);
+    let city = rng.gen_range(0..CITIES.len());
+    let phone = format!("1{}{:09}", pick(rng, &['3', '5', '7', '8', '9']), (i as u64 * 7_919 + rng.gen_range(0..7_919u64)) % 1_000_000_000);
+    let email = format!("{}{}@{}", name_latin, rng.gen_range(1..999), pick(rng, DOMAINS));
+    let seq = rng.gen_range(0..500) * 2 + if gender == 'M' { 1 } else { 0 };
+    let id_number = rng.gen_bool(0.6).then(|| cn_id(CITIES[city].2, birth, seq));
+    let income = (10.5 + 0.7 * normal(rng)).exp().round();
+    let registered = start + Duration::minutes(rng.gen_range(0..days * 24 * 60));
+    Person {
+        chinese,
+        name,
+        gender,
+        birth,
+        phone,
+        email,
+        id_number,
+        city,
+        occupation: rng.gen_range(0..OCCUPATIONS.len()),
+        education: rng.gen_range(0..EDUCATION.len()),
+        income,
+        registered,
+    }
+}
+
+/// One source record of a person, in the source's own messy formats.
+#[derive(Default)]
+struct Customers {
+    source: Vec<String>,
+    id: Vec<String>,
+    name: Vec<Option<String>>,
+    gender: Vec<Option<String>>,
+    birth: Vec<Option<String>>,
+    phone: Vec<Option<String>>,
+    email: Vec<Option<String>>,
+    id_number: Vec<Option<String>>,
+    address: Vec<Option<String>>,
+    postcode: Vec<Option<String>>,
+    province: Vec<Option<String>>,
+    city: Vec<Option<String>>,
+    occupation: Vec<Option<String>>,
+    education: Vec<Option<String>>,
+    income: Vec<Option<String>>,
+    registered: Vec<Option<String>>,
+    updated: Vec<Option<String>>,
+    opt_in: Vec<Option<String>>,
+    truth: Vec<u64>,
+}
+
+fn messy_phone(rng: &mut ChaCha8Rng, p: &str) -> String {
+    match rng.gen_range(0..6) {
+        0 => format!("+86 {}-{}-{}", &p[..3], &p[3..7], &p[7..]),
+        1 => format!("0086{p}"),
+        2 => format!("{} {} {}", &p[..3], &p[3..7], &p[7..]),
+        3 => fullwidth(p),
+        _ => p.to_string(),
+    }
+}
+
+fn messy_date(rng: &mut ChaCha8Rng, d: NaiveDate) -> String {
+    match rng.gen_range(0..4) {
+        0 => format!("{}/{}/{}", d.year(), d.month(), d.day()),
+        1 => d.format("%Y%m%d").to_string(),
+        _ => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+fn messy_gender(rng: &mut ChaCha8Rng, g: char) -> Option<String> {
+    let options: &[&str] = if g == 'M' { &["M", "male", "男", "Male", "m"] } else { &["F", "female", "女", "Female", "f"] };
+    if rng.gen_bool(0.1) {
+        return if rng.gen_bool(0.5) { None } else { Some("unknown".into()) };
+    }
+    Some(pick(rng, options).to_string())
+}
+
+/// A one-character typo: swap two neighbours or drop one.
+fn typo(rng: &mut ChaCha8Rng, s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    if chars.len() < 3 {
+        return s.to_string();
+    }
+    let i = rng.gen_range(1..chars.len() - 1);
+    if rng.gen_bool(0.5) {
+        chars.swap(i, i + 1);
+    } else {
+        chars.remove(i);
+    }
+    chars.into_iter().collect()
+}
+
+impl Customers {
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, rng: &mut ChaCha8Rng, p: &Person, truth: u64, source: &str, id: String, duplicate: bool, end: NaiveDateTime) {
+        let (province, city, _) = CITIES[p.city];
+        let keep = |rng: &mut ChaCha8Rng, prob: f64| rng.gen_bool(prob);
+        // Duplicates are harder: some lose phone or email, some have a typo in the name.
+        let name = if duplicate && rng.gen_bool(0.2) {
+            typo(rng, &p.name)
+        } else if !p.chinese && rng.gen_bool(0.1) {
+            fullwidth(&p.name)
+        } else if rng.gen_bool(0.1) {
+            format!("  {} ", p.name)
+        } else {
+            p.name.clone()
+        };
+        self.source.push(source.to_string());
+        self.id.push(id);
+        self.name.push(keep(rng, 0.97).then_some(name));
+        self.gender.push(messy_gender(rng, p.gender));
+        self.birth.push(keep(rng, 0.8).then(|| messy_date(rng, p.birth)));
+        let has_phone = if source == "wechat" { keep(rng, 0.4) } else { keep(rng, if duplicate { 0.75 } else { 0.9 }) };
+        self.phone.push(has_phone.then(|| messy_phone(rng, &p.phone)));
+        let email = match rng.gen_range(0..4) {
+            0 => format!(" {} ", p.email.to_uppercase()),
+            1 => p.email.replacen(&p.email[..1], &p.email[..1].to_uppercase(), 1),
+            _ => p.email.clone(),
+        };
+        self.email.push(keep(rng, if duplicate { 0.6 } else { 0.8 }).then_some(email));
+        self.id_number.push(if source == "crm" || source == "store" { p.id_number.clone() } else { None });
+        self.address.push(keep(rng, 0.7).then(|| format!("{}{}路{}号", city, pick(rng, &["中山", "人民", "解放", "建设", "和平"]), rng.gen_range(1..300))));
+        self.postcode.push(keep(rng, 0.6).then(|| format!("{}{:04}", &CITIES[p.city].2[..2], rng.gen_range(0..10_000))));
+        self.province.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{province}省") } else { province.to_string() }));
+        self.city.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{city}市") } else { city.to_string() }));
+        self.occupation.push(keep(rng, 0.6).then(|| OCCUPATIONS[p.occupation].to_string()));
+        self.education.push(keep(rng, 0.5).then(|| EDUCATION[p.education].to_string()));
+        self.income.push(keep(rng, 0.4).then(|| format!("{}", p.income)));
+        let registered = if duplicate { p.registered + Duration::days(rng.gen_range(0..200)) } else { p.registered };
+        let registered = registered.min(end - Duration::hours(1));
+        self.registered.push(Some(if rng.gen_bool(0.5) {
+            registered.format("%Y-%m-%d %H:%M:%S").to_string()
+        } else {
+            registered.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        }));
+        let updated = registered + Duration::minutes(rng.gen_range(0..((end - registered).num_minutes().max(1))));
+        self.updated.push(Some(updated.format("%Y-%m-%d %H:%M:%S").to_string()));
+        self.opt_in.push(Some(pick(rng, &["true", "false", "1", "0", "yes", "no"]).to_string()));
+        self.truth.push(truth);
+    }
+
+    /// A row that cannot be used: no customer id.
+    fn push_garbage(&mut self, rng: &mut ChaCha8Rng) {
+        self.source.push("shop".into());
+        self.id.push(String::new());
+        for v in [&mut self.name, &mut self.gender, &mut self.phone, &mut self.email, &mut self.id_number, &mut self.address, &mut self.postcode, &mut self.province, &mut self.city, &mut self.occupation, &mut self.education, &mut self.opt_in] {
+            v.push(None);
+        }
+        self.birth.push(Some("not a date".into()));
+        self.income.push(Some("n/a".into()));
+        self.registered.push(Some(format!("garbage-{}", rng.gen_range(0..1000))));
+        self.updated.push(None);
+        self.truth.push(u64::MAX);
+    }
+
+    fn frame(self) -> PolarsResult<DataFrame> {
+        let opt = |n: &str, v: Vec<Option<String>>| Column::new(n.into(), v);
+        DataFrame::new_infer_height(vec![
+            Column::new("source".into(), self.source),
+            Column::new("source_customer_id".into(), self.id),
+            opt("name", self.name),
+            opt("gender", self.gender),
+            opt("birth_date", self.birth),
+            opt("phone", self.phone),
+            opt("email", self.email),
+            opt("id_number", self.id_number),
+            opt("address", self.address),
+            opt("postcode", self.postcode),
+            opt("province", self.province),
+            opt("city", self.city),
+            opt("occupation", self.occupation),
+            opt("education", self.education),
+            opt("annual_income", self.income),
+            opt("registered_at", self.registered),
+            opt("updated_at", self.updated),
+            opt("marketing_opt_in", self.opt_in),
+        ])
+    }
+}
+
+#[derive(Default)]
+struct Orders {
+    source: Vec<String>,
+    order_id: Vec<String>,
+    customer: Vec<String>,
+    ts: Vec<i64>,
+    channel: Vec<String>,
+    status: Vec<String>,
+    gross: Vec<f64>,
+    discount: Vec<f64>,
+    net: Vec<f64>,
+    coupon: Vec<Option<String>>,
+    payment: Vec<String>,
+}
+
+#[derive(Default)]
+struct Items {
+    source: Vec<String>,
+    order_id: Vec<String>,
+    sku: Vec<String>,
+    category: Vec<String>,
+    quantity: Vec<i32>,
+    unit_price: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Events {
+    source: Vec<String>,
+    customer: Vec<String>,
+    ts: Vec<i64>,
+    kind: Vec<&'static str>,
+    channel: Vec<&'static str>,
+    page: Vec<&'static str>,
+}
+
+#[derive(Default)]
+struct Social {
+    source: Vec<String>,
+    customer: Vec<String>,
+    ts: Vec<String>,
+    platform: Vec<&'static str>,
+    action: Vec<&'static str>,
+    followers: Vec<Option<i64>>,
+}
+
+#[derive(Default)]
+struct Feedback {
+    source: Vec<String>,
+    customer: Vec<String>,
+    ts: Vec<String>,
+    kind: Vec<&'static str>,
+    rating: Vec<Option<String>>,
+    nps: Vec<Option<String>>,
+    text: Vec<Option<&'static str>>,
+    topic: Vec<Option<&'static str>>,
+}
+
+fn micros(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_micros()
+}
+
+fn ts_column(name: &str, v: Vec<i64>) -> PolarsResult<Column> {
+    Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+}
+
+/// Generate the data set into `out`; returns a one-line summary.
+pub fn generate(opts: &Options, out: &Path) -> Result<String> {
+    let people = ((100_000.0 * opts.scale).round() as usize).max(10);
+    let end = opts.as_of.succ_opt().expect("date").and_hms_opt(0, 0, 0).expect("midnight");
+    let days = 730i64;
+    let start = end - Duration::days(days);
+    for t in ["customers", "orders", "order_items", "events", "social_interactions", "feedback", "truth"] {
+        std::fs::create_dir_all(out.join(t)).map_err(|e| Error::io(out.join(t), e))?;
+    }
+    let mut truth = String::from("source,source_customer_id,entity_id\n");
+    let mut totals = [0usize; 6];
+    let mut order_seq = 0u64;
+    for (chunk, first) in (0..people).step_by(CHUNK).enumerate() {
+        let last = (first + CHUNK).min(people);
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64));
+        let (mut c, mut o, mut it, mut ev, mut so, mut fb) =
+            (Customers::default(), Orders::default(), Items::default(), Events::default(), Social::default(), Feedback::default());
+        for i in first..last {
+            let p = person(&mut rng, i, start, days);
+            // Records: one in a primary source, ~15% more across or within sources.
+            let mut records: Vec<(String, String)> = Vec::new();
+            let primary = *pick(&mut rng, &["crm", "shop", "shop", "wechat", "store"]);
+            let mut n_records = 1;
+            while rng.gen_bool(if n_records == 1 { 0.13 } else { 0.15 }) && n_records < 4 {
+                n_records += 1;
+            }
+            for r in 0..n_records {
+                let source = if r == 0 { primary } else { *pick(&mut rng, &["crm", "shop", "wechat", "store"]) };
+                let id = match source {
+                    "crm" => format!("C{:08}", i * 4 + r),
+                    "shop" => format!("S-{}-{}", i, r),
+                    "wechat" => format!("wx_{:x}", (i * 4 + r) as u64 * 2_654_435_761 % (1 << 40)),
+                    _ => format!("ST{:07}{}", i, r),
+                };
+                c.push(&mut rng, &p, i as u64, source, id.clone(), r > 0, end);
+                truth.push_str(&format!("{source},{id},{i}\n"));
+                records.push((source.to_string(), id));
+            }
+            if rng.gen_bool(0.002) {
+                c.push_garbage(&mut rng);
+            }
+
+            // Purchases: 12% never buy, 28% buy once, the rest log-normally many times.
+            let u: f64 = rng.gen();
+            let n_orders = if u < 0.12 { 0 } else if u < 0.40 { 1 } else { ((2.9 + normal(&mut rng)).exp().ceil() as usize).min(400) };
+            let active_from = p.registered.max(start);
+            let span = (end - active_from).num_minutes().max(60);
+            let churned = rng.gen_bool(0.3);
+            let active_span = if churned { span / rng.gen_range(2..6) } else { span };
+            let price_level = (4.5 + 0.6 * normal(&mut rng)).exp();
+            for _ in 0..n_orders {
+                let (source, cid) = &records[rng.gen_range(0..records.len())];
+                let ts = active_from + Duration::minutes(rng.gen_range(0..active_span)) ;
+                let ts = ts.date().and_hms_opt(*pick(&mut rng, &[9, 10, 12, 13, 14, 19, 20, 21, 22, 23]), rng.gen_range(0..60), rng.gen_range(0..60)).expect("time");
+                let ts = ts.min(end - Duration::seconds(1));
+                order_seq += 1;
+                let order_id = format!("O{order_seq:010}");
+                let gross = ((price_level * (0.5 + rng.gen::<f64>())) * 100.0).round() / 100.0;
+                let discount = if rng.gen_bool(0.4) { (gross * rng.gen_range(0.05..0.3) * 100.0).round() / 100.0 } else { 0.0 };
+                let status = *pick(&mut rng, &["paid"; 18].iter().chain(&["refunded", "refunded", "cancelled"]).copied().collect::<Vec<_>>());
+                let channel = match source.as_str() {
+                    "store" => "offline",
+                    "wechat" => "mini_program",
+                    _ => *pick(&mut rng, &["online", "mobile", "mobile"]),
+                };
+                let push = |o: &mut Orders, status: &str, net: f64| {
+                    o.source.push(source.clone());
+                    o.order_id.push(order_id.clone());
+                    o.customer.push(cid.clone());
+                    o.ts.push(micros(ts));
+                    o.channel.push(channel.to_string());
+                    o.status.push(status.to_string());
+                    o.gross.push(gross);
+                    o.discount.push(discount);
+                    o.net.push(net);
+                    o.coupon.push((discount > 0.0).then(|| format!("CP{}", (gross as u64) % 50)));
+                    o.payment.push(["alipay", "wechat_pay", "card", "cash"][(order_seq % 4) as usize].to_string());
+                };
+                let net = ((gross - discount) * 100.0).round() / 100.0;
+                push(&mut o, status, net);
+                // A few orders are re-sent, some with a changed status.
+                if rng.gen_bool(0.02) {
+                    push(&mut o, if rng.gen_bool(0.3) { "refunded" } else { status }, net);
+                }
+                if rng.gen_bool(0.0005) {
+                    push(&mut o, "lost in transit", net);
+                }
+                let n_items = rng.gen_range(1..=4);
+                for k in 0..n_items {
+                    it.source.push(source.clone());
+                    it.order_id.push(order_id.clone());
+                    let cat = *pick(&mut rng, CATEGORIES);
+                    it.sku.push(format!("{cat}-{}", rng.gen_range(0..500) + k * 1000));
+                    it.category.push(cat.to_string());
+                    let q = rng.gen_range(1..=3);
+                    it.quantity.push(q);
+                    it.unit_price.push(((gross / n_items as f64 / q as f64) * 100.0).round() / 100.0);
+                }
+            }
+
+            // Behaviour events: about 50 per person, around their active period.
+            let n_events = ((3.5 + 0.8 * normal(&mut rng)).exp() as usize).min(2_000);
+            for _ in 0..n_events {
+                let (source, cid) = &records[rng.gen_range(0..records.len())];
+                ev.source.push(source.clone());
+                ev.customer.push(cid.clone());
+                ev.ts.push(micros(active_from + Duration::seconds(rng.gen_range(0..active_span * 60))));
+                let k = rng.gen_range(0..100);
+                ev.kind.push(match k {
+                    0..=49 => "view",
+                    50..=69 => "click",
+                    70..=79 => "search",
+                    80..=89 => "add_to_cart",
+                    90..=97 => "login",
+                    98 => "qr_scan",
+                    _ => "form_submit",
+                });
+                ev.channel.push(*pick(&mut rng, &["app", "web", "mini_program"]));
+                ev.page.push(*pick(&mut rng, CATEGORIES));
+            }
+
+            // Social: 40% of people, a few opinion leaders with many followers.
+            if rng.gen_bool(0.4) {
+                let n = rng.gen_range(1..=25);
+                let followers = (rng.gen_bool(0.05)).then(|| (9.0 + 1.5 * normal(&mut rng)).exp() as i64).unwrap_or_else(|| (4.0 + normal(&mut rng)).exp() as i64);
+                for _ in 0..n {
+                    let (source, cid) = &records[rng.gen_range(0..records.len())];
+                    so.source.push(source.clone());
+                    so.customer.push(cid.clone());
+                    let t = active_from + Duration::seconds(rng.gen_range(0..active_span * 60));
+                    so.ts.push(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    so.platform.push(*pick(&mut rng, &["wechat", "weibo", "douyin", "xiaohongshu"]));
+                    so.action.push(*pick(&mut rng, &["share", "like", "like", "like", "comment", "follow", "invite"]));
+                    so.followers.push(rng.gen_bool(0.5).then_some(followers));
+                }
+            }
+
+            // Feedback: about one per person, satisfaction drives rating, NPS and text.
+            let satisfied = rng.gen_bool(0.7);
+            let n_fb = if rng.gen_bool(0.5) { 0 } else { rng.gen_range(1..=3) };
+            for _ in 0..n_fb {
+                let (source, cid) = &records[rng.gen_range(0..records.len())];
+                fb.source.push(source.clone());
+                fb.customer.push(cid.clone());
+                let t = active_from + Duration::seconds(rng.gen_range(0..active_span * 60));
+                fb.ts.push(t.format("%Y/%m/%d %H:%M").to_string());
+                let kind = *pick(&mut rng, &["review", "review", "complaint", "survey", "nps"]);
+                let kind = if kind == "complaint" && satisfied { "review" } else { kind };
+                fb.kind.push(kind);
+                let rating = if satisfied { rng.gen_range(4..=5) } else { rng.gen_range(1..=3) };
+                fb.rating.push((kind == "review" || kind == "survey").then(|| rating.to_string()));
+                let nps = if satisfied { rng.gen_range(7..=10) } else { rng.gen_range(0..=7) };
+                fb.nps.push((kind == "nps" || kind == "survey").then(|| nps.to_string()));
+                let texts = if kind == "complaint" || !satisfied { NEGATIVE_TEXTS } else if rng.gen_bool(0.8) { POSITIVE_TEXTS } else { NEUTRAL_TEXTS };
+                fb.text.push((kind != "nps").then(|| *pick(&mut rng, texts)));
+                fb.topic.push(rng.gen_bool(0.8).then(|| *pick(&mut rng, TOPICS)));
+            }
+        }
+        // Orphan orders: customers the customer extract does not know.
+        if chunk == 0 {
+            for k in 0..3 {
+                o.source.push("shop".into());
+                o.order_id.push(format!("ORPHAN{k}"));
+                o.customer.push(format!("S-unknown-{k}"));
+                o.ts.push(micros(end - Duration::days(3)));
+                o.channel.push("online".into());
+                o.status.push("paid".into());
+                o.gross.push(10.0);
+                o.discount.push(0.0);
+                o.net.push(10.0);
+                o.coupon.push(None);
+                o.payment.push("card".into());
+            }
+        }
+        totals[0] += c.truth.len();
+        totals[1] += o.order_id.len();
+        totals[2] += it.order_id.len();
+        totals[3] += ev.ts.len();
+        totals[4] += so.ts.len();
+        totals[5] += fb.ts.len();
+        write_chunk(out, chunk, c, o, it, ev, so, fb).map_err(|e| Error::internal("writing sample", e))?;
+    }
+    std::fs::write(out.join("truth/customers_truth.csv"), truth).map_err(|e| Error::io(out.join("truth"), e))?;
+    Ok(format!(
+        "{people} people: customers {}, orders {}, order_items {}, events {}, social_interactions {}, feedback {}",
+        totals[0], totals[1], totals[2], totals[3], totals[4], totals[5]
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> PolarsResult<()> {
+    let name = |t: &str, ext: &str| out.join(t).join(format!("part-{chunk:05}.{ext}"));
+    let mut customers = c.frame()?;
+    CsvWriter::new(std::fs::File::create(name("customers", "csv"))?).finish(&mut customers)?;
+    let mut orders = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), o.source),
+        Column::new("order_id".into(), o.order_id),
+        Column::new("source_customer_id".into(), o.customer),
+        ts_column("order_ts", o.ts)?,
+        Column::new("channel".into(), o.channel),
+        Column::new("status".into(), o.status),
+        Column::new("gross_amount".into(), o.gross),
+        Column::new("discount_amount".into(), o.discount),
+        Column::new("net_amount".into(), o.net),
+        Column::new("coupon_code".into(), o.coupon),
+        Column::new("payment_method".into(), o.payment),
+    ])?;
+    let parquet = |df: &mut DataFrame, path: std::path::PathBuf| -> PolarsResult<()> {
+        ParquetWriter::new(std::fs::File::create(path)?).with_compression(ParquetCompression::Zstd(None)).finish(df).map(|_| ())
+    };
+    parquet(&mut orders, name("orders", "parquet"))?;
+    let mut items = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), it.source),
+        Column::new("order_id".into(), it.order_id),
+        Column::new("sku".into(), it.sku),
+        Column::new("category".into(), it.category),
+        Column::new("quantity".into(), it.quantity),
+        Column::new("unit_price".into(), it.unit_price),
+    ])?;
+    parquet(&mut items, name("order_items", "parquet"))?;
+    let mut events = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), ev.source),
+        Column::new("source_customer_id".into(), ev.customer),
+        ts_column("event_ts", ev.ts)?,
+        Column::new("event_type".into(), ev.kind),
+        Column::new("channel".into(), ev.channel),
+        Column::new("page_category".into(), ev.page),
+    ])?;
+    parquet(&mut events, name("events", "parquet"))?;
+    let mut social = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), so.source),
+        Column::new("source_customer_id".into(), so.customer),
+        Column::new("ts".into(), so.ts),
+        Column::new("platform".into(), so.platform),
+        Column::new("action".into(), so.action),
+        Column::new("followers".into(), so.followers),
+    ])?;
+    JsonWriter::new(std::fs::File::create(name("social_interactions", "ndjson"))?)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut social)?;
+    let mut feedback = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), fb.source),
+        Column::new("source_customer_id".into(), fb.customer),
+        Column::new("ts".into(), fb.ts),
+        Column::new("kind".into(), fb.kind),
+        Column::new("rating".into(), fb.rating),
+        Column::new("nps".into(), fb.nps),
+        Column::new("text".into(), fb.text),
+        Column::new("topic".into(), fb.topic),
+    ])?;
+    CsvWriter::new(std::fs::File::create(name("feedback", "csv"))?).finish(&mut feedback)?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! 行为特征 behaviour: purchase frequency and recency, active days, inter-purchase interval,
+//! favourite channel, category, hour and weekday, the browse -> cart -> purchase funnel and
+//! events of each configured type over each configured window.
+
+use super::{count_if, favourite, ratio, Clock, Inputs};
+use crate::config::spec::BehaviorSpec;
+use polars::prelude::*;
+
+fn paid() -> Expr {
+    col("status").eq(lit("paid"))
+}
+
+/// `behavior_<type>_<n>d` for every configured event type and window.
+pub fn event_columns(spec: &BehaviorSpec) -> Vec<(String, String, u32)> {
+    let mut out = Vec::new();
+    for t in &spec.event_types {
+        for &w in &spec.windows_days {
+            out.push((format!("behavior_{t}_{w}d"), t.clone(), w));
+        }
+    }
+    out
+}
+
+pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame {
+    let paid_orders = inputs.orders.clone().filter(paid());
+    let purchases = paid_orders
+        .clone()
+        .group_by([col("customer_key")])
+        .agg([
+            col("order_ts").max().alias("_last"),
+            col("order_ts").min().alias("_first"),
+            col("order_ts").dt().date().n_unique().cast(DataType::UInt32).alias("behavior_purchase_days"),
+            count_if(clock.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
+            count_if(clock.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
+        ])
+        .with_columns([
+            clock.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
+            clock.days_since(col("_first")).cast(DataType::Int32).alias("behavior_first_purchase_days"),
+            col("_last").dt().date().alias("behavior_last_purchase_date"),
+        ])
+        .with_column(
+            // Mean days between distinct purchase days.
+            ratio(
+                col("behavior_first_purchase_days") - col("behavior_recency_days"),
+                col("behavior_purchase_days").cast(DataType::Int64) - lit(1),
+            )
+            .alias("behavior_interpurchase_days"),
+        )
+        .drop(cols(["_last", "_first"]));
+
+    let one = || lit(1u32);
+    let fav_channel = favourite(paid_orders.clone(), "channel", one(), "behavior_fav_channel");
+    let with_time = paid_orders.select([
+        col("customer_key"),
+        col("order_ts").dt().hour().cast(DataType::Int32).alias("hour"),
+        col("order_ts").dt().weekday().cast(DataType::Int32).alias("weekday"),
+    ]);
+    let fav_hour = favourite(with_time.clone(), "hour", one(), "behavior_fav_hour");
+    let fav_weekday = favourite(with_time, "weekday", one(), "behavior_fav_weekday");
+    let fav_category = favourite(
+        inputs.items.clone().filter(paid()),
+        "category",
+        col("quantity").cast(DataType::Int64),
+        "behavior_fav_category",
+    );
+
+    let is = |t: &str| col("event_type").eq(lit(t.to_string()));
+    let mut event_aggs = vec![
+        count_if(is("view").and(clock.within(col("event_ts"), 30))).alias("behavior_views_30d"),
+        count_if(is("add_to_cart").and(clock.within(col("event_ts"), 30))).alias("behavior_carts_30d"),
+    ];
+    for (name, t, w) in event_columns(spec) {
+        event_aggs.push(count_if(is(&t).and(clock.within(col("event_ts"), w))).alias(name));
+    }
+    let events = inputs.events.clone().group_by([col("customer_key")]).agg(event_aggs);
+
+    let days = |lf: LazyFrame, ts: &str| {
+        lf.filter(clock.within(col(ts), 90)).select([col("customer_key"), col(ts).dt().date().alias("day")])
+    };
+    let active = concat(
+        [days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")],
+        UnionArgs::default(),
+    )
+    .expect("same schema")
+    .group_by([col("customer_key")])
+    .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
+
+    let full = || JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
+    let buyers = super::join_all(purchases, vec![fav_channel, fav_hour, fav_weekday, fav_category]);
+    buyers
+        .join(events, [col("customer_key")], [col("customer_key")], full())
+        .join(active, [col("customer_key")], [col("customer_key")], full())
+}
+
+/// After joining onto all customers: counts of people without events or orders are 0, not
+/// null; then the funnel rates.
+pub fn fill_counts(profile: LazyFrame, spec: &BehaviorSpec) -> LazyFrame {
+    let mut counts: Vec<String> = vec![
+        "behavior_purchase_days".into(),
+        "behavior_frequency_365d".into(),
+        "behavior_purchases_30d".into(),
+        "behavior_views_30d".into(),
+        "behavior_carts_30d".into(),
+        "behavior_active_days_90d".into(),
+        "power_order_count".into(),
+        "power_total_spend".into(),
+        "power_spend_12m".into(),
+    ];
+    counts.extend(event_columns(spec).into_iter().map(|(n, _, _)| n));
+    profile
+        .with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0))).collect::<Vec<_>>())
+        .with_columns([
+            ratio(col("behavior_carts_30d"), col("behavior_views_30d")).alias("behavior_cart_rate_30d"),
+            ratio(col("behavior_purchases_30d"), col("behavior_views_30d")).alias("behavior_conversion_30d"),
+        ])
+}

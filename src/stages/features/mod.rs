@@ -1,0 +1,115 @@
+//! Stage 3, features: the five dimensions of a customer profile, one module each. Every module
+//! returns a lazy frame keyed by `customer_key` whose columns carry the dimension's prefix;
+//! windows end at `--as-of` inclusive. Features a SQL expression can say live in the config.
+
+pub mod basic;
+pub mod behavior;
+pub mod power;
+pub mod psych;
+pub mod social;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+
+/// Cleaned inputs, every row already carrying `customer_key` and no row after `--as-of`.
+pub struct Inputs {
+    /// Golden records, one per `customer_key`.
+    pub customers: LazyFrame,
+    pub orders: LazyFrame,
+    /// Order items joined with their order's `customer_key`, `order_ts` and `status`.
+    pub items: LazyFrame,
+    pub events: LazyFrame,
+    pub social: LazyFrame,
+    pub feedback: LazyFrame,
+}
+
+/// The run's clock: `as_of` is the last day included in every window.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub as_of: NaiveDate,
+}
+
+impl Clock {
+    /// Midnight after `as_of`: rows at or after it belong to a later run.
+    pub fn end(&self) -> NaiveDateTime {
+        self.as_of.succ_opt().expect("date in range").and_hms_opt(0, 0, 0).expect("midnight")
+    }
+
+    pub fn end_lit(&self) -> Expr {
+        datetime_lit(self.end())
+    }
+
+    pub fn as_of_lit(&self) -> Expr {
+        date_lit(self.as_of)
+    }
+
+    /// True for timestamps in the last `days` days (as_of and the days-1 before it).
+    pub fn within(&self, ts: Expr, days: u32) -> Expr {
+        ts.gt_eq(datetime_lit(self.end() - chrono::Duration::days(days as i64)))
+    }
+
+    /// Whole days from the timestamp's date to `as_of` (0 = on the as-of day).
+    pub fn days_since(&self, ts: Expr) -> Expr {
+        (self.as_of_lit() - ts.dt().date()).dt().total_days(false)
+    }
+}
+
+pub fn date_lit(d: NaiveDate) -> Expr {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    lit((d - epoch).num_days() as i32).cast(DataType::Date)
+}
+
+pub fn datetime_lit(t: NaiveDateTime) -> Expr {
+    lit(t.and_utc().timestamp_micros()).cast(DataType::Datetime(TimeUnit::Microseconds, None))
+}
+
+/// Count of rows where `cond` holds, as a fast aggregation (`when/then/sum`, not `filter`).
+pub fn count_if(cond: Expr) -> Expr {
+    when(cond).then(lit(1u32)).otherwise(lit(0u32)).sum()
+}
+
+/// Sum of `value` where `cond` holds.
+pub fn sum_if(value: Expr, cond: Expr) -> Expr {
+    when(cond).then(value).otherwise(lit(0.0)).sum()
+}
+
+/// `num / den`, null when the denominator is zero or null.
+pub fn ratio(num: Expr, den: Expr) -> Expr {
+    when(den.clone().gt(lit(0))).then(num.cast(DataType::Float64) / den.cast(DataType::Float64)).otherwise(lit(NULL).cast(DataType::Float64))
+}
+
+/// The most frequent non-null `value` per customer (weighted by `weight`), ties to the
+/// alphabetically first, as column `name`.
+pub fn favourite(lf: LazyFrame, value: &str, weight: Expr, name: &str) -> LazyFrame {
+    lf.filter(col(value).is_not_null())
+        .group_by([col("customer_key"), col(value)])
+        .agg([weight.sum().alias("_w")])
+        .sort_by_exprs(
+            [col("customer_key"), col("_w"), col(value)],
+            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
+        )
+        .group_by([col("customer_key")])
+        .agg([col(value).first().alias(name)])
+}
+
+/// Left-join every frame onto `base` by `customer_key`.
+pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
+    others.into_iter().fold(base, |acc, f| {
+        acc.join(f, [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Left))
+    })
+}
+
+/// All five dimensions joined onto the golden records.
+pub fn profile(inputs: &Inputs, clock: Clock, spec: &crate::config::spec::PipelineSpec) -> LazyFrame {
+    let base = basic::features(inputs.customers.clone(), clock);
+    let joined = join_all(
+        base,
+        vec![
+            power::features(inputs.orders.clone(), clock),
+            behavior::features(inputs, clock, &spec.behavior),
+            social::features(inputs.social.clone(), clock),
+            psych::features(inputs.feedback.clone()),
+        ],
+    );
+    psych::derived(behavior::fill_counts(joined, &spec.behavior))
+}

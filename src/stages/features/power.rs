@@ -1,0 +1,62 @@
+//! 购买能力 purchasing power from orders: spend (all time and 12 months), order values, spend
+//! trend, discount share, coupon use, refund rate and a price tier relative to all buyers.
+//! Spend counts paid orders at their net amount; refunded and cancelled orders count only in
+//! the refund rate.
+
+use super::{count_if, ratio, sum_if, Clock};
+use polars::prelude::*;
+
+pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
+    let paid = || col("status").eq(lit("paid"));
+    let last_half = clock.within(col("order_ts"), 182);
+    let prev_half = clock.within(col("order_ts"), 364).and(last_half.clone().not());
+    orders
+        .group_by([col("customer_key")])
+        .agg([
+            sum_if(col("net_amount"), paid()).alias("power_total_spend"),
+            sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
+            count_if(paid()).alias("power_order_count"),
+            when(paid()).then(col("net_amount")).otherwise(lit(NULL)).max().alias("power_max_order_value"),
+            sum_if(col("net_amount"), paid().and(last_half)).alias("_s_last"),
+            sum_if(col("net_amount"), paid().and(prev_half)).alias("_s_prev"),
+            sum_if(col("discount_amount"), paid()).alias("_discount"),
+            sum_if(col("gross_amount"), paid()).alias("_gross"),
+            count_if(paid().and(col("coupon_code").is_not_null())).alias("_coupon_orders"),
+            count_if(col("status").eq(lit("refunded"))).alias("_refunded"),
+        ])
+        .with_columns([
+            ratio(col("power_total_spend"), col("power_order_count")).alias("power_avg_order_value"),
+            // (last 26 weeks - the 26 before) / their sum: -1 stopped buying .. +1 started.
+            ratio(col("_s_last") - col("_s_prev"), col("_s_last") + col("_s_prev")).alias("power_spend_trend"),
+            ratio(col("_discount"), col("_gross")).alias("power_discount_share"),
+            ratio(col("_coupon_orders"), col("power_order_count")).alias("power_coupon_rate"),
+            ratio(col("_refunded"), col("power_order_count") + col("_refunded")).alias("power_refund_rate"),
+        ])
+        .with_column(price_tier(col("power_avg_order_value")).alias("power_price_tier"))
+        .select([
+            col("customer_key"),
+            col("power_total_spend"),
+            col("power_spend_12m"),
+            col("power_order_count"),
+            col("power_avg_order_value"),
+            col("power_max_order_value"),
+            col("power_spend_trend"),
+            col("power_discount_share"),
+            col("power_coupon_rate"),
+            col("power_refund_rate"),
+            col("power_price_tier"),
+        ])
+}
+
+/// Tertiles of average order value over all buyers: low / mid / high.
+fn price_tier(aov: Expr) -> Expr {
+    let q1 = aov.clone().quantile(lit(1.0 / 3.0), QuantileMethod::Linear);
+    let q2 = aov.clone().quantile(lit(2.0 / 3.0), QuantileMethod::Linear);
+    when(aov.clone().is_null())
+        .then(lit(NULL).cast(DataType::String))
+        .when(aov.clone().lt_eq(q1))
+        .then(lit("low"))
+        .when(aov.lt_eq(q2))
+        .then(lit("mid"))
+        .otherwise(lit("high"))
+}

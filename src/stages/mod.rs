@@ -1,0 +1,8 @@
+//! The stages of a run, in order: ingest, clean (with identity), features, score, write.
+
+pub mod clean;
+pub mod features;
+pub mod identity;
+pub mod ingest;
+pub mod score;
+pub mod write;

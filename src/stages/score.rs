@@ -1,0 +1,110 @@
+//! Stage 4, score: RFM scores by quantiles, the RFM cell, named segments and the Chinese
+//! 8-class value model, lifecycle stage and tags from config rules.
+
+use crate::config::{NamedExpr, Plan};
+use crate::stages::features::{count_if, sum_if, Clock};
+use polars::prelude::*;
+
+/// The 8-class value model (R, F, M each above or below the mean of buyers):
+/// (R above, F above, M above) -> (code, 中文).
+pub const VALUE_CLASSES: [((bool, bool, bool), &str, &str); 8] = [
+    ((true, true, true), "important_value", "重要价值客户"),
+    ((true, false, true), "important_develop", "重要发展客户"),
+    ((false, true, true), "important_keep", "重要保持客户"),
+    ((false, false, true), "important_retain", "重要挽留客户"),
+    ((true, true, false), "general_value", "一般价值客户"),
+    ((true, false, false), "general_develop", "一般发展客户"),
+    ((false, true, false), "general_keep", "一般保持客户"),
+    ((false, false, false), "general_retain", "一般挽留客户"),
+];
+
+/// Paid orders and spend in the RFM window, per customer.
+pub fn rfm_inputs(orders: LazyFrame, clock: Clock, window_days: u32) -> LazyFrame {
+    let in_window = col("status").eq(lit("paid")).and(clock.within(col("order_ts"), window_days));
+    orders.group_by([col("customer_key")]).agg([
+        count_if(in_window.clone()).alias("rfm_frequency"),
+        sum_if(col("net_amount"), in_window).alias("rfm_monetary"),
+    ])
+}
+
+/// Score 1..=bins: 1 + the number of cut-points (the i/bins quantiles, linear interpolation,
+/// over buyers) that `x` exceeds. Ties get one score; higher `x` is better.
+pub fn quantile_score(x: Expr, bins: u32) -> Expr {
+    let above = (1..bins)
+        .map(|i| {
+            let cut = x.clone().quantile(lit(i as f64 / bins as f64), QuantileMethod::Linear);
+            when(x.clone().gt(cut)).then(lit(1i32)).otherwise(lit(0i32))
+        })
+        .reduce(|a, b| a + b)
+        .unwrap_or(lit(0i32));
+    when(x.is_null()).then(lit(NULL).cast(DataType::Int8)).otherwise((above + lit(1i32)).cast(DataType::Int8))
+}
+
+/// Adds `rfm_*` to the profile. Buyers are customers with at least one paid order up to as-of;
+/// for everyone else the RFM columns are null.
+pub fn rfm(profile: LazyFrame, orders: LazyFrame, clock: Clock, plan: &Plan) -> LazyFrame {
+    let bins = plan.spec.rfm.bins;
+    let buyer = col("behavior_recency_days").is_not_null();
+    let only_buyers = |e: Expr| when(buyer.clone()).then(e).otherwise(lit(NULL));
+    profile
+        .join(rfm_inputs(orders, clock, plan.spec.rfm.window_days), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Left))
+        .with_columns([
+            only_buyers(col("behavior_recency_days")).alias("rfm_recency_days"),
+            only_buyers(col("rfm_frequency").fill_null(lit(0u32))).cast(DataType::UInt32).alias("rfm_frequency"),
+            only_buyers(col("rfm_monetary").fill_null(lit(0.0))).cast(DataType::Float64).alias("rfm_monetary"),
+        ])
+        .with_columns([
+            quantile_score(-col("rfm_recency_days"), bins).alias("rfm_r"),
+            quantile_score(col("rfm_frequency").cast(DataType::Float64), bins).alias("rfm_f"),
+            quantile_score(col("rfm_monetary"), bins).alias("rfm_m"),
+        ])
+        .with_columns([
+            concat_str([col("rfm_r"), col("rfm_f"), col("rfm_m")], "", false).alias("rfm_cell"),
+            ((col("rfm_f").cast(DataType::Float64) + col("rfm_m").cast(DataType::Float64)) / lit(2.0)).alias("rfm_fm"),
+        ])
+        .with_columns(value_class())
+}
+
+/// `rfm_value_class` (code) and `rfm_value_class_zh`: R above the mean means more recent than
+/// the mean buyer (fewer days); F and M above means strictly greater than the mean.
+fn value_class() -> Vec<Expr> {
+    let r = col("rfm_recency_days").lt(col("rfm_recency_days").cast(DataType::Float64).mean());
+    let f = col("rfm_frequency").cast(DataType::Float64).gt(col("rfm_frequency").cast(DataType::Float64).mean());
+    let m = col("rfm_monetary").gt(col("rfm_monetary").mean());
+    let pick = |zh: bool| {
+        VALUE_CLASSES.iter().fold(lit(NULL).cast(DataType::String), |acc, ((hr, hf, hm), code, label)| {
+            let cond = r.clone().eq(lit(*hr)).and(f.clone().eq(lit(*hf))).and(m.clone().eq(lit(*hm)));
+            when(cond).then(lit(if zh { *label } else { *code })).otherwise(acc)
+        })
+    };
+    vec![pick(false).alias("rfm_value_class"), pick(true).alias("rfm_value_class_zh")]
+}
+
+/// The name of the first rule that holds (rules are tried in config order); null if none.
+pub fn first_match(rules: &[NamedExpr]) -> Expr {
+    rules.iter().rev().fold(lit(NULL).cast(DataType::String), |acc, r| {
+        when(r.expr.clone().fill_null(lit(false))).then(lit(r.name.clone())).otherwise(acc)
+    })
+}
+
+/// Tags as a list of the names of every rule that holds, in config order.
+pub fn tag_list(rules: &[NamedExpr]) -> Expr {
+    if rules.is_empty() {
+        return lit(Series::new_empty("tags".into(), &DataType::List(Box::new(DataType::String)))).first();
+    }
+    let items: Vec<Expr> = rules
+        .iter()
+        .map(|r| when(r.expr.clone().fill_null(lit(false))).then(lit(r.name.clone())).otherwise(lit(NULL).cast(DataType::String)))
+        .collect();
+    concat_list(items).expect("at least one tag").list().eval(col("").drop_nulls())
+}
+
+/// Config features, then segment, lifecycle stage and tags, in that order, so each may use
+/// the ones before it.
+pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
+    let with_features = plan.features.iter().fold(profile, |lf, f| lf.with_column(f.expr.clone().alias(f.name.as_str())));
+    with_features
+        .with_column(first_match(&plan.segments).alias("segment"))
+        .with_column(first_match(&plan.lifecycle).alias("lifecycle_stage"))
+        .with_column(tag_list(&plan.tags).alias("tags"))
+}

@@ -1,0 +1,105 @@
+//! Stage 5, write: every output table of the run's `dt`, then the manifest, published
+//! atomically (io::publish). Files are `part-<run_id>-00000.parquet` under Hive `dt=` folders.
+
+use crate::error::{Error, Result};
+use crate::io::parquet::{self, FileEntry, WriteOptions};
+use crate::io::publish;
+use polars::prelude::DataFrame;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Row accounting of one input table: read = used + duplicate + quarantined + after_as_of.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Accounting {
+    pub read: u64,
+    pub used: u64,
+    pub duplicate: u64,
+    pub quarantined: u64,
+    pub after_as_of: u64,
+    /// Non-empty values that could not be parsed and were read as null, per column.
+    pub unparseable: BTreeMap<String, u64>,
+    /// Optional columns absent from the source files (read as null).
+    pub missing_optional_columns: Vec<String>,
+}
+
+impl Accounting {
+    pub fn balanced(&self) -> bool {
+        self.read == self.used + self.duplicate + self.quarantined + self.after_as_of
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputEntry {
+    pub table: String,
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: &'static str,
+    pub detail: String,
+}
+
+/// `_manifest.json`: what a run read, what it wrote and how it went.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    pub schema_version: &'static str,
+    pub run_id: String,
+    pub as_of: String,
+    pub pipeline: String,
+    pub pipeline_sha256: String,
+    pub versions: BTreeMap<&'static str, &'static str>,
+    pub inputs: Vec<InputEntry>,
+    pub accounting: BTreeMap<String, Accounting>,
+    pub outputs: Vec<FileEntry>,
+    pub checks: Vec<Check>,
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+/// The relative folder of a table's day: `profiles/dt=2026-11-22`.
+pub fn dt_folder(table: &str, as_of: &str) -> String {
+    format!("{table}/dt={as_of}")
+}
+
+/// The manifest's folder; `_` keeps it out of readers' globs over the output root.
+pub const MANIFEST_TABLE: &str = "_manifest";
+
+/// Write the tables into the staging folder and return their manifest entries.
+pub fn stage_tables(root: &Path, run_id: &str, as_of: &str, tables: &[(&str, DataFrame)], opts: WriteOptions) -> Result<Vec<FileEntry>> {
+    let staging = publish::staging_dir(root, run_id);
+    let mut entries = Vec::new();
+    for (name, df) in tables {
+        let rel_dir = dt_folder(name, as_of);
+        publish::mkdirs(&staging.join(&rel_dir))?;
+        let rel = format!("{rel_dir}/part-{run_id}-00000.parquet");
+        entries.push(parquet::write(df, name, &staging.join(&rel), &rel, opts)?);
+    }
+    Ok(entries)
+}
+
+/// Check the staged files against their entries (rows are re-read, bytes and sha256
+/// recomputed), write `_SUCCESS` in each folder and the manifest, then move them into place.
+pub fn publish(root: &Path, manifest: &Manifest) -> Result<()> {
+    let staging = publish::staging_dir(root, &manifest.run_id);
+    for e in &manifest.outputs {
+        let path = staging.join(&e.path);
+        let (bytes, sha) = parquet::digest(&path)?;
+        let rows = parquet::read(&path)?.height() as u64;
+        if (bytes, &sha, rows) != (e.bytes, &e.sha256, e.rows) {
+            return Err(Error::Internal(format!("staged file {} does not match what was written", e.path)));
+        }
+    }
+    let mut rels: Vec<String> = manifest.outputs.iter().map(|e| dt_folder(&e.table, &manifest.as_of)).collect();
+    rels.dedup();
+    let manifest_rel = dt_folder(MANIFEST_TABLE, &manifest.as_of);
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal("manifest json", e))?;
+    publish::write_file(&staging.join(&manifest_rel).join("_manifest.json"), &json)?;
+    for rel in &rels {
+        publish::write_file(&staging.join(rel).join("_SUCCESS"), b"")?;
+    }
+    rels.push(manifest_rel);
+    publish::promote(root, &manifest.run_id, &rels)
+}
