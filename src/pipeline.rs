@@ -184,7 +184,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let inputs = Inputs { customers: golden, orders: orders_used.clone(), items: items_used, events, social, feedback };
     let profile = features::profile(&inputs, clock, &plan.spec);
     let profile = score::rfm(profile, orders_used, clock, plan);
-    let profiles = score::apply_rules(profile, plan).sort(["customer_key"], Default::default()).cache();
+    let profiles = dimension_order(score::apply_rules(profile, plan))?.sort(["customer_key"], Default::default()).cache();
 
     let outputs = vec![
         ("profiles", profiles.clone()),
@@ -205,6 +205,21 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         files: ledger.files,
         missing_optional: ledger.missing_optional,
     })
+}
+
+/// Profile columns grouped by dimension (config features join their prefix's group), then
+/// the scores and labels.
+fn dimension_order(mut lf: LazyFrame) -> Result<LazyFrame> {
+    let schema = lf.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
+    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let mut order = vec!["customer_key"];
+    for prefix in ["basic_", "power_", "behavior_", "social_", "psych_", "rfm_"] {
+        order.extend(names.iter().filter(|n| n.starts_with(prefix)));
+    }
+    order.extend(["segment", "lifecycle_stage", "tags"]);
+    let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n)).collect();
+    order.extend(rest);
+    Ok(lf.select(order.into_iter().map(col).collect::<Vec<_>>()))
 }
 
 /// `tags` output: one row per (customer_key, tag).

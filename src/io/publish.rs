@@ -51,6 +51,9 @@ pub fn promote(root: &Path, run_id: &str, rels: &[String]) -> Result<()> {
     }
     let _ = fs::remove_dir_all(&trash);
     let _ = fs::remove_dir_all(&staging);
+    // Leave no empty `_staging/` or `_trash/` behind (fails harmlessly while not empty).
+    let _ = fs::remove_dir(root.join("_staging"));
+    let _ = fs::remove_dir(root.join("_trash"));
     Ok(())
 }
 

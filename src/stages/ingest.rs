@@ -75,7 +75,9 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
                         .otherwise(lit(NULL).cast(DataType::String)),
                 );
             }
-            failures.push(if dtype == &DataType::String && c.kind != Kind::Str {
+            failures.push(if c.kind == Kind::Str {
+                lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
+            } else if dtype == &DataType::String {
                 let present = col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL)).neq(lit("")));
                 present.and(value.clone().is_null()).cast(DataType::UInt64).sum().alias(c.name)
             } else {

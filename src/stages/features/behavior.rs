@@ -48,19 +48,18 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
         )
         .drop(cols(["_last", "_first"]));
 
-    let one = || lit(1u32);
-    let fav_channel = favourite(paid_orders.clone(), "channel", one(), "behavior_fav_channel");
+    let fav_channel = favourite(paid_orders.clone(), "channel", None, "behavior_fav_channel");
     let with_time = paid_orders.select([
         col("customer_key"),
         col("order_ts").dt().hour().cast(DataType::Int32).alias("hour"),
         col("order_ts").dt().weekday().cast(DataType::Int32).alias("weekday"),
     ]);
-    let fav_hour = favourite(with_time.clone(), "hour", one(), "behavior_fav_hour");
-    let fav_weekday = favourite(with_time, "weekday", one(), "behavior_fav_weekday");
+    let fav_hour = favourite(with_time.clone(), "hour", None, "behavior_fav_hour");
+    let fav_weekday = favourite(with_time, "weekday", None, "behavior_fav_weekday");
     let fav_category = favourite(
         inputs.items.clone().filter(paid()),
         "category",
-        col("quantity").cast(DataType::Int64),
+        Some("quantity"),
         "behavior_fav_category",
     );
 

@@ -78,12 +78,16 @@ pub fn ratio(num: Expr, den: Expr) -> Expr {
     when(den.clone().gt(lit(0))).then(num.cast(DataType::Float64) / den.cast(DataType::Float64)).otherwise(lit(NULL).cast(DataType::Float64))
 }
 
-/// The most frequent non-null `value` per customer (weighted by `weight`), ties to the
-/// alphabetically first, as column `name`.
-pub fn favourite(lf: LazyFrame, value: &str, weight: Expr, name: &str) -> LazyFrame {
+/// The most frequent non-null `value` per customer (rows, or the sum of `weight` when given),
+/// ties to the smallest value, as column `name`.
+pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -> LazyFrame {
+    let w = match weight {
+        Some(w) => col(w).cast(DataType::Float64).sum(),
+        None => len().cast(DataType::Float64),
+    };
     lf.filter(col(value).is_not_null())
         .group_by([col("customer_key"), col(value)])
-        .agg([weight.sum().alias("_w")])
+        .agg([w.alias("_w")])
         .sort_by_exprs(
             [col("customer_key"), col("_w"), col(value)],
             SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
