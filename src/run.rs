@@ -109,7 +109,9 @@ fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
 fn first_line(e: &PolarsError) -> String {
     let text = e.to_string();
     let line = text.lines().next().unwrap_or("").trim();
-    line.replace("ColumnNotFound: ", "unknown column ").replace("unable to find column", "unknown column")
+    // polars lists every valid column after the name: too long for a config error.
+    let line = line.split("; valid columns").next().unwrap_or(line);
+    line.replace("not found: ", "").replace("ColumnNotFound: ", "unknown column ").replace("unable to find column", "unknown column")
 }
 
 /// `portrait explain`: the stages in order and the optimised plan of each output. Input
