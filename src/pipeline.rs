@@ -5,7 +5,7 @@ use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::io::scan::InputFile;
 use crate::schema::Table;
-use crate::stages::features::{self, Clock, Inputs};
+use crate::stages::features::{self, money_mean, money_sum, ratio, Clock, Inputs};
 use crate::stages::ingest::{self, Ingested};
 use crate::stages::{clean, identity, score};
 use polars::prelude::*;
@@ -239,15 +239,17 @@ fn segment_summary(profiles: LazyFrame) -> LazyFrame {
         .group_by([col("segment")])
         .agg([
             len().cast(DataType::UInt64).alias("customers"),
-            col("power_spend_12m").sum().alias("revenue_12m"),
+            money_sum(col("power_spend_12m")).alias("revenue_12m"),
             col("power_order_count").gt_eq(lit(2)).cast(DataType::Float64).mean().alias("repeat_rate"),
             col("rfm_recency_days").cast(DataType::Float64).mean().alias("mean_recency_days"),
             col("rfm_frequency").cast(DataType::Float64).mean().alias("mean_frequency"),
-            col("rfm_monetary").mean().alias("mean_monetary"),
+            money_mean(col("rfm_monetary")).alias("mean_monetary"),
         ])
+        .with_column(money_sum(col("revenue_12m")).alias("_total"))
         .with_columns([
             (col("customers").cast(DataType::Float64) / col("customers").sum().cast(DataType::Float64)).alias("customer_share"),
-            (col("revenue_12m") / col("revenue_12m").sum()).alias("revenue_share"),
+            ratio(col("revenue_12m"), col("_total")).alias("revenue_share"),
         ])
+        .drop(cols(["_total"]))
         .sort(["segment"], Default::default())
 }

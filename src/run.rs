@@ -128,16 +128,6 @@ pub fn explain(plan: &Plan) -> Result<String> {
     Ok(out)
 }
 
-/// Polars errors while executing: corrupt data is an input error; anything else is a bug.
-fn execution_error(e: PolarsError) -> Error {
-    match e {
-        PolarsError::ComputeError(_) | PolarsError::IO { .. } | PolarsError::SchemaMismatch(_) | PolarsError::NoData(_) => {
-            Error::input("(while reading inputs)", e.to_string())
-        }
-        other => Error::internal("executing the plan", other),
-    }
-}
-
 fn count(df: &DataFrame, name: &str) -> u64 {
     df.column(name)
         .ok()
@@ -161,7 +151,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     };
 
     let ingested = pipeline::ingest_all(plan)?;
-    let customers = pipeline::customer_records(&ingested).collect().map_err(execution_error)?;
+    let customers = io::collect(pipeline::customer_records(&ingested))?;
     if customers.height() == 0 {
         return Err(Error::input(
             plan.tables[0].location.display(),
@@ -179,7 +169,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let mut plans: Vec<LazyFrame> = built.outputs.iter().map(|(_, lf)| lf.clone()).collect();
     plans.extend(built.accounting.iter().map(|(_, lf)| lf.clone()));
     plans.extend(built.unparseable.iter().map(|(_, lf)| lf.clone()));
-    let mut frames = io::collect_all(plans).map_err(execution_error)?;
+    let mut frames = io::collect_all(plans)?;
     lap("execute", &mut timings);
     let unparse_frames = frames.split_off(n_out + n_acc);
     let acc_frames = frames.split_off(n_out);

@@ -9,18 +9,39 @@ use crate::error::{Error, Result};
 use polars::prelude::*;
 
 /// Execute several plans together so shared sub-plans (cached scans) run once.
-pub fn collect_all(plans: Vec<LazyFrame>) -> std::result::Result<Vec<DataFrame>, PolarsError> {
+pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     if plans.is_empty() {
         return Ok(Vec::new());
     }
     let opt = plans[0].get_current_optimizations();
     let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
-    LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt)
+    guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt))
 }
 
 /// Execute one plan.
-pub fn collect(lf: LazyFrame, what: &str) -> Result<DataFrame> {
-    lf.collect().map_err(|e| Error::internal(what, e))
+pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
+    guarded(|| lf.collect())
+}
+
+/// Run polars: a data error while executing (corrupt page, unparseable file) is an input
+/// error; a panic inside polars or any other error is a bug, reported as one, not a crash.
+fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e @ (PolarsError::ComputeError(_) | PolarsError::IO { .. } | PolarsError::SchemaMismatch(_) | PolarsError::NoData(_)))) => {
+            Err(Error::input("(while reading inputs)", first_paragraph(&e.to_string())))
+        }
+        Ok(Err(e)) => Err(Error::internal("executing the plan", e)),
+        Err(p) => {
+            let text = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(Error::Internal(format!("polars panicked: {}", text.unwrap_or_default())))
+        }
+    }
+}
+
+/// Polars appends the whole query plan to its errors; users need the first paragraph.
+fn first_paragraph(text: &str) -> String {
+    text.split("\n\n").next().unwrap_or(text).trim().to_string()
 }
 
 /// The optimised plan as text, for `portrait explain`.

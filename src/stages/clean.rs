@@ -115,7 +115,6 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
                     .otherwise(lit("F")),
             )
             .otherwise(null_str()),
-            lit("U"),
         ])
         .alias("gender"),
         coalesce(&[

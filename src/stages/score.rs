@@ -2,7 +2,7 @@
 //! 8-class value model, lifecycle stage and tags from config rules.
 
 use crate::config::{NamedExpr, Plan};
-use crate::stages::features::{count_if, sum_if, Clock};
+use crate::stages::features::{count_if, money_mean, money_sum_if, Clock};
 use polars::prelude::*;
 
 /// The 8-class value model (R, F, M each above or below the mean of buyers):
@@ -23,7 +23,7 @@ pub fn rfm_inputs(orders: LazyFrame, clock: Clock, window_days: u32) -> LazyFram
     let in_window = col("status").eq(lit("paid")).and(clock.within(col("order_ts"), window_days));
     orders.group_by([col("customer_key")]).agg([
         count_if(in_window.clone()).alias("rfm_frequency"),
-        sum_if(col("net_amount"), in_window).alias("rfm_monetary"),
+        money_sum_if(col("net_amount"), in_window).alias("rfm_monetary"),
     ])
 }
 
@@ -62,15 +62,32 @@ pub fn rfm(profile: LazyFrame, orders: LazyFrame, clock: Clock, plan: &Plan) -> 
             concat_str([col("rfm_r"), col("rfm_f"), col("rfm_m")], "", false).alias("rfm_cell"),
             ((col("rfm_f").cast(DataType::Float64) + col("rfm_m").cast(DataType::Float64)) / lit(2.0)).alias("rfm_fm"),
         ])
+        .with_columns(buyer_means())
+        .with_columns(above_mean())
         .with_columns(value_class())
+        .drop(cols(["_r_mean", "_f_mean", "_m_mean", "_r_hi", "_f_hi", "_m_hi"]))
 }
 
 /// `rfm_value_class` (code) and `rfm_value_class_zh`: R above the mean means more recent than
 /// the mean buyer (fewer days); F and M above means strictly greater than the mean.
+fn buyer_means() -> Vec<Expr> {
+    vec![
+        col("rfm_recency_days").cast(DataType::Float64).mean().alias("_r_mean"),
+        col("rfm_frequency").cast(DataType::Float64).mean().alias("_f_mean"),
+        money_mean(col("rfm_monetary")).alias("_m_mean"),
+    ]
+}
+
+fn above_mean() -> Vec<Expr> {
+    vec![
+        col("rfm_recency_days").cast(DataType::Float64).lt(col("_r_mean")).alias("_r_hi"),
+        col("rfm_frequency").cast(DataType::Float64).gt(col("_f_mean")).alias("_f_hi"),
+        col("rfm_monetary").gt(col("_m_mean")).alias("_m_hi"),
+    ]
+}
+
 fn value_class() -> Vec<Expr> {
-    let r = col("rfm_recency_days").lt(col("rfm_recency_days").cast(DataType::Float64).mean());
-    let f = col("rfm_frequency").cast(DataType::Float64).gt(col("rfm_frequency").cast(DataType::Float64).mean());
-    let m = col("rfm_monetary").gt(col("rfm_monetary").mean());
+    let (r, f, m) = (col("_r_hi"), col("_f_hi"), col("_m_hi"));
     let pick = |zh: bool| {
         VALUE_CLASSES.iter().fold(lit(NULL).cast(DataType::String), |acc, ((hr, hf, hm), code, label)| {
             let cond = r.clone().eq(lit(*hr)).and(f.clone().eq(lit(*hf))).and(m.clone().eq(lit(*hm)));

@@ -1,1 +1,10 @@
+//! One integration test binary (ripgrep's layout); each module tests one promise.
 
+mod accounting;
+mod bad_input;
+mod config_edit;
+mod determinism;
+mod exit_codes;
+mod fixture;
+mod readers;
+mod util;

@@ -53,7 +53,8 @@ pub fn features(customers: LazyFrame, clock: Clock) -> LazyFrame {
                 &[(0.0, "<18"), (18.0, "18-24"), (25.0, "25-34"), (35.0, "35-44"), (45.0, "45-54"), (55.0, "55-64"), (65.0, "65+")],
             )
             .alias("basic_age_band"),
-            col("gender").alias("basic_gender"),
+            // Unknown only when no record says: a record's silence must not win survivorship.
+            col("gender").fill_null(lit("U")).alias("basic_gender"),
             col("province").alias("basic_province"),
             col("city").alias("basic_city"),
             city_tier(col("city")).alias("basic_city_tier"),

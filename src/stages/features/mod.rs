@@ -68,9 +68,27 @@ pub fn count_if(cond: Expr) -> Expr {
     when(cond).then(lit(1u32)).otherwise(lit(0u32)).sum()
 }
 
-/// Sum of `value` where `cond` holds.
-pub fn sum_if(value: Expr, cond: Expr) -> Expr {
-    when(cond).then(value).otherwise(lit(0.0)).sum()
+/// Sum of the money `value` where `cond` holds. Sums whole cents as integers: exact, so the
+/// result does not depend on the order rows arrive in (floats would differ in the last bit
+/// from run to run and break byte-identical output).
+pub fn money_sum_if(value: Expr, cond: Expr) -> Expr {
+    when(cond).then(cents(value)).otherwise(lit(0i64)).sum().cast(DataType::Float64) / lit(100.0)
+}
+
+/// Exact sum of a money column (see `money_sum_if`).
+pub fn money_sum(value: Expr) -> Expr {
+    cents(value).sum().cast(DataType::Float64) / lit(100.0)
+}
+
+/// Exact mean of a money column over its non-null values (NaN when there are none).
+/// Use it as its own column, not inside a larger expression: polars 0.55's common
+/// sub-expression pass mis-broadcasts a repeated scalar aggregate in `with_columns` and panics.
+pub fn money_mean(value: Expr) -> Expr {
+    cents(value.clone()).sum().cast(DataType::Float64) / value.count().cast(DataType::Float64) / lit(100.0)
+}
+
+fn cents(value: Expr) -> Expr {
+    (value * lit(100.0)).round(0, RoundMode::HalfToEven).cast(DataType::Int64)
 }
 
 /// `num / den`, null when the denominator is zero or null.

@@ -3,7 +3,7 @@
 //! Spend counts paid orders at their net amount; refunded and cancelled orders count only in
 //! the refund rate.
 
-use super::{count_if, ratio, sum_if, Clock};
+use super::{count_if, money_sum_if, ratio, Clock};
 use polars::prelude::*;
 
 pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
@@ -13,14 +13,14 @@ pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
     orders
         .group_by([col("customer_key")])
         .agg([
-            sum_if(col("net_amount"), paid()).alias("power_total_spend"),
-            sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
+            money_sum_if(col("net_amount"), paid()).alias("power_total_spend"),
+            money_sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
             count_if(paid()).alias("power_order_count"),
             when(paid()).then(col("net_amount")).otherwise(lit(NULL)).max().alias("power_max_order_value"),
-            sum_if(col("net_amount"), paid().and(last_half)).alias("_s_last"),
-            sum_if(col("net_amount"), paid().and(prev_half)).alias("_s_prev"),
-            sum_if(col("discount_amount"), paid()).alias("_discount"),
-            sum_if(col("gross_amount"), paid()).alias("_gross"),
+            money_sum_if(col("net_amount"), paid().and(last_half)).alias("_s_last"),
+            money_sum_if(col("net_amount"), paid().and(prev_half)).alias("_s_prev"),
+            money_sum_if(col("discount_amount"), paid()).alias("_discount"),
+            money_sum_if(col("gross_amount"), paid()).alias("_gross"),
             count_if(paid().and(col("coupon_code").is_not_null())).alias("_coupon_orders"),
             count_if(col("status").eq(lit("refunded"))).alias("_refunded"),
         ])

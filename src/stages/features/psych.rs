@@ -42,7 +42,8 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
         col("rating").count().cast(DataType::UInt32).alias("psych_rating_count"),
         col("nps").drop_nulls().last().alias("psych_nps"),
         count_if(col("kind").eq(lit("complaint"))).alias("psych_complaints"),
-        sentiment(col("text")).mean().alias("psych_sentiment"),
+        // Rounded: a mean of fractions in another row order may differ in the last bit.
+        sentiment(col("text")).mean().round(4, RoundMode::HalfToEven).alias("psych_sentiment"),
     ];
     aggs.extend(motives.iter().map(|m| count_if(topic_is(m)).alias(format!("_m_{m}"))));
     feedback

@@ -1,0 +1,130 @@
+//! Each kind of bad input gives a clear error naming file and column with its exit code, or
+//! lands in quarantine; never a panic (exit 101).
+
+use crate::util::*;
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A copy of the tiny fixture to damage.
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    copy_dir(&tiny(), &input);
+    (dir, input)
+}
+
+fn run(input: &Path) -> Outcome {
+    let out = input.parent().unwrap().join("out");
+    portrait(&["run", "--pipeline", s(&nightly()), "--input", s(input), "--output", s(&out), "--as-of", AS_OF])
+}
+
+fn write_parquet(path: &Path, mut df: DataFrame) {
+    ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut df).unwrap();
+}
+
+#[test]
+fn missing_table_folder_is_exit_66() {
+    let (_d, input) = fixture_copy();
+    std::fs::remove_dir_all(input.join("events")).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 66, "{}", o.stderr);
+    assert!(o.stderr.contains("table events") && o.stderr.contains("events"), "{}", o.stderr);
+}
+
+#[test]
+fn missing_required_column_names_file_and_column() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("orders/orders.csv");
+    let renamed = std::fs::read_to_string(&path).unwrap().replacen("net_amount", "amount_net", 1);
+    std::fs::write(&path, renamed).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains("orders.csv") && o.stderr.contains("`net_amount`"), "{}", o.stderr);
+}
+
+#[test]
+fn wrong_type_in_parquet_is_schema_drift_exit_65() {
+    let (_d, input) = fixture_copy();
+    std::fs::remove_file(input.join("events/events.csv")).unwrap();
+    let df = df!(
+        "source" => ["shop"], "source_customer_id" => ["S1"], "event_ts" => [true], "event_type" => ["view"]
+    )
+    .unwrap();
+    write_parquet(&input.join("events/part-0.parquet"), df);
+    let o = run(&input);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains("part-0.parquet") && o.stderr.contains("`event_ts`"), "{}", o.stderr);
+}
+
+#[test]
+fn corrupt_and_empty_parquet_are_exit_65_naming_the_file() {
+    for (name, bytes) in [("zero.parquet", Vec::new()), ("garbage.parquet", b"PAR1 this is not parquet at all, no footer".to_vec())] {
+        let (_d, input) = fixture_copy();
+        std::fs::write(input.join("events").join(name), bytes).unwrap();
+        let o = run(&input);
+        assert_eq!(o.code, 65, "{name}: {}", o.stderr);
+        assert!(o.stderr.contains(name), "{name}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn truncated_parquet_footer_is_exit_65() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("events/part-1.parquet");
+    write_parquet(&path, df!("source" => ["shop"], "source_customer_id" => ["S1"], "event_ts" => ["2026-01-01 00:00:00"], "event_type" => ["view"]).unwrap());
+    let data = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &data[..data.len() - 10]).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains("part-1.parquet"), "{}", o.stderr);
+}
+
+#[test]
+fn empty_customers_table_is_exit_65() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("customers/customers.csv");
+    let header = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().to_string();
+    std::fs::write(&path, header + "\n").unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains("customers"), "{}", o.stderr);
+}
+
+#[test]
+fn empty_event_table_is_fine() {
+    let (_d, input) = fixture_copy();
+    std::fs::write(input.join("events/events.csv"), "source,source_customer_id,event_ts,event_type\n").unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn garbage_csv_rows_land_in_quarantine() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("feedback/feedback.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("@@@@ this line is garbage @@@@\n");
+    text.push_str("shop,S1,not a time,review,five,,,\n");
+    text.push_str(",,,,,,,,,,,,,\n");
+    std::fs::write(&path, text).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = input.parent().unwrap().join("out");
+    let m = manifest(&out);
+    let fb = &m["accounting"]["feedback"];
+    assert_eq!(fb["read"].as_u64(), Some(10));
+    assert_eq!(fb["quarantined"].as_u64(), Some(3));
+    assert_eq!(fb["unparseable"]["rating"].as_u64(), Some(1), "`five` is not a rating");
+    let q = table(&out, "quarantine");
+    let rows: Vec<u32> = q
+        .filter(&q.column("table").unwrap().str().unwrap().equal("feedback"))
+        .unwrap()
+        .column("row")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows, vec![8, 9, 10]);
+}
