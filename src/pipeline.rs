@@ -37,6 +37,10 @@ fn one_row_count(lf: LazyFrame, name: &str) -> LazyFrame {
     lf.select([len().cast(DataType::UInt64).alias(name)])
 }
 
+fn named(names: &[&str]) -> Vec<Expr> {
+    names.iter().map(|n| col(*n)).collect()
+}
+
 fn hstack(frames: Vec<LazyFrame>) -> LazyFrame {
     concat_lf_horizontal(frames, HConcatOptions::default()).expect("one-row frames")
 }
@@ -45,7 +49,8 @@ fn zero(name: &str) -> LazyFrame {
     df!(name => [0u64]).expect("literal frame").lazy()
 }
 
-/// Quarantine rows of a later stage in the quarantine table's shape.
+/// Quarantine rows of a later stage in the quarantine table's shape; `raw` holds the row's
+/// required values (the full row is at `file`, `row`).
 fn quarantine_rows(table: Table, files: &[InputFile], lf: LazyFrame) -> LazyFrame {
     let paths: Vec<String> = files.iter().map(|f| f.path.to_string_lossy().to_string()).collect();
     let idx: Vec<u32> = (0..paths.len() as u32).collect();
@@ -53,6 +58,7 @@ fn quarantine_rows(table: Table, files: &[InputFile], lf: LazyFrame) -> LazyFram
     let raw: Vec<Expr> = table
         .columns()
         .iter()
+        .filter(|c| c.required)
         .map(|c| concat_str([lit(format!("{}=", c.name)), col(c.name).cast(DataType::String).fill_null(lit(""))], "", false))
         .collect();
     lf.join(names, [col("_file")], [col("_file")], JoinArgs::new(JoinType::Left)).select([
@@ -129,8 +135,10 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let ord = take(Table::Orders)?;
     let (ok, bad) = clean::orders(ord.rows.clone());
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
-    let orders = clean::attach_key(deduped, id_map.clone(), "order_ts", clock.end_lit());
-    let orders_used = orders.used.cache();
+    // Used rows are read by many features: held once, with only the columns features read.
+    let order_cols = ["customer_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
+    let orders = clean::attach_key(deduped, Table::Orders, id_map.clone(), clock.end_lit(), &order_cols);
+    let orders_used = orders.used.select(named(&order_cols)).cache();
     ledger.record(
         &ord,
         Accounted {
@@ -144,16 +152,17 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     // order_items: drop re-sent lines; each line takes its order's customer, time and status.
     let itm = take(Table::OrderItems)?;
     let (items_dedup, items_dup) = clean::dedupe(clean::items(itm.rows.clone()), &["source", "order_id", "sku"]);
-    let order_cols = || [col("source"), col("order_id"), col("customer_key"), col("order_ts"), col("status")];
+    let order_ref = || [col("source"), col("order_id"), col("customer_key"), col("order_ts"), col("status")];
     let known_orders = concat(
         [
-            orders_used.clone().select(order_cols()).with_column(lit(true).alias("_in_time")),
-            orders.after_as_of.select(order_cols()).with_column(lit(false).alias("_in_time")),
+            orders_used.clone().select(order_ref()).with_column(lit(true).alias("_in_time")),
+            orders.after_as_of.select(order_ref()).with_column(lit(false).alias("_in_time")),
         ],
         UnionArgs::default(),
     )
     .map_err(|e| Error::internal("items join", e))?;
     let items_joined = items_dedup
+        .select(clean::carried(Table::OrderItems, &["sku"]))
         .join(known_orders, [col("source"), col("order_id")], [col("source"), col("order_id")], JoinArgs::new(JoinType::Left))
         .cache();
     let items = clean::split_known(
@@ -162,29 +171,28 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         "unknown order (source, order_id not among usable orders)",
         col("_in_time").fill_null(lit(false)),
     );
-    let items_used = items.used.cache();
+    let items_used = items.used.select(named(&["customer_key", "status", "category", "quantity"])).cache();
     ledger.record(
         &itm,
         Accounted { used: items_used.clone(), duplicates: Some(items_dup), quarantined: vec![items.quarantine], after_as_of: Some(items.after_as_of) },
     );
 
     // events, social, feedback: attach keys.
-    let mut keyed = |t: Table, cleaner: fn(LazyFrame) -> LazyFrame| -> Result<LazyFrame> {
+    let mut keyed = |t: Table, cleaner: fn(LazyFrame) -> LazyFrame, keep: &[&str]| -> Result<LazyFrame> {
         let ing = take(t)?;
-        let time = t.time_column().expect("timed table");
-        let c = clean::attach_key(cleaner(ing.rows.clone()), id_map.clone(), time, clock.end_lit());
-        let used = c.used.cache();
+        let c = clean::attach_key(cleaner(ing.rows.clone()), t, id_map.clone(), clock.end_lit(), keep);
+        let used = c.used.select(named(keep)).cache();
         ledger.record(&ing, Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) });
         Ok(used)
     };
-    let events = keyed(Table::Events, clean::events)?;
-    let social = keyed(Table::SocialInteractions, clean::social)?;
-    let feedback = keyed(Table::Feedback, clean::feedback)?;
+    let events = keyed(Table::Events, clean::events, &["customer_key", "event_ts", "event_type"])?;
+    let social = keyed(Table::SocialInteractions, clean::social, &["customer_key", "ts", "platform", "action", "followers"])?;
+    let feedback = keyed(Table::Feedback, clean::feedback, &["customer_key", "ts", "kind", "rating", "nps", "text", "topic"])?;
 
     let inputs = Inputs { customers: golden, orders: orders_used.clone(), items: items_used, events, social, feedback };
     let profile = features::profile(&inputs, clock, &plan.spec);
     let profile = score::rfm(profile, orders_used, clock, plan);
-    let profiles = dimension_order(score::apply_rules(profile, plan))?.sort(["customer_key"], Default::default()).cache();
+    let profiles = dimension_order(score::apply_rules(profile, plan))?.sort(["customer_key"], Default::default());
 
     let outputs = vec![
         ("profiles", profiles.clone()),

@@ -142,6 +142,8 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
     let root = &plan.output_root;
     let _lock = publish::Lock::acquire(root, &started.to_rfc3339())?;
+    let whole = Instant::now();
+    tracing::info!(run_id = %run_id, as_of = %plan.as_of, input = %plan.input_root.display(), output = %root.display(), "run started");
     publish::clean_stale_staging(root); // we hold the lock: any staging folder is a dead run's
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
@@ -222,6 +224,16 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         stage_seconds: timings.clone(),
     };
     write::publish(root, &manifest)?;
+    let rows: u64 = manifest.accounting.values().map(|a| a.read).sum();
+    let quarantined: u64 = manifest.accounting.values().map(|a| a.quarantined).sum();
+    tracing::info!(
+        as_of = %manifest.as_of,
+        profiles = manifest.outputs[0].rows,
+        input_rows = rows,
+        quarantined,
+        seconds = whole.elapsed().as_secs_f64(),
+        "published"
+    );
     Ok(manifest)
 }
 

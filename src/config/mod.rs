@@ -113,7 +113,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     })?;
 
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
+    let resolve = |p: &str| normalize(&base.join(p));
     let input_root = overrides
         .input
         .clone()
@@ -178,6 +178,22 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         tags,
     };
     Ok((plan, issues))
+}
+
+/// `pipelines/../out` -> `out`, lexically (the folder may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
 fn issue(key: &str, message: String) -> ConfigIssue {

@@ -4,6 +4,7 @@
 //! identity map, and hold back rows after `--as-of`. Rows that cannot be used go to quarantine
 //! with a reason; every row ends up in exactly one of used / duplicate / quarantined / after_as_of.
 
+use crate::schema::Table;
 use crate::stages::ingest::one_of;
 use polars::prelude::*;
 
@@ -21,12 +22,18 @@ fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
 
-/// NFKC folds full-width letters and digits (１３８, ＡＢＣ) to ASCII; then trim.
+/// NFKC folds full-width letters and digits (１３８, ＡＢＣ) to ASCII, then trims: for fields
+/// people type (names, phones, emails, addresses).
 fn fold(e: Expr) -> Expr {
-    e.str().normalize(UnicodeForm::NFKC).str().strip_chars(lit(NULL))
+    e.str().normalize(UnicodeForm::NFKC).str().strip_chars(lit(NULL).cast(DataType::String))
 }
 
 /// "" -> null; keeps the column's name (a `then(null)` first would name it "literal").
+/// Machine-written codes and ids are only trimmed: NFKC costs much on the big tables.
+fn trim(e: Expr) -> Expr {
+    e.str().strip_chars(lit(NULL).cast(DataType::String))
+}
+
 fn empty_to_null(e: Expr) -> Expr {
     when(e.clone().neq(lit(""))).then(e).otherwise(null_str())
 }
@@ -85,7 +92,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
     let region = |c: &str, suffix: &str| empty_to_null(fold(col(c)).str().strip_suffix(lit(suffix))).alias(c);
     rows.with_columns([
         col("source").str().to_lowercase(),
-        fold(col("source_customer_id")).alias("source_customer_id"),
+        trim(col("source_customer_id")).alias("source_customer_id"),
         name(col("name")).alias("name"),
         gender(col("gender")).alias("gender"),
         phone(col("phone")).alias("phone"),
@@ -97,7 +104,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
         region("city", "市"),
         empty_to_null(fold(col("occupation"))).alias("occupation"),
         empty_to_null(fold(col("education"))).alias("education"),
-        when(col("annual_income").lt(lit(0.0))).then(lit(NULL)).otherwise(col("annual_income")).alias("annual_income"),
+        when(col("annual_income").gt_eq(lit(0.0))).then(col("annual_income")).otherwise(lit(NULL).cast(DataType::Float64)).alias("annual_income"),
         coalesce(&[col("updated_at"), col("registered_at")]).alias("updated_at"),
     ])
     .with_column(cn_id_valid(col("id_number")).alias("_cn_id"))
@@ -137,7 +144,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
 /// Orders: canonical status, lower-case channel, non-negative amounts; unknown statuses and
 /// negative net amounts are quarantined; re-sent orders are dropped, the last read wins.
 pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
-    let status = fold(col("status")).str().to_lowercase();
+    let status = trim(col("status")).str().to_lowercase();
     let status = when(one_of(status.clone(), &["paid", "completed", "complete", "success", "已支付", "已完成"]))
         .then(lit("paid"))
         .when(one_of(status.clone(), &["refunded", "refund", "returned", "已退款"]))
@@ -149,11 +156,11 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
     let lf = rows
         .with_columns([
             col("source").str().to_lowercase(),
-            fold(col("source_customer_id")),
-            fold(col("order_id")),
+            trim(col("source_customer_id")),
+            trim(col("order_id")),
             status.alias("_status"),
-            empty_to_null(fold(col("channel")).str().to_lowercase()).alias("channel"),
-            empty_to_null(fold(col("coupon_code"))).alias("coupon_code"),
+            empty_to_null(trim(col("channel")).str().to_lowercase()).alias("channel"),
+            empty_to_null(trim(col("coupon_code"))).alias("coupon_code"),
             nonneg("discount_amount").fill_null(lit(0.0)).alias("discount_amount"),
         ])
         .with_columns([
@@ -166,8 +173,7 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
                 .alias("_reason"),
         ])
         .with_column(col("_status").alias("status"))
-        .drop(cols(["_status"]))
-        .cache();
+        .drop(cols(["_status"]));
     let bad = lf.clone().filter(col("_reason").is_not_null());
     let good = lf.filter(col("_reason").is_null()).drop(cols(["_reason"]));
     (good, bad)
@@ -175,7 +181,6 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
 
 /// Keep the last-read row per key; also return the rows dropped as one-row count `n`.
 pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
-    let lf = lf.cache();
     let kept = lf
         .clone()
         .unique_stable(Some(cols(key.iter().map(|s| s.to_string()).collect::<Vec<_>>())), UniqueKeepStrategy::Last)
@@ -195,48 +200,51 @@ pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
 pub fn items(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        fold(col("order_id")),
-        empty_to_null(fold(col("sku"))).alias("sku"),
-        empty_to_null(fold(col("category")).str().to_lowercase()).alias("category"),
+        trim(col("order_id")),
+        empty_to_null(trim(col("sku"))).alias("sku"),
+        empty_to_null(trim(col("category")).str().to_lowercase()).alias("category"),
     ])
 }
 
 pub fn events(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        fold(col("source_customer_id")),
-        fold(col("event_type")).str().to_lowercase(),
-        empty_to_null(fold(col("channel")).str().to_lowercase()).alias("channel"),
-        empty_to_null(fold(col("page_category")).str().to_lowercase()).alias("page_category"),
+        col("event_type").str().to_lowercase(),
+        col("channel").str().to_lowercase(),
+        col("page_category").str().to_lowercase(),
     ])
 }
 
 pub fn social(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        fold(col("source_customer_id")),
-        fold(col("action")).str().to_lowercase(),
-        empty_to_null(fold(col("platform")).str().to_lowercase()).alias("platform"),
-        when(col("followers").lt(lit(0))).then(lit(NULL)).otherwise(col("followers")).alias("followers"),
+        trim(col("source_customer_id")),
+        trim(col("action")).str().to_lowercase(),
+        empty_to_null(trim(col("platform")).str().to_lowercase()).alias("platform"),
+        when(col("followers").gt_eq(lit(0))).then(col("followers")).otherwise(lit(NULL).cast(DataType::Int64)).alias("followers"),
     ])
 }
 
 pub fn feedback(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        fold(col("source_customer_id")),
-        fold(col("kind")).str().to_lowercase(),
-        when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both)).then(col("rating")).otherwise(lit(NULL)).alias("rating"),
-        when(col("nps").is_between(lit(0), lit(10), ClosedInterval::Both)).then(col("nps")).otherwise(lit(NULL)).alias("nps"),
-        empty_to_null(fold(col("text"))).alias("text"),
-        empty_to_null(fold(col("topic")).str().to_lowercase()).alias("topic"),
+        trim(col("source_customer_id")),
+        trim(col("kind")).str().to_lowercase(),
+        when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both)).then(col("rating")).otherwise(lit(NULL).cast(DataType::Int32)).alias("rating"),
+        when(col("nps").is_between(lit(0), lit(10), ClosedInterval::Both)).then(col("nps")).otherwise(lit(NULL).cast(DataType::Int32)).alias("nps"),
+        empty_to_null(trim(col("text"))).alias("text"),
+        empty_to_null(trim(col("topic")).str().to_lowercase()).alias("topic"),
     ])
 }
 
 /// Attach `customer_key` through the identity map; rows of unknown customers are quarantined
 /// and rows at or after `as_of_end` (the day after `--as-of`) are held back.
-pub fn attach_key(lf: LazyFrame, id_map: LazyFrame, time_col: &str, as_of_end: Expr) -> Cleaned {
+/// Only the columns in `keep`, the table's required columns and the row's origin are carried
+/// on (and held in memory): quarantine shows a rejected row's required values.
+pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Expr, keep: &[&str]) -> Cleaned {
+    let time_col = table.time_column().expect("a table with a timestamp");
     let joined = lf
+        .select(carried(table, keep))
         .join(
             id_map.select([col("source"), col("source_customer_id"), col("customer_key")]),
             [col("source"), col("source_customer_id")],
@@ -247,6 +255,17 @@ pub fn attach_key(lf: LazyFrame, id_map: LazyFrame, time_col: &str, as_of_end: E
     split_known(joined, col("customer_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
 }
 
+/// `keep`, the required columns of `table` and `_file`, `_row`, each once.
+pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
+    let mut names: Vec<&str> = vec!["_file", "_row"];
+    for n in keep.iter().copied().chain(table.columns().iter().filter(|c| c.required).map(|c| c.name)) {
+        if !names.contains(&n) && n != "customer_key" {
+            names.push(n);
+        }
+    }
+    names.into_iter().map(col).collect()
+}
+
 /// Split `lf` into used / quarantined (`known` false) / after as-of (`in_time` false).
 pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> Cleaned {
     Cleaned {
@@ -254,5 +273,50 @@ pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> C
         quarantine: lf.clone().filter(known.clone().not()).with_column(lit(reason.to_string()).alias("reason")),
         duplicates: LazyFrame::default(),
         after_as_of: lf.filter(known.and(in_time.not())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(f: fn(Expr) -> Expr, values: &[Option<&str>]) -> Vec<Option<String>> {
+        let df = df!("v" => values).unwrap();
+        let out = df.lazy().select([f(col("v")).alias("v")]).collect().unwrap();
+        out.column("v").unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect()
+    }
+
+    #[test]
+    fn phones_in_every_written_form_become_one_e164_number() {
+        let forms = [
+            Some("13800138000"),
+            Some("+86 138-0013-8000"),
+            Some("0086 13800138000"),
+            Some("86 138 0013 8000"),
+            Some("１３８００１３８０００"), // full-width digits
+            Some("(138) 0013 8000"),
+        ];
+        for v in apply(phone, &forms) {
+            assert_eq!(v.as_deref(), Some("+8613800138000"));
+        }
+        assert_eq!(apply(phone, &[Some("+44 20 7946 0958")]), vec![Some("+442079460958".to_string())]);
+        assert_eq!(apply(phone, &[Some("12345"), Some("23800138000"), None]), vec![None, None, None]);
+    }
+
+    #[test]
+    fn emails_genders_and_names_are_normalised() {
+        assert_eq!(apply(email, &[Some("  Alice@Example.COM "), Some("not an email"), Some("")]), vec![Some("alice@example.com".into()), None, None]);
+        let g = apply(gender, &[Some("男"), Some("Female"), Some(" m "), Some("女"), Some("unknown"), None]);
+        assert_eq!(g, vec![Some("M".into()), Some("F".into()), Some("M".into()), Some("F".into()), None, None]);
+        assert_eq!(apply(name, &[Some("  Ａｌｉｃｅ   Wang ")]), vec![Some("Alice Wang".into())]);
+    }
+
+    #[test]
+    fn national_id_check_character() {
+        // 110101199003076632 is valid: weights x digits sum to 230, 230 mod 11 = 10 -> '2'.
+        let df = df!("id" => ["110101199003076632", "11010119900307663X", "1101011990030766", crate::sample::cn_id("310101", chrono::NaiveDate::from_ymd_opt(1985, 7, 20).unwrap(), 123).as_str()]).unwrap();
+        let out = df.lazy().select([cn_id_valid(col("id")).alias("ok")]).collect().unwrap();
+        let ok: Vec<Option<bool>> = out.column("ok").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(ok, vec![Some(true), Some(false), Some(false), Some(true)]);
     }
 }

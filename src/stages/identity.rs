@@ -155,3 +155,41 @@ pub fn golden(resolved: LazyFrame, source_priority: &[String]) -> LazyFrame {
         .group_by([col("customer_key")])
         .agg(aggs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_find_merges_chains() {
+        let mut uf = UnionFind::new(5);
+        assert!(uf.union(0, 1));
+        assert!(uf.union(3, 4));
+        assert!(uf.union(1, 4));
+        assert!(!uf.union(0, 3), "already one cluster");
+        assert_eq!(uf.find(0), uf.find(4));
+        assert_ne!(uf.find(2), uf.find(0));
+    }
+
+    #[test]
+    fn links_by_phone_then_email_and_keys_by_smallest_member() {
+        let df = df!(
+            "source" => ["shop", "crm", "wechat", "store"],
+            "source_customer_id" => ["S1", "C1", "W1", "T1"],
+            "id_number" => [None::<&str>, None, None, None],
+            "phone" => [Some("+8613800000001"), Some("+8613800000001"), None, None],
+            "email" => [Some("a@x.com"), None, Some("a@x.com"), Some("b@x.com")],
+        )
+        .unwrap();
+        let rules: Vec<String> = ["id_number", "phone", "email", "source_id"].map(String::from).to_vec();
+        let out = resolve(&df, &rules).unwrap();
+        let keys: Vec<&str> = out.column("customer_key").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
+        assert_eq!(keys[0], keys[1]);
+        assert_eq!(keys[0], keys[2]);
+        assert_ne!(keys[0], keys[3]);
+        // "crm\u{1f}C1" sorts before "shop\u{1f}S1" and "wechat\u{1f}W1".
+        assert_eq!(keys[0], cluster_key("crm\u{1f}C1"));
+        let rule: Vec<&str> = out.column("match_rule").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
+        assert_eq!(rule, vec!["phone", "phone", "email", "singleton"]);
+    }
+}

@@ -41,6 +41,7 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
         let mut raw = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];
         let mut parsed = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];
         let mut problems = Vec::new();
+        let mut usable = Vec::new();
         let mut failures = Vec::new();
         for c in table.columns() {
             let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
@@ -66,9 +67,14 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
                     format!("table {}: column `{source_name}` has type {dtype}, {msg}", table.name()),
                 ));
             }
-            let value = parse(col(source_name), dtype, c.kind);
+            let value = if c.kind == Kind::Str && file.format == crate::config::Format::Parquet && dtype == &DataType::String {
+                col(source_name) // typed Parquet text is taken as written; clean trims what matters
+            } else {
+                parse(col(source_name), dtype, c.kind)
+            };
             raw.push(col(source_name).cast(DataType::String).alias(c.name));
             if required {
+                usable.push(value.clone().is_not_null());
                 problems.push(
                     when(value.clone().is_null())
                         .then(lit(format!("missing or unparseable {}", c.name)))
@@ -78,26 +84,23 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
             failures.push(if c.kind == Kind::Str {
                 lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
             } else if dtype == &DataType::String {
-                let present = col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL)).neq(lit("")));
+                let present = col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
                 present.and(value.clone().is_null()).cast(DataType::UInt64).sum().alias(c.name)
             } else {
                 (col(source_name).is_not_null().and(value.clone().is_null())).cast(DataType::UInt64).sum().alias(c.name)
             });
             parsed.push(value.alias(c.name));
         }
-        let reason = if problems.is_empty() {
-            lit(NULL).cast(DataType::String)
-        } else {
-            // concat_str of only nulls gives "", not null.
-            let r = concat_str(problems, "; ", true);
-            when(r.clone().neq(lit(""))).then(r).otherwise(lit(NULL).cast(DataType::String))
-        };
-        let lf = lf.with_column(reason.alias("_reason")).cache();
-        rows.push(lf.clone().filter(col("_reason").is_null()).select(parsed));
+        // Which rows are usable is one boolean per row; the reason text is built only for the
+        // few rows that are not.
+        let usable = usable.into_iter().reduce(|a, b| a.and(b)).unwrap_or(lit(true));
+        let lf = lf.with_column(usable.alias("_usable"));
+        rows.push(lf.clone().filter(col("_usable")).select(parsed));
+        let reason = concat_str(problems, "; ", true);
         quarantine.push(
             lf.clone()
-                .filter(col("_reason").is_not_null())
-                .select(raw.clone().into_iter().chain([col("_reason")]).collect::<Vec<_>>())
+                .filter(col("_usable").not())
+                .select(raw.clone().into_iter().chain([reason.alias("_reason")]).collect::<Vec<_>>())
                 .select([
                     lit(table.name()).alias("table"),
                     lit(file.path.to_string_lossy().to_string()).alias("file"),
@@ -159,7 +162,7 @@ fn check_source_type(dtype: &DataType, kind: Kind) -> std::result::Result<(), St
 /// Parse a source column of type `dtype` into the canonical `kind`; unparseable -> null.
 fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
     let is_text = dtype == &DataType::String;
-    let text = || e.clone().cast(DataType::String).str().strip_chars(lit(NULL));
+    let text = || e.clone().cast(DataType::String).str().strip_chars(lit(NULL).cast(DataType::String));
     match kind {
         Kind::Str => {
             let t = text();
@@ -172,7 +175,7 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
                 Kind::F64 => f,
                 _ => when(f.clone().eq(f.clone().round(0, RoundMode::HalfToEven)))
                     .then(f)
-                    .otherwise(lit(NULL))
+                    .otherwise(lit(NULL).cast(DataType::Float64))
                     .cast(dtype_of(kind)),
             }
         }
@@ -260,4 +263,43 @@ fn parse_datetime(t: Expr) -> Expr {
         dt("%Y-%m-%d %H:%M"),
         s.clone().str().to_date(strptime("%Y-%m-%d")).cast(dtype_of(Kind::Datetime)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_the_formats_sources_write() {
+        let df = df!("d" => ["1990-03-05", "1990/3/5", "19900305", "1990.03.05", "1990年3月5日", "05/03/1990", "garbage", ""]).unwrap();
+        let out = df.lazy().select([parse(col("d"), &DataType::String, Kind::Date).alias("d")]).collect().unwrap();
+        let got: Vec<Option<String>> = out.column("d").unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
+        let march5 = Some("1990-03-05".to_string());
+        assert_eq!(got, vec![march5.clone(), march5.clone(), march5.clone(), march5.clone(), march5, None, None, None]);
+    }
+
+    #[test]
+    fn timestamps_numbers_and_booleans() {
+        let df = df!(
+            "t" => ["2026-03-05 14:22:01", "2026-03-05T14:22:01Z", "2026/3/5 14:22", "2026-03-05", "soon"],
+            "n" => ["1,234.5", " 7 ", "abc", "", "-3"],
+            "b" => ["yes", "否", "TRUE", "0", "maybe"],
+        )
+        .unwrap();
+        let out = df
+            .lazy()
+            .select([
+                parse(col("t"), &DataType::String, Kind::Datetime).dt().strftime("%Y-%m-%d %H:%M:%S").alias("t"),
+                parse(col("n"), &DataType::String, Kind::F64).alias("n"),
+                parse(col("b"), &DataType::String, Kind::Bool).alias("b"),
+            ])
+            .collect()
+            .unwrap();
+        let t: Vec<Option<&str>> = out.column("t").unwrap().str().unwrap().iter().collect();
+        assert_eq!(t, vec![Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:00"), Some("2026-03-05 00:00:00"), None]);
+        let n: Vec<Option<f64>> = out.column("n").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(n, vec![Some(1234.5), Some(7.0), None, None, Some(-3.0)]);
+        let b: Vec<Option<bool>> = out.column("b").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(b, vec![Some(true), Some(false), Some(true), Some(false), None]);
+    }
 }

@@ -45,13 +45,13 @@ pub fn quantile_score(x: Expr, bins: u32) -> Expr {
 pub fn rfm(profile: LazyFrame, orders: LazyFrame, clock: Clock, plan: &Plan) -> LazyFrame {
     let bins = plan.spec.rfm.bins;
     let buyer = col("behavior_recency_days").is_not_null();
-    let only_buyers = |e: Expr| when(buyer.clone()).then(e).otherwise(lit(NULL));
+    let only_buyers = |e: Expr, dtype: DataType| when(buyer.clone()).then(e).otherwise(lit(NULL).cast(dtype));
     profile
         .join(rfm_inputs(orders, clock, plan.spec.rfm.window_days), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Left))
         .with_columns([
-            only_buyers(col("behavior_recency_days")).alias("rfm_recency_days"),
-            only_buyers(col("rfm_frequency").fill_null(lit(0u32))).cast(DataType::UInt32).alias("rfm_frequency"),
-            only_buyers(col("rfm_monetary").fill_null(lit(0.0))).cast(DataType::Float64).alias("rfm_monetary"),
+            only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
+            only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),
+            only_buyers(col("rfm_monetary").fill_null(lit(0.0)), DataType::Float64).alias("rfm_monetary"),
         ])
         .with_columns([
             quantile_score(-col("rfm_recency_days"), bins).alias("rfm_r"),
@@ -119,9 +119,32 @@ pub fn tag_list(rules: &[NamedExpr]) -> Expr {
 /// Config features, then segment, lifecycle stage and tags, in that order, so each may use
 /// the ones before it.
 pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
-    let with_features = plan.features.iter().fold(profile, |lf, f| lf.with_column(f.expr.clone().alias(f.name.as_str())));
+    let with_features = plan.features.iter().fold(profile, |lf, f| {
+        let mut probe = lf.clone().with_column(f.expr.clone().alias(f.name.as_str()));
+        // Give the column its resolved type: SQL such as CASE without ELSE leaves an untyped
+        // null that the streaming engine cannot run. (validate has checked the expression.)
+        let expr = match probe.collect_schema().ok().and_then(|s| s.get(f.name.as_str()).cloned()) {
+            Some(dtype) => f.expr.clone().cast(dtype),
+            None => f.expr.clone(),
+        };
+        lf.with_column(expr.alias(f.name.as_str()))
+    });
     with_features
         .with_column(first_match(&plan.segments).alias("segment"))
         .with_column(first_match(&plan.lifecycle).alias("lifecycle_stage"))
         .with_column(tag_list(&plan.tags).alias("tags"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_scores_with_ties() {
+        // Sorted 0,1,1,1,2,2,3,4,5: linear 20/40/60/80% cut-points are 1, 1.2, 2, 3.4.
+        let df = df!("x" => [Some(0.0), Some(1.0), Some(1.0), Some(1.0), Some(2.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0), None]).unwrap();
+        let out = df.lazy().select([quantile_score(col("x"), 5).alias("s")]).collect().unwrap();
+        let s: Vec<Option<i8>> = out.column("s").unwrap().i8().unwrap().iter().collect();
+        assert_eq!(s, vec![Some(1), Some(1), Some(1), Some(1), Some(3), Some(3), Some(4), Some(5), Some(5), None]);
+    }
 }

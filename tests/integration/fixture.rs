@@ -16,20 +16,22 @@ fn keys(out: &std::path::Path) -> HashMap<String, String> {
         .collect()
 }
 
-fn run_tiny() -> (tempfile::TempDir, DataFrame, HashMap<String, String>) {
+/// Publish the fixture into a fresh folder; returns the folder (kept alive) and the output root.
+fn publish_tiny() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     run_ok(&nightly(), &tiny(), &out);
-    let profiles = table(&out, "profiles");
-    let k = keys(&out);
-    (dir, profiles, k)
+    (dir, out)
+}
+
+fn run_tiny() -> (tempfile::TempDir, DataFrame, HashMap<String, String>) {
+    let (dir, out) = publish_tiny();
+    (dir, table(&out, "profiles"), keys(&out))
 }
 
 #[test]
 fn identity_links_records_of_one_person() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    run_ok(&nightly(), &tiny(), &out);
+    let (_dir, out) = publish_tiny();
     let k = keys(&out);
     // 14 usable customer records (the 15th has no id and is quarantined).
     assert_eq!(k.len(), 14);
@@ -234,9 +236,7 @@ fn rfm_segments_lifecycle_and_tags_by_hand() {
 
 #[test]
 fn row_accounting_of_the_fixture() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    run_ok(&nightly(), &tiny(), &out);
+    let (_dir, out) = publish_tiny();
     let m = manifest(&out);
     let a = &m["accounting"];
     let counts = |t: &str| {

@@ -16,7 +16,7 @@ pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
             money_sum_if(col("net_amount"), paid()).alias("power_total_spend"),
             money_sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
             count_if(paid()).alias("power_order_count"),
-            when(paid()).then(col("net_amount")).otherwise(lit(NULL)).max().alias("power_max_order_value"),
+            when(paid()).then(col("net_amount")).otherwise(lit(NULL).cast(DataType::Float64)).max().alias("power_max_order_value"),
             money_sum_if(col("net_amount"), paid().and(last_half)).alias("_s_last"),
             money_sum_if(col("net_amount"), paid().and(prev_half)).alias("_s_prev"),
             money_sum_if(col("discount_amount"), paid()).alias("_discount"),

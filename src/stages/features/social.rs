@@ -36,6 +36,13 @@ pub fn features(social: LazyFrame, _clock: Clock) -> LazyFrame {
             influence(col("social_followers"), col("social_invites"), col("social_shares"), col("social_comments"), col("social_likes"))
                 .alias("social_influence_score"),
         )
+        .select(
+            [col("customer_key")]
+                .into_iter()
+                .chain(COUNTS.iter().map(|c| col(*c).cast(DataType::UInt32)))
+                .chain([col("social_followers").cast(DataType::Int64), col("social_influence_score").cast(DataType::Float64)])
+                .collect::<Vec<_>>(),
+        )
 }
 
 /// Columns that are 0 (not null) for people with no social activity.
