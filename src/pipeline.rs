@@ -135,10 +135,11 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let ord = take(Table::Orders)?;
     let (ok, bad) = clean::orders(ord.rows.clone());
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
-    // Used rows are read by many features: held once, with only the columns features read.
-    let order_cols = ["customer_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
+    // Used rows are read by many features: the joined rows are held once (a cache in
+    // attach_key), with only the columns features read; each reader filters them.
+    let order_cols = ["_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
     let orders = clean::attach_key(deduped, Table::Orders, id_map.clone(), clock.end_lit(), &order_cols);
-    let orders_used = orders.used.select(named(&order_cols)).cache();
+    let orders_used = orders.used.select(named(&order_cols));
     ledger.record(
         &ord,
         Accounted {
@@ -152,7 +153,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     // order_items: drop re-sent lines; each line takes its order's customer, time and status.
     let itm = take(Table::OrderItems)?;
     let (items_dedup, items_dup) = clean::dedupe(clean::items(itm.rows.clone()), &["source", "order_id", "sku"]);
-    let order_ref = || [col("source"), col("order_id"), col("customer_key"), col("order_ts"), col("status")];
+    let order_ref = || [col("source"), col("order_id"), col("_key"), col("order_ts"), col("status")];
     let known_orders = concat(
         [
             orders_used.clone().select(order_ref()).with_column(lit(true).alias("_in_time")),
@@ -171,7 +172,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         "unknown order (source, order_id not among usable orders)",
         col("_in_time").fill_null(lit(false)),
     );
-    let items_used = items.used.select(named(&["customer_key", "status", "category", "quantity"])).cache();
+    let items_used = items.used.select(named(&["_key", "status", "category", "quantity"]));
     ledger.record(
         &itm,
         Accounted { used: items_used.clone(), duplicates: Some(items_dup), quarantined: vec![items.quarantine], after_as_of: Some(items.after_as_of) },
@@ -181,13 +182,13 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let mut keyed = |t: Table, cleaner: fn(LazyFrame) -> LazyFrame, keep: &[&str]| -> Result<LazyFrame> {
         let ing = take(t)?;
         let c = clean::attach_key(cleaner(ing.rows.clone()), t, id_map.clone(), clock.end_lit(), keep);
-        let used = c.used.select(named(keep)).cache();
+        let used = c.used.select(named(keep));
         ledger.record(&ing, Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) });
         Ok(used)
     };
-    let events = keyed(Table::Events, clean::events, &["customer_key", "event_ts", "event_type"])?;
-    let social = keyed(Table::SocialInteractions, clean::social, &["customer_key", "ts", "platform", "action", "followers"])?;
-    let feedback = keyed(Table::Feedback, clean::feedback, &["customer_key", "ts", "kind", "rating", "nps", "text", "topic"])?;
+    let events = keyed(Table::Events, clean::events, &["_key", "event_ts", "event_type"])?;
+    let social = keyed(Table::SocialInteractions, clean::social, &["_key", "ts", "platform", "action", "followers"])?;
+    let feedback = keyed(Table::Feedback, clean::feedback, &["_key", "ts", "kind", "rating", "nps", "text", "topic"])?;
 
     let inputs = Inputs { customers: golden, orders: orders_used.clone(), items: items_used, events, social, feedback };
     let profile = features::profile(&inputs, clock, &plan.spec);
@@ -197,7 +198,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let outputs = vec![
         ("profiles", profiles.clone()),
         ("tags", tags_long(profiles.clone())),
-        ("identity_map", id_map.sort(["source", "source_customer_id"], Default::default())),
+        ("identity_map", id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default())),
         ("segment_summary", segment_summary(profiles)),
         (
             "quarantine",
@@ -216,7 +217,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
 }
 
 /// Profile columns grouped by dimension (config features join their prefix's group), then
-/// the scores and labels.
+/// the scores and labels; the internal `_key` is dropped.
 fn dimension_order(mut lf: LazyFrame) -> Result<LazyFrame> {
     let schema = lf.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
@@ -225,7 +226,7 @@ fn dimension_order(mut lf: LazyFrame) -> Result<LazyFrame> {
         order.extend(names.iter().filter(|n| n.starts_with(prefix)));
     }
     order.extend(["segment", "lifecycle_stage", "tags"]);
-    let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n)).collect();
+    let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n) && *n != "_key").collect();
     order.extend(rest);
     Ok(lf.select(order.into_iter().map(col).collect::<Vec<_>>()))
 }

@@ -27,38 +27,38 @@ pub fn validate(path: &Path, overrides: &Overrides) -> Result<Plan> {
     }
 }
 
-/// An empty frame with the canonical columns of `table` plus `extra` string columns.
-fn empty(table: Table, extra: &[&str]) -> LazyFrame {
+/// An empty frame with the canonical columns of `table` plus `extra` columns.
+fn empty(table: Table, extra: &[(&str, DataType)]) -> LazyFrame {
     let mut cols: Vec<Column> = table
         .columns()
         .iter()
         .map(|c| Column::new_empty(c.name.into(), &dtype_of(c.kind)))
         .collect();
-    for e in extra {
-        cols.push(Column::new_empty((*e).into(), &DataType::String));
+    for (name, dtype) in extra {
+        cols.push(Column::new_empty((*name).into(), dtype));
     }
     DataFrame::new_infer_height(cols).expect("distinct names").lazy()
 }
 
 /// Resolved customer records with no rows: what `identity::resolve` returns, for planning.
 pub fn empty_resolved() -> DataFrame {
-    let mut df = empty(Table::Customers, &["customer_key", "match_rule"]).collect().expect("empty frame");
-    df.with_column(Column::new_empty("match_score".into(), &DataType::Float64)).expect("new column");
-    df
+    let extra = [("customer_key", DataType::String), ("_key", DataType::UInt32), ("match_rule", DataType::String), ("match_score", DataType::Float64)];
+    empty(Table::Customers, &extra).collect().expect("empty frame")
 }
 
 /// The profile plan over empty inputs, for learning column names and types without data.
 fn empty_profile(plan: &Plan) -> LazyFrame {
     let clock = Clock { as_of: plan.as_of };
     let ts = |lf: LazyFrame| lf.with_column(lit(NULL).cast(dtype_of(crate::schema::Kind::Datetime)).alias("order_ts")).with_column(lit(NULL).cast(DataType::String).alias("status"));
-    let orders = empty(Table::Orders, &["customer_key"]);
+    let key = [("_key", DataType::UInt32)];
+    let orders = empty(Table::Orders, &key);
     let inputs = Inputs {
         customers: identity::golden(empty_resolved().lazy(), &plan.spec.identity.source_priority),
         orders: orders.clone(),
-        items: ts(empty(Table::OrderItems, &["customer_key"])),
-        events: empty(Table::Events, &["customer_key"]),
-        social: empty(Table::SocialInteractions, &["customer_key"]),
-        feedback: empty(Table::Feedback, &["customer_key"]),
+        items: ts(empty(Table::OrderItems, &key)),
+        events: empty(Table::Events, &key),
+        social: empty(Table::SocialInteractions, &key),
+        feedback: empty(Table::Feedback, &key),
     };
     score::rfm(features::profile(&inputs, clock, &plan.spec), orders, clock, plan)
 }

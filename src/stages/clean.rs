@@ -1,6 +1,6 @@
 //! Stage 2, clean: normalise values (phones to E.164, emails, gender to M/F/U, names
 //! width-folded, amounts non-negative), drop re-sent duplicates (orders by source + order_id,
-//! items by source + order_id + sku, the row read last wins), attach `customer_key` from the
+//! items by source + order_id + sku, the row read last wins), attach the person's key from the
 //! identity map, and hold back rows after `--as-of`. Rows that cannot be used go to quarantine
 //! with a reason; every row ends up in exactly one of used / duplicate / quarantined / after_as_of.
 
@@ -237,7 +237,7 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
     ])
 }
 
-/// Attach `customer_key` through the identity map; rows of unknown customers are quarantined
+/// Attach the person (`_key`) through the identity map; rows of unknown customers are quarantined
 /// and rows at or after `as_of_end` (the day after `--as-of`) are held back.
 /// Only the columns in `keep`, the table's required columns and the row's origin are carried
 /// on (and held in memory): quarantine shows a rejected row's required values.
@@ -246,20 +246,20 @@ pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Exp
     let joined = lf
         .select(carried(table, keep))
         .join(
-            id_map.select([col("source"), col("source_customer_id"), col("customer_key")]),
+            id_map.select([col("source"), col("source_customer_id"), col("_key")]),
             [col("source"), col("source_customer_id")],
             [col("source"), col("source_customer_id")],
             JoinArgs::new(JoinType::Left),
         )
         .cache();
-    split_known(joined, col("customer_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
+    split_known(joined, col("_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
 }
 
 /// `keep`, the required columns of `table` and `_file`, `_row`, each once.
 pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
     let mut names: Vec<&str> = vec!["_file", "_row"];
     for n in keep.iter().copied().chain(table.columns().iter().filter(|c| c.required).map(|c| c.name)) {
-        if !names.contains(&n) && n != "customer_key" {
+        if !names.contains(&n) && n != "_key" {
             names.push(n);
         }
     }

@@ -21,7 +21,7 @@ pub const VALUE_CLASSES: [((bool, bool, bool), &str, &str); 8] = [
 /// Paid orders and spend in the RFM window, per customer.
 pub fn rfm_inputs(orders: LazyFrame, clock: Clock, window_days: u32) -> LazyFrame {
     let in_window = col("status").eq(lit("paid")).and(clock.within(col("order_ts"), window_days));
-    orders.group_by([col("customer_key")]).agg([
+    orders.group_by([col("_key")]).agg([
         count_if(in_window.clone()).alias("rfm_frequency"),
         money_sum_if(col("net_amount"), in_window).alias("rfm_monetary"),
     ])
@@ -47,7 +47,7 @@ pub fn rfm(profile: LazyFrame, orders: LazyFrame, clock: Clock, plan: &Plan) -> 
     let buyer = col("behavior_recency_days").is_not_null();
     let only_buyers = |e: Expr, dtype: DataType| when(buyer.clone()).then(e).otherwise(lit(NULL).cast(dtype));
     profile
-        .join(rfm_inputs(orders, clock, plan.spec.rfm.window_days), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Left))
+        .join(rfm_inputs(orders, clock, plan.spec.rfm.window_days), [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
         .with_columns([
             only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
             only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),

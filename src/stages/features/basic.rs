@@ -46,6 +46,7 @@ pub fn features(customers: LazyFrame, clock: Clock) -> LazyFrame {
     customers
         .with_column(age_expr.alias("basic_age"))
         .select([
+            col("_key"),
             col("customer_key"),
             col("basic_age"),
             band(

@@ -25,7 +25,7 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
     let paid_orders = inputs.orders.clone().filter(paid());
     let purchases = paid_orders
         .clone()
-        .group_by([col("customer_key")])
+        .group_by([col("_key")])
         .agg([
             col("order_ts").max().alias("_last"),
             col("order_ts").min().alias("_first"),
@@ -50,7 +50,7 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
 
     let fav_channel = favourite(paid_orders.clone(), "channel", None, "behavior_fav_channel");
     let with_time = paid_orders.select([
-        col("customer_key"),
+        col("_key"),
         col("order_ts").dt().hour().cast(DataType::Int32).alias("hour"),
         col("order_ts").dt().weekday().cast(DataType::Int32).alias("weekday"),
     ]);
@@ -71,24 +71,24 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
     for (name, t, w) in event_columns(spec) {
         event_aggs.push(count_if(is(&t).and(clock.within(col("event_ts"), w))).alias(name));
     }
-    let events = inputs.events.clone().group_by([col("customer_key")]).agg(event_aggs);
+    let events = inputs.events.clone().group_by([col("_key")]).agg(event_aggs);
 
     let days = |lf: LazyFrame, ts: &str| {
-        lf.filter(clock.within(col(ts), 90)).select([col("customer_key"), col(ts).dt().date().alias("day")])
+        lf.filter(clock.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")])
     };
     let active = concat(
         [days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")],
         UnionArgs::default(),
     )
     .expect("same schema")
-    .group_by([col("customer_key")])
+    .group_by([col("_key")])
     .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
 
     let full = || JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
     let buyers = super::join_all(purchases, vec![fav_channel, fav_hour, fav_weekday, fav_category]);
     buyers
-        .join(events, [col("customer_key")], [col("customer_key")], full())
-        .join(active, [col("customer_key")], [col("customer_key")], full())
+        .join(events, [col("_key")], [col("_key")], full())
+        .join(active, [col("_key")], [col("_key")], full())
 }
 
 /// After joining onto all customers: counts of people without events or orders are 0, not

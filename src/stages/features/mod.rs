@@ -104,20 +104,20 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
         None => len().cast(DataType::Float64),
     };
     lf.filter(col(value).is_not_null())
-        .group_by([col("customer_key"), col(value)])
+        .group_by([col("_key"), col(value)])
         .agg([w.alias("_w")])
         .sort_by_exprs(
-            [col("customer_key"), col("_w"), col(value)],
+            [col("_key"), col("_w"), col(value)],
             SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
         )
-        .group_by([col("customer_key")])
+        .group_by([col("_key")])
         .agg([col(value).first().alias(name)])
 }
 
 /// Left-join every frame onto `base` by `customer_key`.
 pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
     others.into_iter().fold(base, |acc, f| {
-        acc.join(f, [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Left))
+        acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
     })
 }
 

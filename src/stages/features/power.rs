@@ -11,7 +11,7 @@ pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
     let last_half = clock.within(col("order_ts"), 182);
     let prev_half = clock.within(col("order_ts"), 364).and(last_half.clone().not());
     orders
-        .group_by([col("customer_key")])
+        .group_by([col("_key")])
         .agg([
             money_sum_if(col("net_amount"), paid()).alias("power_total_spend"),
             money_sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
@@ -34,7 +34,7 @@ pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
         ])
         .with_column(price_tier(col("power_avg_order_value")).alias("power_price_tier"))
         .select([
-            col("customer_key"),
+            col("_key"),
             col("power_total_spend"),
             col("power_spend_12m"),
             col("power_order_count"),

@@ -47,8 +47,8 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
     ];
     aggs.extend(motives.iter().map(|m| count_if(topic_is(m)).alias(format!("_m_{m}"))));
     feedback
-        .sort_by_exprs([col("customer_key"), col("ts")], SortMultipleOptions::default())
-        .group_by([col("customer_key")])
+        .sort_by_exprs([col("_key"), col("ts")], SortMultipleOptions::default())
+        .group_by([col("_key")])
         .agg(aggs)
         .with_columns([
             when(col("psych_nps").gt_eq(lit(9)))

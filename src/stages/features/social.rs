@@ -20,8 +20,8 @@ pub fn influence(followers: Expr, invites: Expr, shares: Expr, comments: Expr, l
 pub fn features(social: LazyFrame, _clock: Clock) -> LazyFrame {
     let is = |a: &str| col("action").eq(lit(a.to_string()));
     social
-        .sort_by_exprs([col("customer_key"), col("ts")], SortMultipleOptions::default())
-        .group_by([col("customer_key")])
+        .sort_by_exprs([col("_key"), col("ts")], SortMultipleOptions::default())
+        .group_by([col("_key")])
         .agg([
             count_if(is("share")).alias("social_shares"),
             count_if(is("like")).alias("social_likes"),
@@ -37,7 +37,7 @@ pub fn features(social: LazyFrame, _clock: Clock) -> LazyFrame {
                 .alias("social_influence_score"),
         )
         .select(
-            [col("customer_key")]
+            [col("_key")]
                 .into_iter()
                 .chain(COUNTS.iter().map(|c| col(*c).cast(DataType::UInt32)))
                 .chain([col("social_followers").cast(DataType::Int64), col("social_influence_score").cast(DataType::Float64)])
