@@ -29,6 +29,10 @@ pub fn validate(path: &Path, overrides: &Overrides) -> Result<Plan> {
 
 /// An empty frame with the canonical columns of `table` plus `extra` columns.
 fn empty(table: Table, extra: &[(&str, DataType)]) -> LazyFrame {
+    empty_df(table, extra).lazy()
+}
+
+fn empty_df(table: Table, extra: &[(&str, DataType)]) -> DataFrame {
     let mut cols: Vec<Column> = table
         .columns()
         .iter()
@@ -37,13 +41,13 @@ fn empty(table: Table, extra: &[(&str, DataType)]) -> LazyFrame {
     for (name, dtype) in extra {
         cols.push(Column::new_empty((*name).into(), dtype));
     }
-    DataFrame::new_infer_height(cols).expect("distinct names").lazy()
+    DataFrame::new_infer_height(cols).expect("distinct names")
 }
 
 /// Resolved customer records with no rows: what `identity::resolve` returns, for planning.
 pub fn empty_resolved() -> DataFrame {
     let extra = [("customer_key", DataType::String), ("_key", DataType::UInt32), ("match_rule", DataType::String), ("match_score", DataType::Float64)];
-    empty(Table::Customers, &extra).collect().expect("empty frame")
+    empty_df(Table::Customers, &extra)
 }
 
 /// The profile plan over empty inputs, for learning column names and types without data.

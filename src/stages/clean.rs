@@ -14,7 +14,6 @@ pub struct Cleaned {
     pub used: LazyFrame,
     /// `_file, _row, reason, raw`
     pub quarantine: LazyFrame,
-    pub duplicates: LazyFrame,
     pub after_as_of: LazyFrame,
 }
 
@@ -239,40 +238,37 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
 
 /// Attach the person (`_key`) through the identity map; rows of unknown customers are quarantined
 /// and rows at or after `as_of_end` (the day after `--as-of`) are held back.
-/// Only the columns in `keep`, the table's required columns and the row's origin are carried
-/// on (and held in memory): quarantine shows a rejected row's required values.
+/// Attach the person (`_key`) through the identity map: see `link`.
 pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Expr, keep: &[&str]) -> Cleaned {
     let time_col = table.time_column().expect("a table with a timestamp");
-    let joined = lf
-        .select(carried(table, keep))
-        .join(
-            id_map.select([col("source"), col("source_customer_id"), col("_key")]),
-            [col("source"), col("source_customer_id")],
-            [col("source"), col("source_customer_id")],
-            JoinArgs::new(JoinType::Left),
-        )
+    link(
+        lf,
+        id_map.select([col("source"), col("source_customer_id"), col("_key")]),
+        &["source", "source_customer_id"],
+        "unknown customer (source, source_customer_id not in customers)",
+        col(time_col).lt(as_of_end),
+        keep,
+    )
+}
+
+/// Join `lf` to `known` (unique on `on`): matched rows are used when `in_time` holds and held
+/// back after as-of otherwise; unmatched rows are quarantined with `reason`. Only `keep` is
+/// held in memory for the features; quarantine re-reads the rows it needs.
+pub fn link(lf: LazyFrame, known: LazyFrame, on: &[&str], reason: &str, in_time: Expr, keep: &[&str]) -> Cleaned {
+    let on: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
+    let mut kept: Vec<Expr> = keep.iter().map(|c| col(*c)).collect();
+    kept.push(in_time.alias("_in_time"));
+    let linked = lf
+        .clone()
+        .join(known.clone(), on.clone(), on.clone(), JoinArgs::new(JoinType::Inner))
+        .select(kept)
         .cache();
-    split_known(joined, col("_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
-}
-
-/// `keep`, the required columns of `table` and `_file`, `_row`, each once.
-pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
-    let mut names: Vec<&str> = vec!["_file", "_row"];
-    for n in keep.iter().copied().chain(table.columns().iter().filter(|c| c.required).map(|c| c.name)) {
-        if !names.contains(&n) && n != "_key" {
-            names.push(n);
-        }
-    }
-    names.into_iter().map(col).collect()
-}
-
-/// Split `lf` into used / quarantined (`known` false) / after as-of (`in_time` false).
-pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> Cleaned {
     Cleaned {
-        used: lf.clone().filter(known.clone().and(in_time.clone())),
-        quarantine: lf.clone().filter(known.clone().not()).with_column(lit(reason.to_string()).alias("reason")),
-        duplicates: LazyFrame::default(),
-        after_as_of: lf.filter(known.and(in_time.not())),
+        used: linked.clone().filter(col("_in_time")).drop(cols(["_in_time"])),
+        after_as_of: linked.filter(col("_in_time").not()).drop(cols(["_in_time"])),
+        quarantine: lf
+            .join(known, on.clone(), on, JoinArgs::new(JoinType::Anti))
+            .with_column(lit(reason.to_string()).alias("reason")),
     }
 }
 
