@@ -37,6 +37,10 @@ fn one_row_count(lf: LazyFrame, name: &str) -> LazyFrame {
     lf.select([len().cast(DataType::UInt64).alias(name)])
 }
 
+fn named(names: &[&str]) -> Vec<Expr> {
+    names.iter().map(|n| col(*n)).collect()
+}
+
 fn hstack(frames: Vec<LazyFrame>) -> LazyFrame {
     concat_lf_horizontal(frames, HConcatOptions::default()).expect("one-row frames")
 }
@@ -135,7 +139,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     // attach_key), with only the columns features read; each reader filters them.
     let order_cols = ["_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
     let orders = clean::attach_key(deduped, Table::Orders, id_map.clone(), clock.end_lit(), &order_cols);
-    let orders_used = orders.used;
+    let orders_used = orders.used.select(named(&order_cols));
     ledger.record(
         &ord,
         Accounted {
@@ -149,24 +153,26 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     // order_items: drop re-sent lines; each line takes its order's customer, time and status.
     let itm = take(Table::OrderItems)?;
     let (items_dedup, items_dup) = clean::dedupe(clean::items(itm.rows.clone()), &["source", "order_id", "sku"]);
-    let order_ref = || [col("source"), col("order_id"), col("_key"), col("status")];
+    let order_ref = || [col("source"), col("order_id"), col("_key"), col("order_ts"), col("status")];
     let known_orders = concat(
         [
-            orders_used.clone().select(order_ref()).with_column(lit(true).alias("_order_in_time")),
-            orders.after_as_of.select(order_ref()).with_column(lit(false).alias("_order_in_time")),
+            orders_used.clone().select(order_ref()).with_column(lit(true).alias("_in_time")),
+            orders.after_as_of.select(order_ref()).with_column(lit(false).alias("_in_time")),
         ],
         UnionArgs::default(),
     )
     .map_err(|e| Error::internal("items join", e))?;
-    let items = clean::link(
-        items_dedup,
-        known_orders,
-        &["source", "order_id"],
+    let items_joined = items_dedup
+        .select(clean::carried(Table::OrderItems, &["sku"]))
+        .join(known_orders, [col("source"), col("order_id")], [col("source"), col("order_id")], JoinArgs::new(JoinType::Left))
+        .cache();
+    let items = clean::split_known(
+        items_joined,
+        col("_in_time").is_not_null(),
         "unknown order (source, order_id not among usable orders)",
-        col("_order_in_time"),
-        &["_key", "status", "category", "quantity"],
+        col("_in_time").fill_null(lit(false)),
     );
-    let items_used = items.used;
+    let items_used = items.used.select(named(&["_key", "status", "category", "quantity"]));
     ledger.record(
         &itm,
         Accounted { used: items_used.clone(), duplicates: Some(items_dup), quarantined: vec![items.quarantine], after_as_of: Some(items.after_as_of) },
@@ -176,7 +182,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let mut keyed = |t: Table, cleaner: fn(LazyFrame) -> LazyFrame, keep: &[&str]| -> Result<LazyFrame> {
         let ing = take(t)?;
         let c = clean::attach_key(cleaner(ing.rows.clone()), t, id_map.clone(), clock.end_lit(), keep);
-        let used = c.used;
+        let used = c.used.select(named(keep));
         ledger.record(&ing, Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) });
         Ok(used)
     };

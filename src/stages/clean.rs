@@ -14,6 +14,7 @@ pub struct Cleaned {
     pub used: LazyFrame,
     /// `_file, _row, reason, raw`
     pub quarantine: LazyFrame,
+    pub duplicates: LazyFrame,
     pub after_as_of: LazyFrame,
 }
 
@@ -28,10 +29,6 @@ fn fold(e: Expr) -> Expr {
 }
 
 /// "" -> null; keeps the column's name (a `then(null)` first would name it "literal").
-/// Machine-written codes and ids are only trimmed: NFKC costs much on the big tables.
-fn trim(e: Expr) -> Expr {
-    e.str().strip_chars(lit(NULL).cast(DataType::String))
-}
 
 fn empty_to_null(e: Expr) -> Expr {
     when(e.clone().neq(lit(""))).then(e).otherwise(null_str())
@@ -91,7 +88,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
     let region = |c: &str, suffix: &str| empty_to_null(fold(col(c)).str().strip_suffix(lit(suffix))).alias(c);
     rows.with_columns([
         col("source").str().to_lowercase(),
-        trim(col("source_customer_id")).alias("source_customer_id"),
+        col("source_customer_id").alias("source_customer_id"),
         name(col("name")).alias("name"),
         gender(col("gender")).alias("gender"),
         phone(col("phone")).alias("phone"),
@@ -140,10 +137,11 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
     .drop(cols(["_cn_id"]))
 }
 
-/// Orders: canonical status, lower-case channel, non-negative amounts; unknown statuses and
+/// Orders (ids as ingest read them: text formats are trimmed there): canonical status,
+/// lower-case channel, non-negative amounts; unknown statuses and
 /// negative net amounts are quarantined; re-sent orders are dropped, the last read wins.
 pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
-    let status = trim(col("status")).str().to_lowercase();
+    let status = col("status").str().to_lowercase();
     let status = when(one_of(status.clone(), &["paid", "completed", "complete", "success", "已支付", "已完成"]))
         .then(lit("paid"))
         .when(one_of(status.clone(), &["refunded", "refund", "returned", "已退款"]))
@@ -155,11 +153,9 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
     let lf = rows
         .with_columns([
             col("source").str().to_lowercase(),
-            trim(col("source_customer_id")),
-            trim(col("order_id")),
             status.alias("_status"),
-            empty_to_null(trim(col("channel")).str().to_lowercase()).alias("channel"),
-            empty_to_null(trim(col("coupon_code"))).alias("coupon_code"),
+            empty_to_null(col("channel").str().to_lowercase()).alias("channel"),
+            empty_to_null(col("coupon_code")).alias("coupon_code"),
             nonneg("discount_amount").fill_null(lit(0.0)).alias("discount_amount"),
         ])
         .with_columns([
@@ -199,9 +195,8 @@ pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
 pub fn items(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        trim(col("order_id")),
-        empty_to_null(trim(col("sku"))).alias("sku"),
-        empty_to_null(trim(col("category")).str().to_lowercase()).alias("category"),
+        empty_to_null(col("sku")).alias("sku"),
+        empty_to_null(col("category").str().to_lowercase()).alias("category"),
     ])
 }
 
@@ -217,9 +212,8 @@ pub fn events(rows: LazyFrame) -> LazyFrame {
 pub fn social(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        trim(col("source_customer_id")),
-        trim(col("action")).str().to_lowercase(),
-        empty_to_null(trim(col("platform")).str().to_lowercase()).alias("platform"),
+        col("action").str().to_lowercase(),
+        empty_to_null(col("platform").str().to_lowercase()).alias("platform"),
         when(col("followers").gt_eq(lit(0))).then(col("followers")).otherwise(lit(NULL).cast(DataType::Int64)).alias("followers"),
     ])
 }
@@ -227,48 +221,50 @@ pub fn social(rows: LazyFrame) -> LazyFrame {
 pub fn feedback(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
-        trim(col("source_customer_id")),
-        trim(col("kind")).str().to_lowercase(),
+        col("kind").str().to_lowercase(),
         when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both)).then(col("rating")).otherwise(lit(NULL).cast(DataType::Int32)).alias("rating"),
         when(col("nps").is_between(lit(0), lit(10), ClosedInterval::Both)).then(col("nps")).otherwise(lit(NULL).cast(DataType::Int32)).alias("nps"),
-        empty_to_null(trim(col("text"))).alias("text"),
-        empty_to_null(trim(col("topic")).str().to_lowercase()).alias("topic"),
+        empty_to_null(col("text")).alias("text"),
+        empty_to_null(col("topic").str().to_lowercase()).alias("topic"),
     ])
 }
 
 /// Attach the person (`_key`) through the identity map; rows of unknown customers are quarantined
 /// and rows at or after `as_of_end` (the day after `--as-of`) are held back.
-/// Attach the person (`_key`) through the identity map: see `link`.
+/// Only the columns in `keep`, the table's required columns and the row's origin are carried
+/// on (and held in memory): quarantine shows a rejected row's required values.
 pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Expr, keep: &[&str]) -> Cleaned {
     let time_col = table.time_column().expect("a table with a timestamp");
-    link(
-        lf,
-        id_map.select([col("source"), col("source_customer_id"), col("_key")]),
-        &["source", "source_customer_id"],
-        "unknown customer (source, source_customer_id not in customers)",
-        col(time_col).lt(as_of_end),
-        keep,
-    )
+    let joined = lf
+        .select(carried(table, keep))
+        .join(
+            id_map.select([col("source"), col("source_customer_id"), col("_key")]),
+            [col("source"), col("source_customer_id")],
+            [col("source"), col("source_customer_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .cache();
+    split_known(joined, col("_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
 }
 
-/// Join `lf` to `known` (unique on `on`): matched rows are used when `in_time` holds and held
-/// back after as-of otherwise; unmatched rows are quarantined with `reason`. Only `keep` is
-/// held in memory for the features; quarantine re-reads the rows it needs.
-pub fn link(lf: LazyFrame, known: LazyFrame, on: &[&str], reason: &str, in_time: Expr, keep: &[&str]) -> Cleaned {
-    let on: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
-    let mut kept: Vec<Expr> = keep.iter().map(|c| col(*c)).collect();
-    kept.push(in_time.alias("_in_time"));
-    let linked = lf
-        .clone()
-        .join(known.clone(), on.clone(), on.clone(), JoinArgs::new(JoinType::Inner))
-        .select(kept)
-        .cache();
+/// `keep`, the required columns of `table` and `_file`, `_row`, each once.
+pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
+    let mut names: Vec<&str> = vec!["_file", "_row"];
+    for n in keep.iter().copied().chain(table.columns().iter().filter(|c| c.required).map(|c| c.name)) {
+        if !names.contains(&n) && n != "_key" {
+            names.push(n);
+        }
+    }
+    names.into_iter().map(col).collect()
+}
+
+/// Split `lf` into used / quarantined (`known` false) / after as-of (`in_time` false).
+pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> Cleaned {
     Cleaned {
-        used: linked.clone().filter(col("_in_time")).drop(cols(["_in_time"])),
-        after_as_of: linked.filter(col("_in_time").not()).drop(cols(["_in_time"])),
-        quarantine: lf
-            .join(known, on.clone(), on, JoinArgs::new(JoinType::Anti))
-            .with_column(lit(reason.to_string()).alias("reason")),
+        used: lf.clone().filter(known.clone().and(in_time.clone())),
+        quarantine: lf.clone().filter(known.clone().not()).with_column(lit(reason.to_string()).alias("reason")),
+        duplicates: LazyFrame::default(),
+        after_as_of: lf.filter(known.and(in_time.not())),
     }
 }
 
