@@ -33,8 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Human lines on a terminal, JSON lines for schedulers (or when asked).
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTRAIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTRAIT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Human => false,

@@ -137,7 +137,8 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
     // Used rows are read by many features: the joined rows are held once (a cache in
     // attach_key), with only the columns features read; each reader filters them.
-    let order_cols = ["_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
+    let order_cols =
+        ["_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
     let orders = clean::attach_key(deduped, Table::Orders, id_map.clone(), clock.end_lit(), &order_cols);
     let orders_used = orders.used.select(named(&order_cols));
     ledger.record(
@@ -175,7 +176,12 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     let items_used = items.used.select(named(&["_key", "status", "category", "quantity"]));
     ledger.record(
         &itm,
-        Accounted { used: items_used.clone(), duplicates: Some(items_dup), quarantined: vec![items.quarantine], after_as_of: Some(items.after_as_of) },
+        Accounted {
+            used: items_used.clone(),
+            duplicates: Some(items_dup),
+            quarantined: vec![items.quarantine],
+            after_as_of: Some(items.after_as_of),
+        },
     );
 
     // events, social, feedback: attach keys.
@@ -183,7 +189,10 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         let ing = take(t)?;
         let c = clean::attach_key(cleaner(ing.rows.clone()), t, id_map.clone(), clock.end_lit(), keep);
         let used = c.used.select(named(keep));
-        ledger.record(&ing, Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) });
+        ledger.record(
+            &ing,
+            Accounted { used: used.clone(), duplicates: None, quarantined: vec![c.quarantine], after_as_of: Some(c.after_as_of) },
+        );
         Ok(used)
     };
     let events = keyed(Table::Events, clean::events, &["_key", "event_ts", "event_type"])?;

@@ -33,11 +33,7 @@ fn empty(table: Table, extra: &[(&str, DataType)]) -> LazyFrame {
 }
 
 fn empty_df(table: Table, extra: &[(&str, DataType)]) -> DataFrame {
-    let mut cols: Vec<Column> = table
-        .columns()
-        .iter()
-        .map(|c| Column::new_empty(c.name.into(), &dtype_of(c.kind)))
-        .collect();
+    let mut cols: Vec<Column> = table.columns().iter().map(|c| Column::new_empty(c.name.into(), &dtype_of(c.kind))).collect();
     for (name, dtype) in extra {
         cols.push(Column::new_empty((*name).into(), dtype));
     }
@@ -46,14 +42,22 @@ fn empty_df(table: Table, extra: &[(&str, DataType)]) -> DataFrame {
 
 /// Resolved customer records with no rows: what `identity::resolve` returns, for planning.
 pub fn empty_resolved() -> DataFrame {
-    let extra = [("customer_key", DataType::String), ("_key", DataType::UInt32), ("match_rule", DataType::String), ("match_score", DataType::Float64)];
+    let extra = [
+        ("customer_key", DataType::String),
+        ("_key", DataType::UInt32),
+        ("match_rule", DataType::String),
+        ("match_score", DataType::Float64),
+    ];
     empty_df(Table::Customers, &extra)
 }
 
 /// The profile plan over empty inputs, for learning column names and types without data.
 fn empty_profile(plan: &Plan) -> LazyFrame {
     let clock = Clock { as_of: plan.as_of };
-    let ts = |lf: LazyFrame| lf.with_column(lit(NULL).cast(dtype_of(crate::schema::Kind::Datetime)).alias("order_ts")).with_column(lit(NULL).cast(DataType::String).alias("status"));
+    let ts = |lf: LazyFrame| {
+        lf.with_column(lit(NULL).cast(dtype_of(crate::schema::Kind::Datetime)).alias("order_ts"))
+            .with_column(lit(NULL).cast(DataType::String).alias("status"))
+    };
     let key = [("_key", DataType::UInt32)];
     let orders = empty(Table::Orders, &key);
     let inputs = Inputs {
@@ -97,7 +101,11 @@ fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
                 Ok(s) if s.get("_rule") == Some(&DataType::Boolean) => {}
                 Ok(s) => issues.push(ConfigIssue {
                     key: r.key.clone(),
-                    message: format!("`{}` must be true/false, it gives {}", r.sql, s.get("_rule").map(|d| d.to_string()).unwrap_or_default()),
+                    message: format!(
+                        "`{}` must be true/false, it gives {}",
+                        r.sql,
+                        s.get("_rule").map(|d| d.to_string()).unwrap_or_default()
+                    ),
                 }),
                 Err(e) => issues.push(ConfigIssue { key: r.key.clone(), message: format!("`{}`: {}", r.sql, first_line(&e)) }),
             }
@@ -133,11 +141,7 @@ pub fn explain(plan: &Plan) -> Result<String> {
 }
 
 fn count(df: &DataFrame, name: &str) -> u64 {
-    df.column(name)
-        .ok()
-        .and_then(|c| c.cast(&DataType::UInt64).ok())
-        .and_then(|c| c.u64().ok().and_then(|ca| ca.get(0)))
-        .unwrap_or(0)
+    df.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok().and_then(|ca| ca.get(0))).unwrap_or(0)
 }
 
 /// `portrait run` for one day: execute, check, publish. Returns the published manifest.
@@ -159,10 +163,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let ingested = pipeline::ingest_all(plan)?;
     let customers = io::collect(pipeline::customer_records(&ingested))?;
     if customers.height() == 0 {
-        return Err(Error::input(
-            plan.tables[0].location.display(),
-            "table customers has no usable rows: nothing to profile",
-        ));
+        return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }
     lap("ingest_customers", &mut timings);
     let resolved = identity::resolve(&customers, &plan.spec.identity.link_on)?;
@@ -196,7 +197,14 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         if !a.balanced() {
             return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
         }
-        checks.push(Check { name: format!("rows_accounted_{}", table.name()), status: "pass", detail: format!("read {} = used {} + duplicate {} + quarantined {} + after_as_of {}", a.read, a.used, a.duplicate, a.quarantined, a.after_as_of) });
+        checks.push(Check {
+            name: format!("rows_accounted_{}", table.name()),
+            status: "pass",
+            detail: format!(
+                "read {} = used {} + duplicate {} + quarantined {} + after_as_of {}",
+                a.read, a.used, a.duplicate, a.quarantined, a.after_as_of
+            ),
+        });
         accounting.insert(table.name().to_string(), a);
     }
     let tables: Vec<(&str, DataFrame)> = built.outputs.iter().map(|(n, _)| *n).zip(frames).collect();
@@ -212,7 +220,9 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let inputs = built
         .files
         .iter()
-        .flat_map(|(t, files)| files.iter().map(move |f| InputEntry { table: t.name().into(), path: f.path.display().to_string(), bytes: f.bytes }))
+        .flat_map(|(t, files)| {
+            files.iter().map(move |f| InputEntry { table: t.name().into(), path: f.path.display().to_string(), bytes: f.bytes })
+        })
         .collect();
     let manifest = Manifest {
         schema_version: io::parquet::SCHEMA_VERSION,
@@ -242,11 +252,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
 }
 
 fn unp_counts(df: &DataFrame) -> BTreeMap<String, u64> {
-    df.get_column_names()
-        .into_iter()
-        .map(|n| (n.to_string(), count(df, n)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
+    df.get_column_names().into_iter().map(|n| (n.to_string(), count(df, n))).filter(|(_, v)| *v > 0).collect()
 }
 
 /// `customer_key` must be unique and non-null in profiles.
@@ -255,7 +261,10 @@ fn key_check(profiles: &DataFrame) -> Result<Check> {
     let nulls = key.null_count();
     let unique = key.n_unique().map_err(|e| Error::internal("profiles", e))?;
     if nulls > 0 || unique != profiles.height() {
-        return Err(Error::Internal(format!("customer_key is not a unique non-null key: {nulls} nulls, {unique} distinct of {}", profiles.height())));
+        return Err(Error::Internal(format!(
+            "customer_key is not a unique non-null key: {nulls} nulls, {unique} distinct of {}",
+            profiles.height()
+        )));
     }
     Ok(Check { name: "customer_key_unique_not_null".into(), status: "pass", detail: format!("{unique} keys") })
 }

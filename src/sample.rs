@@ -22,31 +22,102 @@ pub struct Options {
 const CHUNK: usize = 50_000;
 
 const SURNAMES: &[(&str, &str)] = &[
-    ("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"), ("黄", "huang"),
-    ("赵", "zhao"), ("吴", "wu"), ("周", "zhou"), ("徐", "xu"), ("孙", "sun"), ("马", "ma"), ("朱", "zhu"),
-    ("胡", "hu"), ("郭", "guo"), ("何", "he"), ("高", "gao"), ("林", "lin"), ("罗", "luo"),
+    ("王", "wang"),
+    ("李", "li"),
+    ("张", "zhang"),
+    ("刘", "liu"),
+    ("陈", "chen"),
+    ("杨", "yang"),
+    ("黄", "huang"),
+    ("赵", "zhao"),
+    ("吴", "wu"),
+    ("周", "zhou"),
+    ("徐", "xu"),
+    ("孙", "sun"),
+    ("马", "ma"),
+    ("朱", "zhu"),
+    ("胡", "hu"),
+    ("郭", "guo"),
+    ("何", "he"),
+    ("高", "gao"),
+    ("林", "lin"),
+    ("罗", "luo"),
 ];
 const GIVEN: &[(&str, &str)] = &[
-    ("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"), ("强", "qiang"),
-    ("磊", "lei"), ("军", "jun"), ("洋", "yang"), ("勇", "yong"), ("艳", "yan"), ("杰", "jie"), ("娟", "juan"),
-    ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("秀英", "xiuying"), ("霞", "xia"), ("平", "ping"), ("刚", "gang"),
-    ("桂英", "guiying"), ("建华", "jianhua"), ("晓燕", "xiaoyan"), ("志强", "zhiqiang"),
+    ("伟", "wei"),
+    ("芳", "fang"),
+    ("娜", "na"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("丽", "li"),
+    ("强", "qiang"),
+    ("磊", "lei"),
+    ("军", "jun"),
+    ("洋", "yang"),
+    ("勇", "yong"),
+    ("艳", "yan"),
+    ("杰", "jie"),
+    ("娟", "juan"),
+    ("涛", "tao"),
+    ("明", "ming"),
+    ("超", "chao"),
+    ("秀英", "xiuying"),
+    ("霞", "xia"),
+    ("平", "ping"),
+    ("刚", "gang"),
+    ("桂英", "guiying"),
+    ("建华", "jianhua"),
+    ("晓燕", "xiaoyan"),
+    ("志强", "zhiqiang"),
 ];
-const LATIN_FIRST: &[&str] = &["James", "Mary", "John", "Linda", "David", "Susan", "Michael", "Emma", "Daniel", "Sophia", "Kevin", "Grace", "Lucas", "Chloe", "Ryan", "Olivia"];
+const LATIN_FIRST: &[&str] = &[
+    "James", "Mary", "John", "Linda", "David", "Susan", "Michael", "Emma", "Daniel", "Sophia", "Kevin", "Grace", "Lucas", "Chloe", "Ryan",
+    "Olivia",
+];
 const LATIN_LAST: &[&str] = &["Smith", "Brown", "Taylor", "Wilson", "Lee", "Walker", "Young", "King", "Wright", "Green", "Baker", "Hill"];
 const CITIES: &[(&str, &str, &str)] = &[
-    ("北京", "北京", "110101"), ("上海", "上海", "310101"), ("广东", "广州", "440103"), ("广东", "深圳", "440303"),
-    ("浙江", "杭州", "330102"), ("四川", "成都", "510104"), ("湖北", "武汉", "420102"), ("江苏", "南京", "320102"),
-    ("江苏", "苏州", "320505"), ("陕西", "西安", "610102"), ("湖南", "长沙", "430102"), ("山东", "青岛", "370202"),
-    ("河南", "郑州", "410102"), ("福建", "厦门", "350203"), ("云南", "昆明", "530102"), ("广西", "南宁", "450102"),
-    ("河北", "石家庄", "130102"), ("黑龙江", "哈尔滨", "230102"), ("江西", "南昌", "360102"), ("山西", "太原", "140105"),
+    ("北京", "北京", "110101"),
+    ("上海", "上海", "310101"),
+    ("广东", "广州", "440103"),
+    ("广东", "深圳", "440303"),
+    ("浙江", "杭州", "330102"),
+    ("四川", "成都", "510104"),
+    ("湖北", "武汉", "420102"),
+    ("江苏", "南京", "320102"),
+    ("江苏", "苏州", "320505"),
+    ("陕西", "西安", "610102"),
+    ("湖南", "长沙", "430102"),
+    ("山东", "青岛", "370202"),
+    ("河南", "郑州", "410102"),
+    ("福建", "厦门", "350203"),
+    ("云南", "昆明", "530102"),
+    ("广西", "南宁", "450102"),
+    ("河北", "石家庄", "130102"),
+    ("黑龙江", "哈尔滨", "230102"),
+    ("江西", "南昌", "360102"),
+    ("山西", "太原", "140105"),
 ];
-const OCCUPATIONS: &[&str] = &["engineer", "teacher", "doctor", "student", "sales", "civil servant", "freelancer", "manager", "worker", "retired"];
+const OCCUPATIONS: &[&str] =
+    &["engineer", "teacher", "doctor", "student", "sales", "civil servant", "freelancer", "manager", "worker", "retired"];
 const EDUCATION: &[&str] = &["high school", "college", "bachelor", "master", "doctorate"];
 const CATEGORIES: &[&str] = &["apparel", "beauty", "electronics", "home", "food", "books", "sports", "baby", "digital", "health"];
 const DOMAINS: &[&str] = &["qq.com", "163.com", "gmail.com", "126.com", "outlook.com", "sina.com"];
-const POSITIVE_TEXTS: &[&str] = &["质量很好，非常满意", "物流很快，推荐", "东西不错，喜欢", "great quality, love it", "fast delivery, would recommend", "excellent service, very happy"];
-const NEGATIVE_TEXTS: &[&str] = &["质量差，很失望", "物流太慢了", "不好用，要退货", "poor quality, disappointed", "terrible service, slow delivery", "item arrived broken"];
+const POSITIVE_TEXTS: &[&str] = &[
+    "质量很好，非常满意",
+    "物流很快，推荐",
+    "东西不错，喜欢",
+    "great quality, love it",
+    "fast delivery, would recommend",
+    "excellent service, very happy",
+];
+const NEGATIVE_TEXTS: &[&str] = &[
+    "质量差，很失望",
+    "物流太慢了",
+    "不好用，要退货",
+    "poor quality, disappointed",
+    "terrible service, slow delivery",
+    "item arrived broken",
+];
 const NEUTRAL_TEXTS: &[&str] = &["还行吧", "一般般", "it is ok", "as described"];
 const TOPICS: &[&str] = &["quality", "price", "service", "delivery", "eco", "convenience"];
 
@@ -87,9 +158,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 fn fullwidth(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c) } else { c })
-        .collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c) } else { c }).collect()
 }
 
 fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Person {
@@ -223,7 +292,10 @@ impl Customers {
         };
         self.email.push(keep(rng, if duplicate { 0.6 } else { 0.8 }).then_some(email));
         self.id_number.push(if source == "crm" || source == "store" { p.id_number.clone() } else { None });
-        self.address.push(keep(rng, 0.7).then(|| format!("{}{}路{}号", city, pick(rng, &["中山", "人民", "解放", "建设", "和平"]), rng.gen_range(1..300))));
+        self.address.push(
+            keep(rng, 0.7)
+                .then(|| format!("{}{}路{}号", city, pick(rng, &["中山", "人民", "解放", "建设", "和平"]), rng.gen_range(1..300))),
+        );
         self.postcode.push(keep(rng, 0.6).then(|| format!("{}{:04}", &CITIES[p.city].2[..2], rng.gen_range(0..10_000))));
         self.province.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{province}省") } else { province.to_string() }));
         self.city.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{city}市") } else { city.to_string() }));
@@ -247,7 +319,20 @@ impl Customers {
     fn push_garbage(&mut self, rng: &mut ChaCha8Rng) {
         self.source.push("shop".into());
         self.id.push(String::new());
-        for v in [&mut self.name, &mut self.gender, &mut self.phone, &mut self.email, &mut self.id_number, &mut self.address, &mut self.postcode, &mut self.province, &mut self.city, &mut self.occupation, &mut self.education, &mut self.opt_in] {
+        for v in [
+            &mut self.name,
+            &mut self.gender,
+            &mut self.phone,
+            &mut self.email,
+            &mut self.id_number,
+            &mut self.address,
+            &mut self.postcode,
+            &mut self.province,
+            &mut self.city,
+            &mut self.occupation,
+            &mut self.education,
+            &mut self.opt_in,
+        ] {
             v.push(None);
         }
         self.birth.push(Some("not a date".into()));
@@ -391,7 +476,13 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
 
             // Purchases: 12% never buy, 28% buy once, the rest log-normally many times.
             let u: f64 = rng.gen();
-            let n_orders = if u < 0.12 { 0 } else if u < 0.40 { 1 } else { ((2.9 + normal(&mut rng)).exp().ceil() as usize).min(400) };
+            let n_orders = if u < 0.12 {
+                0
+            } else if u < 0.40 {
+                1
+            } else {
+                ((2.9 + normal(&mut rng)).exp().ceil() as usize).min(400)
+            };
             let active_from = p.registered.max(start);
             let span = (end - active_from).num_minutes().max(60);
             let churned = rng.gen_bool(0.3);
@@ -399,14 +490,18 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
             let price_level = (4.5 + 0.6 * normal(&mut rng)).exp();
             for _ in 0..n_orders {
                 let (source, cid) = &records[rng.gen_range(0..records.len())];
-                let ts = active_from + Duration::minutes(rng.gen_range(0..active_span)) ;
-                let ts = ts.date().and_hms_opt(*pick(&mut rng, &[9, 10, 12, 13, 14, 19, 20, 21, 22, 23]), rng.gen_range(0..60), rng.gen_range(0..60)).expect("time");
+                let ts = active_from + Duration::minutes(rng.gen_range(0..active_span));
+                let ts = ts
+                    .date()
+                    .and_hms_opt(*pick(&mut rng, &[9, 10, 12, 13, 14, 19, 20, 21, 22, 23]), rng.gen_range(0..60), rng.gen_range(0..60))
+                    .expect("time");
                 let ts = ts.min(end - Duration::seconds(1));
                 order_seq += 1;
                 let order_id = format!("O{order_seq:010}");
                 let gross = ((price_level * (0.5 + rng.gen::<f64>())) * 100.0).round() / 100.0;
                 let discount = if rng.gen_bool(0.4) { (gross * rng.gen_range(0.05..0.3) * 100.0).round() / 100.0 } else { 0.0 };
-                let status = *pick(&mut rng, &["paid"; 18].iter().chain(&["refunded", "refunded", "cancelled"]).copied().collect::<Vec<_>>());
+                let status =
+                    *pick(&mut rng, &["paid"; 18].iter().chain(&["refunded", "refunded", "cancelled"]).copied().collect::<Vec<_>>());
                 let channel = match source.as_str() {
                     "store" => "offline",
                     "wechat" => "mini_program",
@@ -471,7 +566,9 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
             // Social: 40% of people, a few opinion leaders with many followers.
             if rng.gen_bool(0.4) {
                 let n = rng.gen_range(1..=25);
-                let followers = (rng.gen_bool(0.05)).then(|| (9.0 + 1.5 * normal(&mut rng)).exp() as i64).unwrap_or_else(|| (4.0 + normal(&mut rng)).exp() as i64);
+                let followers = (rng.gen_bool(0.05))
+                    .then(|| (9.0 + 1.5 * normal(&mut rng)).exp() as i64)
+                    .unwrap_or_else(|| (4.0 + normal(&mut rng)).exp() as i64);
                 for _ in 0..n {
                     let (source, cid) = &records[rng.gen_range(0..records.len())];
                     so.source.push(source.clone());
@@ -500,7 +597,13 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                 fb.rating.push((kind == "review" || kind == "survey").then(|| rating.to_string()));
                 let nps = if satisfied { rng.gen_range(7..=10) } else { rng.gen_range(0..=7) };
                 fb.nps.push((kind == "nps" || kind == "survey").then(|| nps.to_string()));
-                let texts = if kind == "complaint" || !satisfied { NEGATIVE_TEXTS } else if rng.gen_bool(0.8) { POSITIVE_TEXTS } else { NEUTRAL_TEXTS };
+                let texts = if kind == "complaint" || !satisfied {
+                    NEGATIVE_TEXTS
+                } else if rng.gen_bool(0.8) {
+                    POSITIVE_TEXTS
+                } else {
+                    NEUTRAL_TEXTS
+                };
                 fb.text.push((kind != "nps").then(|| *pick(&mut rng, texts)));
                 fb.topic.push(rng.gen_bool(0.8).then(|| *pick(&mut rng, TOPICS)));
             }

@@ -115,14 +115,8 @@ const FEEDBACK: &[Column] = &[
 ];
 
 impl Table {
-    pub const ALL: [Table; 6] = [
-        Table::Customers,
-        Table::Orders,
-        Table::OrderItems,
-        Table::Events,
-        Table::SocialInteractions,
-        Table::Feedback,
-    ];
+    pub const ALL: [Table; 6] =
+        [Table::Customers, Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback];
 
     /// The folder name under the input root and the key in `[tables.*]`.
     pub fn name(self) -> &'static str {

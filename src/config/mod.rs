@@ -114,16 +114,8 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
 
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let resolve = |p: &str| normalize(&base.join(p));
-    let input_root = overrides
-        .input
-        .clone()
-        .or_else(|| spec.pipeline.input.as_deref().map(resolve))
-        .unwrap_or_else(|| base.join("input"));
-    let output_root = overrides
-        .output
-        .clone()
-        .or_else(|| spec.pipeline.output.as_deref().map(resolve))
-        .unwrap_or_else(|| base.join("out"));
+    let input_root = overrides.input.clone().or_else(|| spec.pipeline.input.as_deref().map(resolve)).unwrap_or_else(|| base.join("input"));
+    let output_root = overrides.output.clone().or_else(|| spec.pipeline.output.as_deref().map(resolve)).unwrap_or_else(|| base.join("out"));
     let as_of = match (overrides.as_of, &spec.pipeline.as_of) {
         (Some(d), _) => d,
         (None, Some(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
@@ -156,7 +148,12 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         issues.push(issue("behavior.windows_days", "windows must be at least 1 day".to_string()));
     }
 
-    let features = parse_named(&spec.features.iter().map(|f| (f.name.clone(), f.expr.clone(), f.description.clone())).collect::<Vec<_>>(), "features", "expr", &mut issues);
+    let features = parse_named(
+        &spec.features.iter().map(|f| (f.name.clone(), f.expr.clone(), f.description.clone())).collect::<Vec<_>>(),
+        "features",
+        "expr",
+        &mut issues,
+    );
     let rules = |v: &Vec<spec::RuleSpec>, section: &str, issues: &mut Vec<ConfigIssue>| {
         parse_named(&v.iter().map(|r| (r.name.clone(), r.when.clone(), r.description.clone())).collect::<Vec<_>>(), section, "when", issues)
     };
@@ -193,7 +190,11 @@ fn normalize(path: &Path) -> PathBuf {
             other => out.push(other),
         }
     }
-    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
 }
 
 fn issue(key: &str, message: String) -> ConfigIssue {
@@ -206,8 +207,7 @@ fn yesterday_utc() -> NaiveDate {
 
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<TableSource> {
@@ -241,13 +241,7 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
                 }
             }
             let location = input_root.join(ts.path.as_deref().unwrap_or(table.name()));
-            TableSource {
-                table,
-                location,
-                format,
-                rename: ts.columns.clone(),
-                extra_required: ts.required.iter().cloned().collect(),
-            }
+            TableSource { table, location, format, rename: ts.columns.clone(), extra_required: ts.required.iter().cloned().collect() }
         })
         .collect()
 }

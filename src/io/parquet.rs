@@ -33,8 +33,7 @@ fn utc_micros(df: &DataFrame) -> Result<DataFrame> {
         .schema()
         .iter()
         .map(|(name, dtype)| match dtype {
-            DataType::Datetime(_, _) => col(name.clone())
-                .cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))),
+            DataType::Datetime(_, _) => col(name.clone()).cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))),
             _ => col(name.clone()),
         })
         .collect();
@@ -51,10 +50,7 @@ pub fn write(df: &DataFrame, table: &str, path: &Path, rel: &str, opts: WriteOpt
         .with_compression(ParquetCompression::Zstd(Some(level)))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(opts.row_group_size))
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
-            "schema_version".to_string(),
-            SCHEMA_VERSION.to_string(),
-        )])))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![("schema_version".to_string(), SCHEMA_VERSION.to_string())])))
         .finish(&mut df)
         .map_err(|e| match e {
             PolarsError::IO { error, .. } => Error::io(path, std::io::Error::new(error.kind(), error.to_string())),
@@ -75,7 +71,5 @@ pub fn digest(path: &Path) -> Result<(u64, String)> {
 /// Read a published Parquet table back (previous run's outputs, tests).
 pub fn read(path: &Path) -> Result<DataFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
-    LazyFrame::scan_parquet(p, Default::default())
-        .and_then(|lf| lf.collect())
-        .map_err(|e| Error::input(path.display(), e.to_string()))
+    LazyFrame::scan_parquet(p, Default::default()).and_then(|lf| lf.collect()).map_err(|e| Error::input(path.display(), e.to_string()))
 }

@@ -103,10 +103,7 @@ impl Lock {
 
 /// A lock whose pid no longer runs on this host was left by a killed run.
 fn holder_is_dead(holder: &str) -> bool {
-    let pid = holder
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("pid="))
-        .and_then(|p| p.parse::<u32>().ok());
+    let pid = holder.split_whitespace().find_map(|kv| kv.strip_prefix("pid=")).and_then(|p| p.parse::<u32>().ok());
     match pid {
         Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
         None => false,

@@ -28,11 +28,7 @@ pub fn discover(source: &TableSource) -> Result<Vec<InputFile>> {
     } else if loc.is_file() {
         paths.push(loc.clone());
     } else {
-        return Err(Error::MissingInput(format!(
-            "table {}: no file or folder at {}",
-            source.table.name(),
-            loc.display()
-        )));
+        return Err(Error::MissingInput(format!("table {}: no file or folder at {}", source.table.name(), loc.display())));
     }
     paths.sort();
     let mut files = Vec::new();
@@ -45,11 +41,7 @@ pub fn discover(source: &TableSource) -> Result<Vec<InputFile>> {
         files.push(InputFile { path, format, bytes });
     }
     if files.is_empty() {
-        return Err(Error::MissingInput(format!(
-            "table {}: no Parquet, CSV or NDJSON files at {}",
-            source.table.name(),
-            loc.display()
-        )));
+        return Err(Error::MissingInput(format!("table {}: no Parquet, CSV or NDJSON files at {}", source.table.name(), loc.display())));
     }
     Ok(files)
 }

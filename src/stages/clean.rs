@@ -77,9 +77,7 @@ pub fn cn_id_valid(id: Expr) -> Expr {
     let check = id.clone().str().slice(lit(17), lit(1));
     let expected = (sum % lit(11)).cast(DataType::UInt32);
     let table = lit("10X98765432");
-    id.clone().str().contains(lit(r"^\d{17}[\dX]$"), false)
-        .and(check.eq(table.str().slice(expected, lit(1))))
-        .fill_null(lit(false))
+    id.clone().str().contains(lit(r"^\d{17}[\dX]$"), false).and(check.eq(table.str().slice(expected, lit(1)))).fill_null(lit(false))
 }
 
 /// Customers: normalised fields, with gender and birth date filled from a valid national id.
@@ -100,7 +98,10 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
         region("city", "市"),
         empty_to_null(fold(col("occupation"))).alias("occupation"),
         empty_to_null(fold(col("education"))).alias("education"),
-        when(col("annual_income").gt_eq(lit(0.0))).then(col("annual_income")).otherwise(lit(NULL).cast(DataType::Float64)).alias("annual_income"),
+        when(col("annual_income").gt_eq(lit(0.0)))
+            .then(col("annual_income"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("annual_income"),
         coalesce(&[col("updated_at"), col("registered_at")]).alias("updated_at"),
     ])
     .with_column(cn_id_valid(col("id_number")).alias("_cn_id"))
@@ -112,25 +113,25 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
             .alias("id_number"),
         coalesce(&[
             col("gender"),
-            when(col("_cn_id")).then(
-                when((col("id_number").str().slice(lit(16), lit(1)).cast(DataType::Int32) % lit(2)).eq(lit(1)))
-                    .then(lit("M"))
-                    .otherwise(lit("F")),
-            )
-            .otherwise(null_str()),
+            when(col("_cn_id"))
+                .then(
+                    when((col("id_number").str().slice(lit(16), lit(1)).cast(DataType::Int32) % lit(2)).eq(lit(1)))
+                        .then(lit("M"))
+                        .otherwise(lit("F")),
+                )
+                .otherwise(null_str()),
         ])
         .alias("gender"),
         coalesce(&[
             col("birth_date"),
-            when(col("_cn_id")).then(
-                col("id_number").str().slice(lit(6), lit(8)).str().to_date(StrptimeOptions {
+            when(col("_cn_id"))
+                .then(col("id_number").str().slice(lit(6), lit(8)).str().to_date(StrptimeOptions {
                     format: Some("%Y%m%d".into()),
                     strict: false,
                     exact: true,
                     cache: true,
-                }),
-            )
-            .otherwise(lit(NULL).cast(DataType::Date)),
+                }))
+                .otherwise(lit(NULL).cast(DataType::Date)),
         ])
         .alias("birth_date"),
     ])
@@ -176,15 +177,10 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
 
 /// Keep the last-read row per key; also return the rows dropped as one-row count `n`.
 pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
-    let kept = lf
-        .clone()
-        .unique_stable(Some(cols(key.iter().map(|s| s.to_string()).collect::<Vec<_>>())), UniqueKeepStrategy::Last)
-        .cache();
+    let kept =
+        lf.clone().unique_stable(Some(cols(key.iter().map(|s| s.to_string()).collect::<Vec<_>>())), UniqueKeepStrategy::Last).cache();
     let dropped = concat_lf_horizontal(
-        [
-            lf.select([len().cast(DataType::Int64).alias("all")]),
-            kept.clone().select([len().cast(DataType::Int64).alias("kept")]),
-        ],
+        [lf.select([len().cast(DataType::Int64).alias("all")]), kept.clone().select([len().cast(DataType::Int64).alias("kept")])],
         HConcatOptions::default(),
     )
     .expect("two one-row frames")
@@ -222,8 +218,14 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
         col("source").str().to_lowercase(),
         col("kind").str().to_lowercase(),
-        when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both)).then(col("rating")).otherwise(lit(NULL).cast(DataType::Int32)).alias("rating"),
-        when(col("nps").is_between(lit(0), lit(10), ClosedInterval::Both)).then(col("nps")).otherwise(lit(NULL).cast(DataType::Int32)).alias("nps"),
+        when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both))
+            .then(col("rating"))
+            .otherwise(lit(NULL).cast(DataType::Int32))
+            .alias("rating"),
+        when(col("nps").is_between(lit(0), lit(10), ClosedInterval::Both))
+            .then(col("nps"))
+            .otherwise(lit(NULL).cast(DataType::Int32))
+            .alias("nps"),
         empty_to_null(col("text")).alias("text"),
         empty_to_null(col("topic").str().to_lowercase()).alias("topic"),
     ])
@@ -244,7 +246,12 @@ pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Exp
             JoinArgs::new(JoinType::Left),
         )
         .cache();
-    split_known(joined, col("_key").is_not_null(), "unknown customer (source, source_customer_id not in customers)", col(time_col).lt(as_of_end))
+    split_known(
+        joined,
+        col("_key").is_not_null(),
+        "unknown customer (source, source_customer_id not in customers)",
+        col(time_col).lt(as_of_end),
+    )
 }
 
 /// `keep`, the required columns of `table` and `_file`, `_row`, each once.
@@ -297,7 +304,10 @@ mod tests {
 
     #[test]
     fn emails_genders_and_names_are_normalised() {
-        assert_eq!(apply(email, &[Some("  Alice@Example.COM "), Some("not an email"), Some("")]), vec![Some("alice@example.com".into()), None, None]);
+        assert_eq!(
+            apply(email, &[Some("  Alice@Example.COM "), Some("not an email"), Some("")]),
+            vec![Some("alice@example.com".into()), None, None]
+        );
         let g = apply(gender, &[Some("男"), Some("Female"), Some(" m "), Some("女"), Some("unknown"), None]);
         assert_eq!(g, vec![Some("M".into()), Some("F".into()), Some("M".into()), Some("F".into()), None, None]);
         assert_eq!(apply(name, &[Some("  Ａｌｉｃｅ   Wang ")]), vec![Some("Alice Wang".into())]);

@@ -43,9 +43,7 @@ impl UnionFind {
 }
 
 fn str_col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
-    df.column(name)
-        .and_then(|c| c.str())
-        .map_err(|e| Error::internal(&format!("identity: column {name}"), e))
+    df.column(name).and_then(|c| c.str()).map_err(|e| Error::internal(&format!("identity: column {name}"), e))
 }
 
 /// The key of a cluster: a hash of its smallest member id, so it does not change while that
@@ -62,11 +60,7 @@ pub fn resolve(customers: &DataFrame, link_on: &[String]) -> Result<DataFrame> {
     let n = customers.height();
     let source = str_col(customers, "source")?;
     let sid = str_col(customers, "source_customer_id")?;
-    let member: Vec<String> = source
-        .iter()
-        .zip(sid.iter())
-        .map(|(s, i)| format!("{}\u{1f}{}", s.unwrap_or(""), i.unwrap_or("")))
-        .collect();
+    let member: Vec<String> = source.iter().zip(sid.iter()).map(|(s, i)| format!("{}\u{1f}{}", s.unwrap_or(""), i.unwrap_or(""))).collect();
 
     let mut uf = UnionFind::new(n);
     let mut rule: Vec<Option<&str>> = vec![None; n];
@@ -133,17 +127,26 @@ pub fn identity_map(resolved: LazyFrame) -> LazyFrame {
 /// Fields of the golden record, chosen by survivorship: the newest non-null value by
 /// `updated_at`, ties broken by source priority.
 const SURVIVING: &[&str] = &[
-    "name", "gender", "birth_date", "phone", "email", "id_number", "address", "postcode", "province",
-    "city", "occupation", "education", "annual_income", "marketing_opt_in",
+    "name",
+    "gender",
+    "birth_date",
+    "phone",
+    "email",
+    "id_number",
+    "address",
+    "postcode",
+    "province",
+    "city",
+    "occupation",
+    "education",
+    "annual_income",
+    "marketing_opt_in",
 ];
 
 /// One row per person (`_key`, `customer_key`) with the surviving fields, first registration, record count and sources.
 pub fn golden(resolved: LazyFrame, source_priority: &[String]) -> LazyFrame {
-    let rank = source_priority
-        .iter()
-        .enumerate()
-        .rev()
-        .fold(lit(source_priority.len() as i32), |acc, (i, s)| {
+    let rank =
+        source_priority.iter().enumerate().rev().fold(lit(source_priority.len() as i32), |acc, (i, s)| {
             when(col("source").eq(lit(s.as_str()))).then(lit(i as i32)).otherwise(acc)
         });
     let mut aggs: Vec<Expr> = SURVIVING.iter().map(|f| col(*f).drop_nulls().first().alias(*f)).collect();
@@ -158,9 +161,7 @@ pub fn golden(resolved: LazyFrame, source_priority: &[String]) -> LazyFrame {
         .with_column(rank.alias("_rank"))
         .sort_by_exprs(
             [col("_key"), col("updated_at"), col("_rank"), col("source_customer_id")],
-            SortMultipleOptions::default()
-                .with_order_descending_multi([false, true, false, false])
-                .with_nulls_last(true),
+            SortMultipleOptions::default().with_order_descending_multi([false, true, false, false]).with_nulls_last(true),
         )
         .group_by([col("_key")])
         .agg(aggs)

@@ -50,9 +50,12 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
                 if required {
                     return Err(Error::input(
                         file.path.display(),
-                        format!("table {}: required column `{}` is missing (columns present: {})",
-                            table.name(), source_name,
-                            schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "table {}: required column `{}` is missing (columns present: {})",
+                            table.name(),
+                            source_name,
+                            schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
                     ));
                 }
                 missing_optional.insert(c.name.to_string());
@@ -84,7 +87,8 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
             failures.push(if c.kind == Kind::Str {
                 lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
             } else if dtype == &DataType::String {
-                let present = col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
+                let present =
+                    col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
                 present.and(value.clone().is_null()).cast(DataType::UInt64).sum().alias(c.name)
             } else {
                 (col(source_name).is_not_null().and(value.clone().is_null())).cast(DataType::UInt64).sum().alias(c.name)
@@ -126,11 +130,8 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
 
 /// The raw values of a quarantined row as `column=value` pairs, so it can be fixed and re-sent.
 fn raw_text(table: Table) -> Expr {
-    let parts: Vec<Expr> = table
-        .columns()
-        .iter()
-        .map(|c| concat_str([lit(format!("{}=", c.name)), col(c.name).fill_null(lit(""))], "", false))
-        .collect();
+    let parts: Vec<Expr> =
+        table.columns().iter().map(|c| concat_str([lit(format!("{}=", c.name)), col(c.name).fill_null(lit(""))], "", false)).collect();
     concat_str(parts, "; ", true).alias("raw")
 }
 
@@ -150,13 +151,15 @@ pub fn dtype_of(kind: Kind) -> DataType {
 fn check_source_type(dtype: &DataType, kind: Kind) -> std::result::Result<(), String> {
     let ok = match kind {
         Kind::Str => dtype.is_primitive() || dtype == &DataType::String || dtype.is_null(),
-        Kind::Date | Kind::Datetime => {
-            dtype == &DataType::String || dtype.is_temporal() || dtype.is_integer() || dtype.is_null()
-        }
+        Kind::Date | Kind::Datetime => dtype == &DataType::String || dtype.is_temporal() || dtype.is_integer() || dtype.is_null(),
         Kind::F64 | Kind::I64 | Kind::I32 => dtype == &DataType::String || dtype.is_primitive_numeric() || dtype.is_null(),
         Kind::Bool => dtype == &DataType::String || dtype == &DataType::Boolean || dtype.is_integer() || dtype.is_null(),
     };
-    if ok { Ok(()) } else { Err(format!("expected {kind:?}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected {kind:?}"))
+    }
 }
 
 /// Parse a source column of type `dtype` into the canonical `kind`; unparseable -> null.
@@ -195,23 +198,16 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
         Kind::Datetime if is_text => parse_datetime(text()),
         Kind::Datetime if dtype.is_integer() => e.cast(DataType::Int64).cast(dtype_of(Kind::Datetime)),
         Kind::Datetime => match dtype {
-            DataType::Datetime(_, Some(_)) => e
-                .dt()
-                .convert_time_zone(TimeZone::UTC)
-                .dt()
-                .replace_time_zone(None, lit("raise"), NonExistent::Raise)
-                .cast(dtype_of(kind)),
+            DataType::Datetime(_, Some(_)) => {
+                e.dt().convert_time_zone(TimeZone::UTC).dt().replace_time_zone(None, lit("raise"), NonExistent::Raise).cast(dtype_of(kind))
+            }
             _ => e.cast(dtype_of(kind)),
         },
     }
 }
 
 pub fn one_of(e: Expr, values: &[&str]) -> Expr {
-    values
-        .iter()
-        .map(|v| e.clone().eq(lit(*v)))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or(lit(false))
+    values.iter().map(|v| e.clone().eq(lit(*v))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
 }
 
 fn strptime(fmt: &str) -> StrptimeOptions {
@@ -220,18 +216,10 @@ fn strptime(fmt: &str) -> StrptimeOptions {
 
 /// 1990-03-05, 1990/3/5, 1990.3.5, 19900305, 1990年3月5日 -> Date.
 fn parse_date(t: Expr) -> Expr {
-    let s = t
-        .str()
-        .replace_all(lit(r"[/.年月]"), lit("-"), false)
-        .str()
-        .replace_all(lit("日"), lit(""), true);
+    let s = t.str().replace_all(lit(r"[/.年月]"), lit("-"), false).str().replace_all(lit("日"), lit(""), true);
     let s = when(s.clone().str().contains(lit(r"^\d{8}$"), false))
         .then(concat_str(
-            [
-                s.clone().str().slice(lit(0), lit(4)),
-                s.clone().str().slice(lit(4), lit(2)),
-                s.clone().str().slice(lit(6), lit(2)),
-            ],
+            [s.clone().str().slice(lit(0), lit(4)), s.clone().str().slice(lit(4), lit(2)), s.clone().str().slice(lit(6), lit(2))],
             "-",
             false,
         ))
@@ -254,9 +242,7 @@ fn parse_datetime(t: Expr) -> Expr {
         .replace_all(lit(r"-(\d)\b"), lit("-0${1}"), false)
         .str()
         .replace_all(lit(r" (\d):"), lit(" 0${1}:"), false);
-    let dt = |fmt: &str| {
-        s.clone().str().to_datetime(Some(TimeUnit::Microseconds), None, strptime(fmt), lit("raise"))
-    };
+    let dt = |fmt: &str| s.clone().str().to_datetime(Some(TimeUnit::Microseconds), None, strptime(fmt), lit("raise"));
     coalesce(&[
         dt("%Y-%m-%d %H:%M:%S"),
         dt("%Y-%m-%d %H:%M:%S%.f"),
@@ -273,7 +259,8 @@ mod tests {
     fn dates_in_the_formats_sources_write() {
         let df = df!("d" => ["1990-03-05", "1990/3/5", "19900305", "1990.03.05", "1990年3月5日", "05/03/1990", "garbage", ""]).unwrap();
         let out = df.lazy().select([parse(col("d"), &DataType::String, Kind::Date).alias("d")]).collect().unwrap();
-        let got: Vec<Option<String>> = out.column("d").unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
+        let got: Vec<Option<String>> =
+            out.column("d").unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
         let march5 = Some("1990-03-05".to_string());
         assert_eq!(got, vec![march5.clone(), march5.clone(), march5.clone(), march5.clone(), march5, None, None, None]);
     }
@@ -296,7 +283,10 @@ mod tests {
             .collect()
             .unwrap();
         let t: Vec<Option<&str>> = out.column("t").unwrap().str().unwrap().iter().collect();
-        assert_eq!(t, vec![Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:00"), Some("2026-03-05 00:00:00"), None]);
+        assert_eq!(
+            t,
+            vec![Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:01"), Some("2026-03-05 14:22:00"), Some("2026-03-05 00:00:00"), None]
+        );
         let n: Vec<Option<f64>> = out.column("n").unwrap().f64().unwrap().iter().collect();
         assert_eq!(n, vec![Some(1234.5), Some(7.0), None, None, Some(-3.0)]);
         let b: Vec<Option<bool>> = out.column("b").unwrap().bool().unwrap().iter().collect();

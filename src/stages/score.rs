@@ -21,10 +21,9 @@ pub const VALUE_CLASSES: [((bool, bool, bool), &str, &str); 8] = [
 /// Paid orders and spend in the RFM window, per customer.
 pub fn rfm_inputs(orders: LazyFrame, clock: Clock, window_days: u32) -> LazyFrame {
     let in_window = col("status").eq(lit("paid")).and(clock.within(col("order_ts"), window_days));
-    orders.group_by([col("_key")]).agg([
-        count_if(in_window.clone()).alias("rfm_frequency"),
-        money_sum_if(col("net_amount"), in_window).alias("rfm_monetary"),
-    ])
+    orders
+        .group_by([col("_key")])
+        .agg([count_if(in_window.clone()).alias("rfm_frequency"), money_sum_if(col("net_amount"), in_window).alias("rfm_monetary")])
 }
 
 /// Score 1..=bins: 1 + the number of cut-points (the i/bins quantiles, linear interpolation,
@@ -142,7 +141,8 @@ mod tests {
     #[test]
     fn quantile_scores_with_ties() {
         // Sorted 0,1,1,1,2,2,3,4,5: linear 20/40/60/80% cut-points are 1, 1.2, 2, 3.4.
-        let df = df!("x" => [Some(0.0), Some(1.0), Some(1.0), Some(1.0), Some(2.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0), None]).unwrap();
+        let df =
+            df!("x" => [Some(0.0), Some(1.0), Some(1.0), Some(1.0), Some(2.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0), None]).unwrap();
         let out = df.lazy().select([quantile_score(col("x"), 5).alias("s")]).collect().unwrap();
         let s: Vec<Option<i8>> = out.column("s").unwrap().i8().unwrap().iter().collect();
         assert_eq!(s, vec![Some(1), Some(1), Some(1), Some(1), Some(3), Some(3), Some(4), Some(5), Some(5), None]);

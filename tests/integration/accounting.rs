@@ -31,7 +31,11 @@ fn check(input: &Path, as_of: &str) -> serde_json::Value {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(format!("_manifest/dt={as_of}/_manifest.json"))).unwrap()).unwrap();
     let q = portrait::io::parquet::read(
-        &std::fs::read_dir(out.join(format!("quarantine/dt={as_of}"))).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "parquet")).unwrap(),
+        &std::fs::read_dir(out.join(format!("quarantine/dt={as_of}")))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .unwrap(),
     )
     .unwrap();
     for table in ["customers", "orders", "order_items", "events", "social_interactions", "feedback"] {

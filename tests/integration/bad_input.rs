@@ -71,7 +71,10 @@ fn corrupt_and_empty_parquet_are_exit_65_naming_the_file() {
 fn truncated_parquet_footer_is_exit_65() {
     let (_d, input) = fixture_copy();
     let path = input.join("events/part-1.parquet");
-    write_parquet(&path, df!("source" => ["shop"], "source_customer_id" => ["S1"], "event_ts" => ["2026-01-01 00:00:00"], "event_type" => ["view"]).unwrap());
+    write_parquet(
+        &path,
+        df!("source" => ["shop"], "source_customer_id" => ["S1"], "event_ts" => ["2026-01-01 00:00:00"], "event_type" => ["view"]).unwrap(),
+    );
     let data = std::fs::read(&path).unwrap();
     std::fs::write(&path, &data[..data.len() - 10]).unwrap();
     let o = run(&input);

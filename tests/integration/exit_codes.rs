@@ -29,7 +29,8 @@ fn input_data_error_exits_65_and_missing_input_66() {
     std::fs::write(input.join("orders/orders.csv"), "source,order_id\nshop,O1\n").unwrap();
     let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&input), "--output", s(&dir.path().join("o"))]);
     assert_eq!(o.code, 65, "{}", o.stderr);
-    let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&dir.path().join("nowhere")), "--output", s(&dir.path().join("o"))]);
+    let o =
+        portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&dir.path().join("nowhere")), "--output", s(&dir.path().join("o"))]);
     assert_eq!(o.code, 66, "{}", o.stderr);
     assert!(!dir.path().join("o/profiles").exists(), "nothing published on failure");
 }

@@ -11,9 +11,7 @@ fn keys(out: &std::path::Path) -> HashMap<String, String> {
     let src = m.column("source").unwrap().str().unwrap().clone();
     let id = m.column("source_customer_id").unwrap().str().unwrap().clone();
     let key = m.column("customer_key").unwrap().str().unwrap().clone();
-    (0..m.height())
-        .map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string()))
-        .collect()
+    (0..m.height()).map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string())).collect()
 }
 
 /// Publish the fixture into a fresh folder; returns the folder (kept alive) and the output root.
@@ -113,7 +111,7 @@ fn purchasing_power_and_behaviour_by_hand() {
     assert_eq!(p1.i("behavior_fav_hour"), Some(10)); // 10 and 20 tie: smaller
     assert_eq!(p1.i("behavior_fav_weekday"), Some(4)); // Fri 11-20 and Thu 10-01 tie: Thursday
     assert_eq!(p1.s("behavior_fav_category").as_deref(), Some("books")); // books 3 > apparel 2 (re-sent line dropped, O3 refunded)
-    // Events: views 11-20, 11-01; cart 11-20; click 09-01; login 11-22 23:59:59.
+                                                                         // Events: views 11-20, 11-01; cart 11-20; click 09-01; login 11-22 23:59:59.
     assert_eq!(p1.i("behavior_view_7d"), Some(1));
     assert_eq!(p1.i("behavior_view_30d"), Some(2));
     assert_eq!(p1.i("behavior_add_to_cart_7d"), Some(1));

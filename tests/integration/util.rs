@@ -27,11 +27,8 @@ pub struct Outcome {
 }
 
 pub fn portrait(args: &[&str]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_portrait"))
-        .args(args)
-        .env("PORTRAIT_LOG", "info")
-        .output()
-        .expect("run the portrait binary");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_portrait")).args(args).env("PORTRAIT_LOG", "info").output().expect("run the portrait binary");
     Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -126,9 +123,9 @@ impl Row {
     pub fn s(&self, c: &str) -> Option<String> {
         match self.any(c) {
             AnyValue::Null => None,
-            AnyValue::Date(d) => Some(
-                (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(d as i64)).to_string(),
-            ),
+            AnyValue::Date(d) => {
+                Some((chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(d as i64)).to_string())
+            }
             v => Some(v.get_str().unwrap_or_else(|| panic!("{c} is text")).to_string()),
         }
     }

@@ -56,12 +56,7 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
     ]);
     let fav_hour = favourite(with_time.clone(), "hour", None, "behavior_fav_hour");
     let fav_weekday = favourite(with_time, "weekday", None, "behavior_fav_weekday");
-    let fav_category = favourite(
-        inputs.items.clone().filter(paid()),
-        "category",
-        Some("quantity"),
-        "behavior_fav_category",
-    );
+    let fav_category = favourite(inputs.items.clone().filter(paid()), "category", Some("quantity"), "behavior_fav_category");
 
     let is = |t: &str| col("event_type").eq(lit(t.to_string()));
     let mut event_aggs = vec![
@@ -73,22 +68,16 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
     }
     let events = inputs.events.clone().group_by([col("_key")]).agg(event_aggs);
 
-    let days = |lf: LazyFrame, ts: &str| {
-        lf.filter(clock.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")])
-    };
-    let active = concat(
-        [days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")],
-        UnionArgs::default(),
-    )
-    .expect("same schema")
-    .group_by([col("_key")])
-    .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
+    let days = |lf: LazyFrame, ts: &str| lf.filter(clock.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")]);
+    let active =
+        concat([days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")], UnionArgs::default())
+            .expect("same schema")
+            .group_by([col("_key")])
+            .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
 
     let full = || JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
     let buyers = super::join_all(purchases, vec![fav_channel, fav_hour, fav_weekday, fav_category]);
-    buyers
-        .join(events, [col("_key")], [col("_key")], full())
-        .join(active, [col("_key")], [col("_key")], full())
+    buyers.join(events, [col("_key")], [col("_key")], full()).join(active, [col("_key")], [col("_key")], full())
 }
 
 /// After joining onto all customers: counts of people without events or orders are 0, not
@@ -106,10 +95,8 @@ pub fn fill_counts(profile: LazyFrame, spec: &BehaviorSpec) -> LazyFrame {
         "power_spend_12m".into(),
     ];
     counts.extend(event_columns(spec).into_iter().map(|(n, _, _)| n));
-    profile
-        .with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0))).collect::<Vec<_>>())
-        .with_columns([
-            ratio(col("behavior_carts_30d"), col("behavior_views_30d")).alias("behavior_cart_rate_30d"),
-            ratio(col("behavior_purchases_30d"), col("behavior_views_30d")).alias("behavior_conversion_30d"),
-        ])
+    profile.with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0))).collect::<Vec<_>>()).with_columns([
+        ratio(col("behavior_carts_30d"), col("behavior_views_30d")).alias("behavior_cart_rate_30d"),
+        ratio(col("behavior_purchases_30d"), col("behavior_views_30d")).alias("behavior_conversion_30d"),
+    ])
 }

@@ -93,7 +93,9 @@ fn cents(value: Expr) -> Expr {
 
 /// `num / den`, null when the denominator is zero or null.
 pub fn ratio(num: Expr, den: Expr) -> Expr {
-    when(den.clone().gt(lit(0))).then(num.cast(DataType::Float64) / den.cast(DataType::Float64)).otherwise(lit(NULL).cast(DataType::Float64))
+    when(den.clone().gt(lit(0)))
+        .then(num.cast(DataType::Float64) / den.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
 }
 
 /// The most frequent non-null `value` per customer (rows, or the sum of `weight` when given),
@@ -116,9 +118,7 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
 
 /// Left-join every frame onto `base` by `customer_key`.
 pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
-    others.into_iter().fold(base, |acc, f| {
-        acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
-    })
+    others.into_iter().fold(base, |acc, f| acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))
 }
 
 /// All five dimensions joined onto the golden records.

@@ -9,16 +9,13 @@ use polars::prelude::*;
 /// 不好 is not counted as 好.
 const NEGATED: &str = r"不好|不满意|不喜欢|不推荐|不值|不新鲜|没用|not good|not happy|not worth|not recommend|don't like|do not like";
 const POSITIVE: &str = r"好|满意|喜欢|推荐|不错|赞|棒|值|快|新鲜|good|great|love|excellent|happy|recommend|fast|nice|perfect|worth";
-const NEGATIVE: &str = r"NEGATED|差|慢|失望|退货|投诉|糟|坏|贵|假|bad|poor|slow|terrible|disappoint|broken|refund|awful|worst|expensive|fake";
+const NEGATIVE: &str =
+    r"NEGATED|差|慢|失望|退货|投诉|糟|坏|贵|假|bad|poor|slow|terrible|disappoint|broken|refund|awful|worst|expensive|fake";
 
 /// Lexicon sentiment of one text in [-1, 1]: (positive - negative) / (positive + negative);
 /// null when no lexicon word occurs.
 pub fn sentiment(text: Expr) -> Expr {
-    let t = text
-        .str()
-        .to_lowercase()
-        .str()
-        .replace_all(lit(format!("(?:{NEGATED})")), lit(" NEGATED "), false);
+    let t = text.str().to_lowercase().str().replace_all(lit(format!("(?:{NEGATED})")), lit(" NEGATED "), false);
     let pos = t.clone().str().count_matches(lit(format!("(?:{POSITIVE})")), false).cast(DataType::Float64);
     let neg = t.str().count_matches(lit(format!("(?:{NEGATIVE})")), false).cast(DataType::Float64);
     ratio(pos.clone() - neg.clone(), pos + neg)
@@ -72,14 +69,11 @@ pub fn derived(profile: LazyFrame) -> LazyFrame {
     let discount = (col("power_discount_share") / lit(0.3)).clip_max(lit(1.0));
     profile
         .with_columns(
-            [
-                "psych_complaints",
-                "psych_rating_count",
-            ]
-            .iter()
-            .chain(crate::stages::features::social::COUNTS)
-            .map(|c| col(*c).fill_null(lit(0)))
-            .collect::<Vec<_>>(),
+            ["psych_complaints", "psych_rating_count"]
+                .iter()
+                .chain(crate::stages::features::social::COUNTS)
+                .map(|c| col(*c).fill_null(lit(0)))
+                .collect::<Vec<_>>(),
         )
         .with_column(((discount + col("power_coupon_rate")) / lit(2.0)).round(4, RoundMode::HalfToEven).alias("psych_price_sensitivity"))
         .with_column(
