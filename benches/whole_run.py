@@ -25,6 +25,7 @@ def timed_child(cmd):
 DUCKDB_CHILD = r"""
 import duckdb, sys
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute(open(sys.argv[1]).read())  # every statement of duckdb_core.sql, in order
 print(con.execute("SELECT count(*) FROM result").fetchone()[0])
 """
