@@ -176,8 +176,10 @@ fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Pe
     let age_days = rng.gen_range(18 * 365..70 * 365);
     let birth = (start + Duration::days(days)).date() - Duration::days(age_days);
     let city = rng.gen_range(0..CITIES.len());
-    let phone = format!("1{}{:09}", pick(rng, &['3', '5', '7', '8', '9']), (i as u64 * 7_919 + rng.gen_range(0..7_919u64)) % 1_000_000_000);
-    let email = format!("{}{}@{}", name_latin, rng.gen_range(1..999), pick(rng, DOMAINS));
+    // Distinct people get distinct phones and emails (i times a number coprime to 10^9 is a
+    // bijection mod 10^9); shared family numbers are left to the identity benchmarks.
+    let phone = format!("1{}{:09}", pick(rng, &['3', '5', '7', '8', '9']), (i as u64 * 387_420_489 + 12_345) % 1_000_000_000);
+    let email = format!("{}{}@{}", name_latin, i, pick(rng, DOMAINS));
     let seq = rng.gen_range(0..500) * 2 + if gender == 'M' { 1 } else { 0 };
     let id_number = rng.gen_bool(0.6).then(|| cn_id(CITIES[city].2, birth, seq));
     let income = (10.5 + 0.7 * normal(rng)).exp().round();
