@@ -13,8 +13,8 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     if plans.is_empty() {
         return Ok(Vec::new());
     }
-    // The in-memory engine: at SF 1 it peaked lower than 0.55's streaming engine on this
-    // plan (3.3 GB against 4.0 GB), because the shared sub-plans are cached either way.
+    // The in-memory engine: on this plan it peaked lower than 0.55's streaming engine
+    // (measured at SF 1), because the shared sub-plans are cached either way.
     let opt = plans[0].get_current_optimizations();
     let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
     guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt))

@@ -12,9 +12,8 @@ use polars::prelude::*;
 /// newer than the run's date.
 pub struct Cleaned {
     pub used: LazyFrame,
-    /// `_file, _row, reason, raw`
+    /// `_file`, `_row`, `reason` and the row's columns.
     pub quarantine: LazyFrame,
-    pub duplicates: LazyFrame,
     pub after_as_of: LazyFrame,
 }
 
@@ -270,7 +269,6 @@ pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> C
     Cleaned {
         used: lf.clone().filter(known.clone().and(in_time.clone())),
         quarantine: lf.clone().filter(known.clone().not()).with_column(lit(reason.to_string()).alias("reason")),
-        duplicates: LazyFrame::default(),
         after_as_of: lf.filter(known.and(in_time.not())),
     }
 }
