@@ -5,7 +5,7 @@ use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::io::scan::InputFile;
 use crate::schema::Table;
-use crate::stages::features::{self, money_mean, money_sum, ratio, Clock, Inputs};
+use crate::stages::features::{self, money_sum, ratio, Clock, Inputs};
 use crate::stages::ingest::{self, Ingested};
 use crate::stages::{clean, identity, score};
 use polars::prelude::*;
@@ -261,13 +261,15 @@ fn segment_summary(profiles: LazyFrame) -> LazyFrame {
             col("power_order_count").gt_eq(lit(2)).cast(DataType::Float64).mean().alias("repeat_rate"),
             col("rfm_recency_days").cast(DataType::Float64).mean().alias("mean_recency_days"),
             col("rfm_frequency").cast(DataType::Float64).mean().alias("mean_frequency"),
-            money_mean(col("rfm_monetary")).alias("mean_monetary"),
+            money_sum(col("rfm_monetary")).alias("_monetary"),
+            col("rfm_monetary").count().alias("_buyers"),
         ])
         .with_column(money_sum(col("revenue_12m")).alias("_total"))
         .with_columns([
             (col("customers").cast(DataType::Float64) / col("customers").sum().cast(DataType::Float64)).alias("customer_share"),
             ratio(col("revenue_12m"), col("_total")).alias("revenue_share"),
+            ratio(col("_monetary"), col("_buyers")).alias("mean_monetary"),
         ])
-        .drop(cols(["_total"]))
+        .drop(cols(["_total", "_monetary", "_buyers"]))
         .sort(["segment"], Default::default())
 }

@@ -36,6 +36,8 @@ for table in ["profiles", "tags", "identity_map", "segment_summary", "quarantine
             assert field.type.unit == "us" and field.type.tz == "UTC", (table, field)
     df = pl.read_parquet(path)
     assert df.height == f.metadata.num_rows
+    nan = [c for c in df.columns if df[c].dtype == pl.Float64 and df[c].is_nan().any()]
+    assert not nan, (table, "NaN in", nan)  # ratios without a denominator are null
 print("ok")
 "#;
 
