@@ -6,5 +6,6 @@ mod config_edit;
 mod determinism;
 mod exit_codes;
 mod fixture;
+mod layouts;
 mod readers;
 mod util;
