@@ -2,6 +2,7 @@
 
 mod accounting;
 mod bad_input;
+mod commands;
 mod config_edit;
 mod determinism;
 mod exit_codes;
