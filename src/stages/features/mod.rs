@@ -1,5 +1,6 @@
 //! Stage 3, features: the five dimensions of a customer profile, one module each. Every module
-//! returns a lazy frame keyed by `customer_key` whose columns carry the dimension's prefix;
+//! returns a lazy frame keyed by the person (`_key`, a dense u32; the `customer_key` text comes
+//! with the golden record) whose columns carry the dimension's prefix;
 //! windows end at `--as-of` inclusive. Features a SQL expression can say live in the config.
 
 pub mod basic;
@@ -11,12 +12,12 @@ pub mod social;
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 
-/// Cleaned inputs, every row already carrying `customer_key` and no row after `--as-of`.
+/// Cleaned inputs, every row already carrying the person's `_key` and no row after `--as-of`.
 pub struct Inputs {
-    /// Golden records, one per `customer_key`.
+    /// Golden records, one per person.
     pub customers: LazyFrame,
     pub orders: LazyFrame,
-    /// Order items joined with their order's `customer_key`, `order_ts` and `status`.
+    /// Order items with their order's `_key` and `status`.
     pub items: LazyFrame,
     pub events: LazyFrame,
     pub social: LazyFrame,
@@ -116,7 +117,7 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
         .agg([col(value).first().alias(name)])
 }
 
-/// Left-join every frame onto `base` by `customer_key`.
+/// Left-join every frame onto `base` by the person (`_key`).
 pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
     others.into_iter().fold(base, |acc, f| acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))
 }
