@@ -151,10 +151,10 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         },
     );
 
-    // order_items: drop re-sent lines; each line takes its order's customer, time and status.
+    // order_items: drop re-sent lines; each line takes its order's person and status.
     let itm = take(Table::OrderItems)?;
     let (items_dedup, items_dup) = clean::dedupe(clean::items(itm.rows.clone()), &["source", "order_id", "sku"]);
-    let order_ref = || [col("source"), col("order_id"), col("_key"), col("order_ts"), col("status")];
+    let order_ref = || [col("source"), col("order_id"), col("_key"), col("status")];
     let known_orders = concat(
         [
             orders_used.clone().select(order_ref()).with_column(lit(true).alias("_in_time")),

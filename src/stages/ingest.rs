@@ -38,7 +38,7 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
 
     for (idx, file) in files.iter().enumerate() {
         let (lf, schema) = scan::scan(file)?;
-        let mut raw = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];
+        let mut raw = vec![col("_row").cast(DataType::UInt32)];
         let mut parsed = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];
         let mut problems = Vec::new();
         let mut usable = Vec::new();

@@ -80,22 +80,22 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
     buyers.join(events, [col("_key")], [col("_key")], full()).join(active, [col("_key")], [col("_key")], full())
 }
 
-/// After joining onto all customers: counts of people without events or orders are 0, not
-/// null; then the funnel rates.
-pub fn fill_counts(profile: LazyFrame, spec: &BehaviorSpec) -> LazyFrame {
-    let mut counts: Vec<String> = vec![
-        "behavior_purchase_days".into(),
-        "behavior_frequency_365d".into(),
-        "behavior_purchases_30d".into(),
-        "behavior_views_30d".into(),
-        "behavior_carts_30d".into(),
-        "behavior_active_days_90d".into(),
-        "power_order_count".into(),
-        "power_total_spend".into(),
-        "power_spend_12m".into(),
+/// Count columns: 0, not null, for people without events or orders.
+pub fn counts(spec: &BehaviorSpec) -> Vec<String> {
+    let fixed = [
+        "behavior_purchase_days",
+        "behavior_frequency_365d",
+        "behavior_purchases_30d",
+        "behavior_views_30d",
+        "behavior_carts_30d",
+        "behavior_active_days_90d",
     ];
-    counts.extend(event_columns(spec).into_iter().map(|(n, _, _)| n));
-    profile.with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0))).collect::<Vec<_>>()).with_columns([
+    fixed.into_iter().map(String::from).chain(event_columns(spec).into_iter().map(|(n, _, _)| n)).collect()
+}
+
+/// The funnel rates, on the joined profile (after counts are filled).
+pub fn funnel(profile: LazyFrame) -> LazyFrame {
+    profile.with_columns([
         ratio(col("behavior_carts_30d"), col("behavior_views_30d")).alias("behavior_cart_rate_30d"),
         ratio(col("behavior_purchases_30d"), col("behavior_views_30d")).alias("behavior_conversion_30d"),
     ])

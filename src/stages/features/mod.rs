@@ -134,5 +134,12 @@ pub fn profile(inputs: &Inputs, clock: Clock, spec: &crate::config::spec::Pipeli
             psych::features(inputs.feedback.clone()),
         ],
     );
-    psych::derived(behavior::fill_counts(joined, &spec.behavior))
+    // Counts of people without activity in a dimension are 0, not null.
+    let counts: Vec<Expr> = behavior::counts(&spec.behavior)
+        .iter()
+        .map(String::as_str)
+        .chain(power::COUNTS.iter().chain(social::COUNTS).chain(psych::COUNTS).copied())
+        .map(|c| col(c).fill_null(lit(0)))
+        .collect();
+    psych::derived(behavior::funnel(joined.with_columns(counts)))
 }

@@ -48,6 +48,9 @@ pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
         ])
 }
 
+/// Count and sum columns: 0, not null, for people without orders.
+pub const COUNTS: &[&str] = &["power_order_count", "power_total_spend", "power_spend_12m"];
+
 /// Tertiles of average order value over all buyers: low / mid / high.
 fn price_tier(aov: Expr) -> Expr {
     let q1 = aov.clone().quantile(lit(1.0 / 3.0), QuantileMethod::Linear);

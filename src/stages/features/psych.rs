@@ -61,6 +61,9 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
         .drop(cols(motives.iter().map(|m| format!("_m_{m}")).collect::<Vec<_>>()))
 }
 
+/// Count columns: 0, not null, for people without feedback.
+pub const COUNTS: &[&str] = &["psych_complaints", "psych_rating_count"];
+
 /// Motives shown by purchases, computed on the joined profile:
 /// price sensitivity = mean of min(1, discount share / 0.3) and coupon rate, in [0, 1];
 /// revealed motive = `price` when sensitivity >= 0.5, else `quality` for the high price tier,
@@ -68,13 +71,6 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
 pub fn derived(profile: LazyFrame) -> LazyFrame {
     let discount = (col("power_discount_share") / lit(0.3)).clip_max(lit(1.0));
     profile
-        .with_columns(
-            ["psych_complaints", "psych_rating_count"]
-                .iter()
-                .chain(crate::stages::features::social::COUNTS)
-                .map(|c| col(*c).fill_null(lit(0)))
-                .collect::<Vec<_>>(),
-        )
         .with_column(((discount + col("power_coupon_rate")) / lit(2.0)).round(4, RoundMode::HalfToEven).alias("psych_price_sensitivity"))
         .with_column(
             when(col("psych_price_sensitivity").gt_eq(lit(0.5)))
