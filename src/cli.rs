@@ -51,6 +51,28 @@ pub enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
+    /// Fit BG/NBD, Gamma-Gamma and CLV on any purchase history (canonical orders, CSV or
+    /// Parquet) and write params.json and customers.parquet.
+    Models {
+        #[arg(long)]
+        orders: PathBuf,
+        /// Last day of the calibration (fitting) period.
+        #[arg(long, value_parser = parse_date)]
+        calibration_end: NaiveDate,
+        /// Last day of a holdout period to compare predictions with.
+        #[arg(long, value_parser = parse_date)]
+        holdout_end: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Unit::Week)]
+        unit: Unit,
+        /// Prediction horizon in units; default the holdout's length, else one year.
+        #[arg(long)]
+        horizon: Option<f64>,
+        /// Annual discount rate of the CLV.
+        #[arg(long, default_value_t = 0.10)]
+        discount_rate: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Generate realistic, messy input data (and its ground truth) at a scale factor.
     Sample {
         /// Scale factor: 1 = 100,000 people (SCHEMA.md).
@@ -64,6 +86,12 @@ pub enum Command {
         #[arg(long, value_parser = parse_date, default_value = "2026-11-22")]
         as_of: NaiveDate,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Unit {
+    Day,
+    Week,
 }
 
 fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
@@ -93,6 +121,26 @@ pub fn dispatch(command: Command) -> Result<String> {
         Command::Explain { pipeline, input } => {
             let plan = crate::run::validate(&pipeline, &Overrides { input, ..Default::default() })?;
             crate::run::explain(&plan)
+        }
+        Command::Models { orders, calibration_end, holdout_end, unit, horizon, discount_rate, out } => {
+            let unit_days = if unit == Unit::Week { 7.0 } else { 1.0 };
+            let o = crate::models::command::Options {
+                orders,
+                calibration_end,
+                holdout_end,
+                unit_days,
+                horizon,
+                annual_discount_rate: discount_rate,
+                out: out.clone(),
+            };
+            let p = crate::models::command::run(&o)?;
+            let bg = p.report.bgnbd.as_ref().map_or("not fitted".to_string(), |f| {
+                format!(
+                    "r={:.4} alpha={:.4} a={:.4} b={:.4} LL={:.2}",
+                    f.params.r, f.params.alpha, f.params.a, f.params.b, f.log_likelihood
+                )
+            });
+            Ok(format!("{} customers; BG/NBD {bg}; wrote {}", p.report.customers, out.display()))
         }
         Command::Sample { scale, seed, out, as_of } => {
             if !(scale > 0.0) {

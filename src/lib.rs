@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod models;
 pub mod pipeline;
 pub mod run;
 pub mod sample;

@@ -8,5 +8,6 @@ mod determinism;
 mod exit_codes;
 mod fixture;
 mod layouts;
+mod models;
 mod readers;
 mod util;

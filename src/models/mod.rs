@@ -1,0 +1,136 @@
+//! "Buy till you die" models and customer clusters, fitted on every run: BG/NBD for how many
+//! purchases a customer will make and whether they are still a customer, Gamma-Gamma for what
+//! those purchases are worth, a discounted CLV from both, and k-means personas. The same code
+//! serves the nightly run (`stages::predict`) and `portrait models`.
+
+pub mod bgnbd;
+pub mod command;
+pub mod gamma_gamma;
+pub mod kmeans;
+pub mod optimize;
+pub mod special;
+pub mod summary;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// How the models are fitted and what they predict (the `[models]` config section).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Days per time unit of the fit (7: weeks, as in the paper).
+    pub unit_days: f64,
+    /// Expected purchases are predicted over this many days.
+    pub horizon_days: f64,
+    /// CLV sums discounted expected spend over this many days, in 30-day steps.
+    pub clv_horizon_days: f64,
+    pub annual_discount_rate: f64,
+    /// L2 penalty on the BG/NBD parameters (0 = plain maximum likelihood).
+    pub penalizer: f64,
+    /// Fewer buyers than this: no fit, the model columns stay null.
+    pub min_customers: usize,
+}
+
+/// Model inputs of one customer (times in the fit's unit); `None` for people who never bought.
+#[derive(Clone, Copy, Debug)]
+pub struct Customer {
+    pub x: f64,
+    pub t_x: f64,
+    pub t: f64,
+    /// Mean spend per repeat purchase day (None when x = 0).
+    pub monetary: Option<f64>,
+}
+
+/// What was fitted, for the manifest and `params.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub unit_days: f64,
+    pub customers: usize,
+    pub repeat_customers: usize,
+    pub bgnbd: Option<bgnbd::Fit>,
+    pub gamma_gamma: Option<gamma_gamma::Fit>,
+    /// Fallbacks taken, in words (also logged as warnings).
+    pub warnings: Vec<String>,
+}
+
+/// Per-customer predictions, aligned with the input; None where the model could not say.
+#[derive(Clone, Debug, Default)]
+pub struct Predictions {
+    pub p_alive: Vec<Option<f64>>,
+    pub purchases: Vec<Option<f64>>,
+    pub order_value: Vec<Option<f64>>,
+    pub clv: Vec<Option<f64>>,
+    /// Expected purchases over the holdout, when one was asked for.
+    pub holdout: Option<Vec<Option<f64>>>,
+}
+
+/// Fit BG/NBD and Gamma-Gamma on the buyers and predict for every customer.
+/// `holdout_days`: also predict purchases over that many days (for the self-evaluation).
+pub fn fit_and_predict(customers: &[Option<Customer>], s: &Settings, holdout_days: Option<f64>) -> (Report, Predictions) {
+    let buyers: Vec<&Customer> = customers.iter().flatten().collect();
+    let mut warnings = Vec::new();
+    let bg = if buyers.len() < s.min_customers.max(1) {
+        warnings.push(format!("BG/NBD not fitted: {} buyers, fewer than models.min_customers = {}", buyers.len(), s.min_customers));
+        None
+    } else {
+        let fit = bgnbd::fit(&bgnbd::compress(buyers.iter().map(|c| (c.x, c.t_x, c.t))), s.penalizer);
+        match &fit {
+            None => warnings.push("BG/NBD fit failed from every start (likelihood not finite): pred_* and clv_* are null".into()),
+            Some(f) if !f.converged => warnings
+                .push(format!("BG/NBD did not converge in {} iterations from any start; the best parameters found are used", f.iterations)),
+            _ => {}
+        }
+        fit
+    };
+    let repeat: Vec<(f64, f64)> = buyers.iter().filter_map(|c| c.monetary.map(|m| (c.x, m))).collect();
+    let gg = gamma_gamma::fit(&repeat);
+    let gg_usable = gg.as_ref().filter(|f| f.params.q > 1.0).map(|f| f.params);
+    // Fallback without a usable spend model: the customer's own mean, else the repeat buyers' mean.
+    let mean_repeat = (!repeat.is_empty()).then(|| repeat.iter().map(|r| r.1).sum::<f64>() / repeat.len() as f64);
+    if gg_usable.is_none() && !buyers.is_empty() {
+        warnings.push(format!(
+            "Gamma-Gamma not usable ({}): pred_order_value is the customer's own mean spend, else the repeat buyers' mean",
+            match &gg {
+                None => "fewer than 10 repeat buyers or no finite likelihood".to_string(),
+                Some(f) => format!("q = {:.3} <= 1", f.params.q),
+            }
+        ));
+    }
+    for w in &warnings {
+        tracing::warn!(warning = %w, "models");
+    }
+    let unit = s.unit_days;
+    let per_step = (1.0 + s.annual_discount_rate).powf(30.0 / 365.0) - 1.0;
+    let one = |c: &Option<Customer>| -> [Option<f64>; 5] {
+        let Some(c) = c else { return [None; 5] };
+        let value = match gg_usable {
+            Some(p) => gamma_gamma::expected_value(&p, c.monetary.map_or(0.0, |_| c.x), c.monetary.unwrap_or(0.0)),
+            None => c.monetary.or(mean_repeat),
+        };
+        let Some(p) = bg.as_ref().map(|f| f.params) else { return [None, None, value, None, None] };
+        let expect = |days: f64| bgnbd::expected_purchases(&p, c.x, c.t_x, c.t, days / unit);
+        let clv = value.map(|v| {
+            let steps = (s.clv_horizon_days / 30.0).ceil() as usize;
+            let mut previous = 0.0;
+            (1..=steps)
+                .map(|i| {
+                    let cumulative = expect((i as f64 * 30.0).min(s.clv_horizon_days));
+                    let step = cumulative - previous;
+                    previous = cumulative;
+                    v * step / (1.0 + per_step).powi(i as i32)
+                })
+                .sum()
+        });
+        [Some(bgnbd::p_alive(&p, c.x, c.t_x, c.t)), Some(expect(s.horizon_days)), value, clv, holdout_days.map(expect)]
+    };
+    let rows: Vec<[Option<f64>; 5]> = customers.par_iter().map(one).collect();
+    let column = |i: usize| rows.iter().map(|r| r[i]).collect::<Vec<_>>();
+    let predictions = Predictions {
+        p_alive: column(0),
+        purchases: column(1),
+        order_value: column(2),
+        clv: column(3),
+        holdout: holdout_days.map(|_| column(4)),
+    };
+    let report = Report { unit_days: unit, customers: buyers.len(), repeat_customers: repeat.len(), bgnbd: bg, gamma_gamma: gg, warnings };
+    (report, predictions)
+}

@@ -1,0 +1,83 @@
+//! `portrait models` on CDNOW against the published estimates (tests/data/cdnow/README.md).
+
+use crate::util::{portrait, repo, s};
+use polars::prelude::*;
+
+fn within(actual: f64, published: f64, relative: f64, what: &str) {
+    assert!((actual - published).abs() <= relative * published.abs(), "{what}: {actual} vs published {published}");
+}
+
+fn fit_cdnow(out: &std::path::Path) -> serde_json::Value {
+    let orders = repo().join("tests/data/cdnow/cdnow_sample_orders.csv");
+    let o = portrait(&[
+        "models",
+        "--orders",
+        s(&orders),
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--unit",
+        "week",
+        "--out",
+        s(out),
+    ]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    serde_json::from_str(&std::fs::read_to_string(out.join("params.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn cdnow_fits_match_the_published_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = fit_cdnow(dir.path());
+    let bg = &p["bgnbd"];
+    assert_eq!(bg["converged"], true);
+    for (name, published) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        within(bg["params"][name].as_f64().unwrap(), published, 0.01, name);
+    }
+    let ll = bg["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -9582.4).abs() <= 0.5, "log-likelihood {ll}");
+    let gg = &p["gamma_gamma"];
+    for (name, published) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        within(gg["params"][name].as_f64().unwrap(), published, 0.02, name);
+    }
+    assert_eq!(p["customers"], 2357);
+    assert_eq!(p["repeat_customers"], 946);
+    assert_eq!(p["rows_read"], 6919);
+    // The holdout: 1,882 repeat purchase days in the 39 weeks after calibration (published).
+    assert_eq!(p["holdout"]["actual_purchases"], 1882);
+    assert_eq!(p["holdout"]["days"], 273.0);
+}
+
+#[test]
+fn cdnow_customer_table_and_determinism() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fit_cdnow(a.path());
+    fit_cdnow(b.path());
+    let bytes = |d: &std::path::Path| std::fs::read(d.join("customers.parquet")).unwrap();
+    assert_eq!(bytes(a.path()), bytes(b.path()), "two fits give identical customer tables");
+    let json = |d: &std::path::Path| std::fs::read_to_string(d.join("params.json")).unwrap();
+    assert_eq!(json(a.path()), json(b.path()));
+
+    let path = a.path().join("customers.parquet");
+    let df = LazyFrame::scan_parquet(PlRefPath::new(s(&path)), Default::default()).unwrap().collect().unwrap();
+    assert_eq!(df.height(), 2357);
+    let row = |id: &str| df.clone().lazy().filter(col("source_customer_id").eq(lit(id))).collect().unwrap();
+    // Customer 0001 bought 1997-01-01, 01-18, 08-02 (calibration) and 12-12 (holdout):
+    // x = 2, t_x = 213 days / 7, T = 272 days / 7, one holdout purchase.
+    let c = row("0001");
+    let get = |c: &DataFrame, n: &str| c.column(n).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0).unwrap();
+    assert_eq!(get(&c, "x"), 2.0);
+    assert!((get(&c, "t_x") - 213.0 / 7.0).abs() < 1e-9);
+    assert!((get(&c, "T") - 272.0 / 7.0).abs() < 1e-9);
+    assert_eq!(get(&c, "actual_purchases"), 1.0);
+    // Mean spend of the two repeat days: (29.73 + 14.96) / 2.
+    assert!((get(&c, "monetary") - 22.345).abs() < 1e-9);
+    for name in ["p_alive", "expected_purchases", "expected_order_value", "clv", "predicted_holdout_purchases"] {
+        assert!(get(&c, name).is_finite() && get(&c, name) > 0.0, "{name}");
+    }
+    // No repeat purchase: alive with probability 1 under BG/NBD's assumptions.
+    let p_alive = df.column("p_alive").unwrap().f64().unwrap();
+    let x = df.column("x").unwrap().f64().unwrap();
+    assert!(x.iter().zip(p_alive.iter()).filter(|(x, _)| *x == Some(0.0)).all(|(_, p)| p == Some(1.0)));
+}
