@@ -5,16 +5,23 @@ use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::io::scan::InputFile;
 use crate::schema::Table;
-use crate::stages::features::{self, money_sum, ratio, Clock, Inputs};
+use crate::stages::features::{self, fixed_mean, fixed_sum, money_sum, ratio, Clock, Inputs};
 use crate::stages::ingest::{self, Ingested};
+use crate::stages::predict::{self, Outcome, ACTUAL, HOLDOUT_PREDICTED};
 use crate::stages::{clean, identity, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
-/// Lazy plans of one run, ready to be executed together.
+/// Lazy plans of one run. The profile is materialised first (the models need all of it);
+/// `outputs` then builds every output table on the predicted profile.
 pub struct Built {
-    /// Output tables by name: profiles, tags, identity_map, segment_summary, quarantine.
-    pub outputs: Vec<(&'static str, LazyFrame)>,
+    /// One row per person (`_key`): the five dimensions, rfm_*, config features and the
+    /// models' inputs.
+    pub profile: LazyFrame,
+    /// One row `last_day`: the newest paid purchase day after as-of (the holdout's end).
+    pub newest_after: LazyFrame,
+    pub identity_map: LazyFrame,
+    pub quarantine: LazyFrame,
     /// Per input table one row: read, used, duplicate, quarantined, after_as_of.
     pub accounting: Vec<(Table, LazyFrame)>,
     /// Per input table one row of unparseable-value counts per column.
@@ -141,6 +148,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
         ["_key", "source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
     let orders = clean::attach_key(deduped, Table::Orders, id_map.clone(), clock.end_lit(), &order_cols);
     let orders_used = orders.used.select(named(&order_cols));
+    let orders_after = orders.after_as_of.clone().select(named(&["_key", "order_ts", "status", "net_amount"]));
     ledger.record(
         &ord,
         Accounted {
@@ -201,23 +209,15 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
 
     let inputs = Inputs { customers: golden, orders: orders_used.clone(), items: items_used, events, social, feedback };
     let profile = features::profile(&inputs, clock, &plan.spec);
-    let profile = score::rfm(profile, orders_used, clock, plan);
-    let profiles = dimension_order(score::apply_rules(profile, plan))?.sort(["customer_key"], Default::default());
-
-    let outputs = vec![
-        ("profiles", profiles.clone()),
-        ("tags", tags_long(profiles.clone())),
-        ("identity_map", id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default())),
-        ("segment_summary", segment_summary(profiles)),
-        (
-            "quarantine",
-            concat(ledger.quarantine, UnionArgs::default())
-                .map_err(|e| Error::internal("quarantine union", e))?
-                .sort(["table", "file", "row"], Default::default()),
-        ),
-    ];
+    let profile = score::rfm(profile, orders_used.clone(), clock, plan);
+    let profile = predict::with_model_inputs(score::apply_features(profile, plan), orders_used, orders_after.clone(), plan);
     Ok(Built {
-        outputs,
+        profile,
+        newest_after: predict::newest_after(orders_after, plan),
+        identity_map: id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default()),
+        quarantine: concat(ledger.quarantine, UnionArgs::default())
+            .map_err(|e| Error::internal("quarantine union", e))?
+            .sort(["table", "file", "row"], Default::default()),
         accounting: ledger.accounting,
         unparseable: ledger.unparseable,
         files: ledger.files,
@@ -225,17 +225,31 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     })
 }
 
+/// Every output table, on the profile with the models' columns (`predict::predict`).
+pub fn outputs(plan: &Plan, built: &Built, predicted: LazyFrame, outcome: &Outcome) -> Result<Vec<(&'static str, LazyFrame)>> {
+    let scored = score::apply_rules(predicted, plan).cache();
+    let profiles = dimension_order(scored.clone())?.sort(["customer_key"], Default::default());
+    Ok(vec![
+        ("profiles", profiles.clone()),
+        ("tags", tags_long(profiles.clone())),
+        ("identity_map", built.identity_map.clone()),
+        ("segment_summary", segment_summary(profiles, plan, outcome)?),
+        ("model_eval", model_eval(scored, outcome.holdout_days)?),
+        ("quarantine", built.quarantine.clone()),
+    ])
+}
+
 /// Profile columns grouped by dimension (config features join their prefix's group), then
-/// the scores and labels; the internal `_key` is dropped.
+/// the scores, model outputs and labels; internal `_` columns are dropped.
 fn dimension_order(mut lf: LazyFrame) -> Result<LazyFrame> {
     let schema = lf.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
     let mut order = vec!["customer_key"];
-    for prefix in ["basic_", "power_", "behavior_", "social_", "psych_", "rfm_"] {
+    for prefix in ["basic_", "power_", "behavior_", "social_", "psych_", "rfm_", "pred_", "clv_", "cluster"] {
         order.extend(names.iter().filter(|n| n.starts_with(prefix)));
     }
     order.extend(["segment", "lifecycle_stage", "tags"]);
-    let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n) && *n != "_key").collect();
+    let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n) && !n.starts_with('_')).collect();
     order.extend(rest);
     Ok(lf.select(order.into_iter().map(col).collect::<Vec<_>>()))
 }
@@ -249,27 +263,109 @@ fn tags_long(profiles: LazyFrame) -> LazyFrame {
         .sort(["customer_key", "tag"], Default::default())
 }
 
-/// `segment_summary` output: per segment (`no_purchase` for customers who never bought) its
-/// size, 12-month revenue and share, repeat rate and mean R/F/M.
-fn segment_summary(profiles: LazyFrame) -> LazyFrame {
-    profiles
-        .with_column(col("segment").fill_null(lit("no_purchase")))
-        .group_by([col("segment")])
-        .agg([
+/// `segment_summary` output: one row per RFM segment (`grouping` = `segment`; `no_purchase`
+/// for customers who never bought) and per persona cluster (`grouping` = `cluster`,
+/// `cluster_<n>`), with its description, size, 12-month revenue and shares, repeat rate,
+/// mean R/F/M, mean alive probability and mean CLV.
+fn segment_summary(profiles: LazyFrame, plan: &Plan, outcome: &Outcome) -> Result<LazyFrame> {
+    let clv = predict::clv_column(&plan.spec.models);
+    let summarise = |grouping: &str, name: Expr| {
+        profiles
+            .clone()
+            .with_column(name.alias("segment"))
+            .filter(col("segment").is_not_null())
+            .group_by([col("segment")])
+            .agg([
+                len().cast(DataType::UInt64).alias("customers"),
+                money_sum(col("power_spend_12m")).alias("revenue_12m"),
+                col("power_order_count").gt_eq(lit(2)).cast(DataType::Float64).mean().alias("repeat_rate"),
+                col("rfm_recency_days").cast(DataType::Float64).mean().alias("mean_recency_days"),
+                col("rfm_frequency").cast(DataType::Float64).mean().alias("mean_frequency"),
+                money_sum(col("rfm_monetary")).alias("_monetary"),
+                col("rfm_monetary").count().alias("_buyers"),
+                fixed_mean(col("pred_p_alive")).alias("mean_p_alive"),
+                fixed_mean(col(clv.as_str())).alias("mean_clv"),
+            ])
+            .with_column(money_sum(col("revenue_12m")).alias("_total"))
+            .with_columns([
+                lit(grouping.to_string()).alias("grouping"),
+                (col("customers").cast(DataType::Float64) / col("customers").sum().cast(DataType::Float64)).alias("customer_share"),
+                ratio(col("revenue_12m"), col("_total")).alias("revenue_share"),
+                ratio(col("_monetary"), col("_buyers")).alias("mean_monetary"),
+            ])
+            .drop(cols(["_total", "_monetary", "_buyers"]))
+            .sort(["segment"], Default::default())
+    };
+    let segments = summarise("segment", col("segment").fill_null(lit("no_purchase")));
+    let clusters = summarise("cluster", concat_str([lit("cluster_"), col("cluster").cast(DataType::String)], "", false));
+    let mut names = vec![];
+    let (mut en, mut zh): (Vec<Option<String>>, Vec<Option<String>>) = (vec![], vec![]);
+    for r in &plan.segments {
+        names.push(r.name.clone());
+        en.push((!r.description.is_empty()).then(|| r.description.clone()));
+        zh.push(None);
+    }
+    for c in &outcome.clusters.clusters {
+        names.push(format!("cluster_{}", c.cluster));
+        en.push(Some(c.label.clone()));
+        zh.push(Some(c.label_zh.clone()));
+    }
+    let descriptions = df!("segment" => names, "description" => en, "description_zh" => zh)
+        .map_err(|e| Error::internal("segment descriptions", e))?
+        .lazy();
+    let union = concat([segments, clusters], UnionArgs::default()).map_err(|e| Error::internal("segment summary", e))?;
+    let first = ["grouping", "segment", "description", "description_zh"];
+    Ok(union
+        .join(descriptions, [col("segment")], [col("segment")], JoinArgs::new(JoinType::Left))
+        .select([cols(first).as_expr(), all().exclude_cols(first).as_expr()])
+        .sort(["grouping", "segment"], SortMultipleOptions::default().with_order_descending_multi([true, false])))
+}
+
+/// `model_eval` output (成效评估): when orders after as-of exist, the predictions for the
+/// holdout (as-of, newest purchase day] against what happened, for all buyers (`all`), by
+/// alive-probability decile (`p_alive 0.0-0.1` ...), by lifecycle stage (`lifecycle:<stage>`)
+/// and by tag (`tag:<tag>`, e.g. how many `churn_risk` customers bought again). Empty
+/// without newer data.
+fn model_eval(scored: LazyFrame, holdout_days: Option<f64>) -> Result<LazyFrame> {
+    let base = scored
+        .filter(col(HOLDOUT_PREDICTED).is_not_null())
+        .select([
+            col("pred_p_alive"),
+            col(HOLDOUT_PREDICTED).alias("_pred"),
+            col(ACTUAL).fill_null(lit(0u32)).cast(DataType::Float64).alias("_actual"),
+            col("lifecycle_stage"),
+            col("tags"),
+        ])
+        .cache();
+    let metrics = || {
+        [
             len().cast(DataType::UInt64).alias("customers"),
-            money_sum(col("power_spend_12m")).alias("revenue_12m"),
-            col("power_order_count").gt_eq(lit(2)).cast(DataType::Float64).mean().alias("repeat_rate"),
-            col("rfm_recency_days").cast(DataType::Float64).mean().alias("mean_recency_days"),
-            col("rfm_frequency").cast(DataType::Float64).mean().alias("mean_frequency"),
-            money_sum(col("rfm_monetary")).alias("_monetary"),
-            col("rfm_monetary").count().alias("_buyers"),
-        ])
-        .with_column(money_sum(col("revenue_12m")).alias("_total"))
-        .with_columns([
-            (col("customers").cast(DataType::Float64) / col("customers").sum().cast(DataType::Float64)).alias("customer_share"),
-            ratio(col("revenue_12m"), col("_total")).alias("revenue_share"),
-            ratio(col("_monetary"), col("_buyers")).alias("mean_monetary"),
-        ])
-        .drop(cols(["_total", "_monetary", "_buyers"]))
-        .sort(["segment"], Default::default())
+            fixed_mean(col("pred_p_alive")).alias("mean_p_alive"),
+            col("_actual").gt(lit(0.0)).cast(DataType::Float64).mean().alias("share_bought_again"),
+            fixed_sum(col("_pred")).alias("predicted_purchases"),
+            col("_actual").sum().cast(DataType::UInt64).alias("actual_purchases"),
+            fixed_mean((col("_pred") - col("_actual")).abs()).alias("mae_purchases"),
+        ]
+    };
+    let grouped = |lf: LazyFrame, group: Expr| {
+        lf.with_column(group.alias("group"))
+            .filter(col("group").is_not_null())
+            .group_by([col("group")])
+            .agg(metrics())
+            .sort(["group"], Default::default())
+    };
+    let decile = (col("pred_p_alive") * lit(10.0)).floor().clip(lit(0.0), lit(9.0)).cast(DataType::Int32);
+    let bin_label = (0..10).rev().fold(lit(NULL).cast(DataType::String), |acc, i| {
+        let label = if i == 9 { "p_alive 0.9-1.0".to_string() } else { format!("p_alive 0.{i}-0.{}", i + 1) };
+        when(decile.clone().eq(lit(i))).then(lit(label)).otherwise(acc)
+    });
+    let tags = base.clone().explode(cols(["tags"]), ExplodeOptions { empty_as_null: false, keep_nulls: false });
+    let parts = [
+        grouped(base.clone(), lit("all")),
+        grouped(base.clone(), bin_label),
+        grouped(base.clone(), concat_str([lit("lifecycle:"), col("lifecycle_stage")], "", false)),
+        grouped(tags, concat_str([lit("tag:"), col("tags")], "", false)),
+    ];
+    let days = holdout_days.map_or(lit(NULL).cast(DataType::Float64), lit);
+    Ok(concat(parts, UnionArgs::default()).map_err(|e| Error::internal("model_eval", e))?.with_column(days.alias("holdout_days")))
 }

@@ -9,7 +9,7 @@ use crate::schema::Table;
 use crate::stages::features::{self, Clock, Inputs};
 use crate::stages::ingest::dtype_of;
 use crate::stages::write::{self, Accounting, Check, InputEntry, Manifest};
-use crate::stages::{identity, score};
+use crate::stages::{identity, predict, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,7 +68,8 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
         social: empty(Table::SocialInteractions, &key),
         feedback: empty(Table::Feedback, &key),
     };
-    score::rfm(features::profile(&inputs, clock, &plan.spec), orders, clock, plan)
+    let profile = score::rfm(features::profile(&inputs, clock, &plan.spec), orders.clone(), clock, plan);
+    predict::with_model_inputs(profile, orders.clone(), orders, plan)
 }
 
 fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
@@ -112,6 +113,23 @@ fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
         }
         *lf = lf.clone().with_column(lit(NULL).cast(DataType::String).alias(out_col));
     };
+    // The models' columns, as the predict stage adds them (over the empty profile).
+    let numeric = |d: &DataType| d.is_primitive_numeric() || d.is_bool();
+    let current = schema(&mut lf).unwrap_or_default();
+    let mut model_plan = plan.clone();
+    for (i, f) in plan.spec.models.clusters.features.iter().enumerate() {
+        let problem = match current.get(f.column.as_str()) {
+            Some(d) if numeric(d) => continue,
+            Some(d) => format!("`{}` is {d}, clustering needs a number", f.column),
+            None => format!("unknown column `{}`", f.column),
+        };
+        issues.push(ConfigIssue { key: format!("models.clusters.features[{i}].column"), message: problem });
+        model_plan.spec.models.clusters.features.clear(); // still check the rules below
+    }
+    match io::collect(lf.clone()).and_then(|df| predict::predict(df, &model_plan, None)) {
+        Ok((df, _)) => lf = df.lazy(),
+        Err(e) => return vec![ConfigIssue { key: "(models)".into(), message: format!("internal error planning the models: {e}") }],
+    }
     check_rules(&plan.segments, "segment", &mut lf, &mut issues);
     check_rules(&plan.lifecycle, "lifecycle_stage", &mut lf, &mut issues);
     check_rules(&plan.tags, "tags", &mut lf, &mut issues);
@@ -133,11 +151,46 @@ pub fn explain(plan: &Plan) -> Result<String> {
         "stages: ingest -> clean (normalise, dedupe, identity) -> features (basic, power, behavior, social, psych) -> score (rfm, config features, segment, lifecycle, tags) -> write\n",
     );
     let ingested = pipeline::ingest_all(plan)?;
-    let built = pipeline::build(plan, ingested, empty_resolved())?;
-    for (name, lf) in &built.outputs {
-        out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(lf)?));
+    let mut built = pipeline::build(plan, ingested, empty_resolved())?;
+    out.push_str(&format!("\n== profile (materialised before the models) ==\n{}\n", io::explain(&built.profile)?));
+    // The outputs read the predicted profile; here an empty one with its columns.
+    let schema = built.profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
+    let (predicted, outcome) = predict::predict(DataFrame::empty_with_schema(&schema), plan, None)?;
+    for (name, lf) in pipeline::outputs(plan, &built, predicted.lazy(), &outcome)? {
+        out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(&lf)?));
     }
     Ok(out)
+}
+
+/// The first value of a Date column (None when null or absent).
+fn first_date(df: &DataFrame, name: &str) -> Option<chrono::NaiveDate> {
+    let days = df.column(name).ok()?.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days as i64))
+}
+
+/// A small table as JSON objects, one per row (for the manifest).
+fn rows_as_json(df: &DataFrame) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| {
+                    let v = match c.get(i) {
+                        Ok(AnyValue::String(s)) => serde_json::Value::from(s),
+                        Ok(AnyValue::Null) | Err(_) => serde_json::Value::Null,
+                        Ok(v) => v.extract::<f64>().map_or(serde_json::Value::Null, |f| {
+                            if f.fract() == 0.0 && f.abs() < 1e15 {
+                                serde_json::Value::from(f as i64)
+                            } else {
+                                serde_json::Value::from(f)
+                            }
+                        }),
+                    };
+                    (c.name().to_string(), v)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn count(df: &DataFrame, name: &str) -> u64 {
@@ -171,9 +224,17 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     tracing::info!(records = customers.height(), "identity resolved");
 
     let built = pipeline::build(plan, ingested, resolved)?;
-    let n_out = built.outputs.len();
+    let mut profile = io::collect_all(vec![built.profile.clone(), built.newest_after.clone()])?;
+    let newest = profile.pop().and_then(|df| first_date(&df, "last_day"));
+    let profile = profile.pop().ok_or_else(|| Error::Internal("no profile frame".into()))?;
+    lap("features", &mut timings);
+    let holdout_days = newest.map(|d| (d - plan.as_of).num_days() as f64);
+    let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
+    lap("models", &mut timings);
+    let outputs = pipeline::outputs(plan, &built, predicted.lazy(), &outcome)?;
+    let n_out = outputs.len();
     let n_acc = built.accounting.len();
-    let mut plans: Vec<LazyFrame> = built.outputs.iter().map(|(_, lf)| lf.clone()).collect();
+    let mut plans: Vec<LazyFrame> = outputs.iter().map(|(_, lf)| lf.clone()).collect();
     plans.extend(built.accounting.iter().map(|(_, lf)| lf.clone()));
     plans.extend(built.unparseable.iter().map(|(_, lf)| lf.clone()));
     let mut frames = io::collect_all(plans)?;
@@ -207,7 +268,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         });
         accounting.insert(table.name().to_string(), a);
     }
-    let tables: Vec<(&str, DataFrame)> = built.outputs.iter().map(|(n, _)| *n).zip(frames).collect();
+    let tables: Vec<(&str, DataFrame)> = outputs.iter().map(|(n, _)| *n).zip(frames).collect();
     checks.push(key_check(&tables[0].1)?);
     for (name, df) in &tables {
         tracing::info!(table = *name, rows = df.height(), "output computed");
@@ -235,6 +296,8 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         accounting,
         outputs,
         checks,
+        models: outcome,
+        model_eval: rows_as_json(&tables.iter().find(|(n, _)| *n == "model_eval").expect("model_eval output").1),
         stage_seconds: timings.clone(),
     };
     write::publish(root, &manifest)?;

@@ -133,6 +133,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     if spec.rfm.window_days == 0 {
         issues.push(issue("rfm.window_days", "must be at least 1".to_string()));
     }
+    check_models(&spec.models, &mut issues);
     if !(1..=22).contains(&spec.output.zstd_level) {
         issues.push(issue("output.zstd_level", "must be 1..=22".to_string()));
     }
@@ -175,6 +176,30 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         tags,
     };
     Ok((plan, issues))
+}
+
+fn check_models(m: &spec::ModelsSpec, issues: &mut Vec<ConfigIssue>) {
+    for (key, value) in [("unit_days", m.unit_days), ("horizon_days", m.horizon_days), ("clv_horizon_days", m.clv_horizon_days)] {
+        if value == 0 {
+            issues.push(issue(&format!("models.{key}"), "must be at least 1".to_string()));
+        }
+    }
+    if !(0.0..=1.0).contains(&m.annual_discount_rate) {
+        issues.push(issue("models.annual_discount_rate", format!("must be 0..=1, got {}", m.annual_discount_rate)));
+    }
+    if m.penalizer < 0.0 {
+        issues.push(issue("models.penalizer", "must not be negative".to_string()));
+    }
+    let c = &m.clusters;
+    if c.k == 1 || (c.k == 0 && (c.k_min < 2 || c.k_max < c.k_min)) {
+        issues.push(issue("models.clusters.k", "k must be 0 (choose) or at least 2; k_min >= 2 and k_max >= k_min".to_string()));
+    }
+    if c.features.is_empty() {
+        issues.push(issue("models.clusters.features", "list at least one profile column".to_string()));
+    }
+    if c.sample_size < 100 {
+        issues.push(issue("models.clusters.sample_size", "must be at least 100".to_string()));
+    }
 }
 
 /// `pipelines/../out` -> `out`, lexically (the folder may not exist yet).

@@ -18,6 +18,8 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub rfm: RfmSpec,
     #[serde(default)]
+    pub models: ModelsSpec,
+    #[serde(default)]
     pub output: OutputSpec,
     /// Extra profile columns defined by a SQL expression over earlier profile columns.
     #[serde(default)]
@@ -139,6 +141,153 @@ fn default_rfm_window() -> u32 {
 
 fn default_bins() -> u32 {
     5
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelsSpec {
+    /// Days per time unit of the BG/NBD and Gamma-Gamma fits (7 = weeks, as in the paper).
+    #[serde(default = "default_unit_days")]
+    pub unit_days: u32,
+    /// `pred_purchases_<N>d`: expected purchases in the next N days.
+    #[serde(default = "default_horizon")]
+    pub horizon_days: u32,
+    /// `clv_<H>d`: discounted expected spend over the next H days.
+    #[serde(default = "default_clv_horizon")]
+    pub clv_horizon_days: u32,
+    /// Annual discount rate of the CLV (0.10 = 10 %), applied per 30-day step.
+    #[serde(default = "default_discount")]
+    pub annual_discount_rate: f64,
+    /// L2 penalty on the BG/NBD parameters; 0 is plain maximum likelihood.
+    #[serde(default)]
+    pub penalizer: f64,
+    /// With fewer buyers than this the models are not fitted and pred_* / clv_* are null.
+    #[serde(default = "default_min_customers")]
+    pub min_customers: usize,
+    #[serde(default)]
+    pub clusters: ClustersSpec,
+}
+
+impl Default for ModelsSpec {
+    fn default() -> Self {
+        ModelsSpec {
+            unit_days: default_unit_days(),
+            horizon_days: default_horizon(),
+            clv_horizon_days: default_clv_horizon(),
+            annual_discount_rate: default_discount(),
+            penalizer: 0.0,
+            min_customers: default_min_customers(),
+            clusters: ClustersSpec::default(),
+        }
+    }
+}
+
+fn default_unit_days() -> u32 {
+    7
+}
+
+fn default_horizon() -> u32 {
+    90
+}
+
+fn default_clv_horizon() -> u32 {
+    365
+}
+
+fn default_discount() -> f64 {
+    0.10
+}
+
+fn default_min_customers() -> usize {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClustersSpec {
+    /// Profile columns the personas are found on (standardised; nulls take the column mean).
+    #[serde(default = "default_cluster_features")]
+    pub features: Vec<ClusterFeature>,
+    /// Number of clusters; 0 = choose by the best silhouette over k_min..=k_max.
+    #[serde(default)]
+    pub k: usize,
+    #[serde(default = "default_k_min")]
+    pub k_min: usize,
+    #[serde(default = "default_k_max")]
+    pub k_max: usize,
+    /// k-means++ restarts; the lowest within-cluster sum of squares wins.
+    #[serde(default = "default_restarts")]
+    pub restarts: usize,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Restarts and the silhouette run on an evenly spread sample of this many customers;
+    /// the final centres are refined on everyone.
+    #[serde(default = "default_sample")]
+    pub sample_size: usize,
+}
+
+impl Default for ClustersSpec {
+    fn default() -> Self {
+        ClustersSpec {
+            features: default_cluster_features(),
+            k: 0,
+            k_min: default_k_min(),
+            k_max: default_k_max(),
+            restarts: default_restarts(),
+            seed: default_seed(),
+            sample_size: default_sample(),
+        }
+    }
+}
+
+/// One clustering feature and the words that describe a cluster far above or below average.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterFeature {
+    pub column: String,
+    /// Cluster on ln(1 + value): for skewed amounts and counts.
+    #[serde(default)]
+    pub log: bool,
+    pub high: Option<String>,
+    pub high_zh: Option<String>,
+    pub low: Option<String>,
+    pub low_zh: Option<String>,
+}
+
+fn default_cluster_features() -> Vec<ClusterFeature> {
+    let f = |column: &str, log: bool, high: &str, high_zh: &str, low: &str, low_zh: &str| ClusterFeature {
+        column: column.into(),
+        log,
+        high: Some(high.into()),
+        high_zh: Some(high_zh.into()),
+        low: Some(low.into()),
+        low_zh: Some(low_zh.into()),
+    };
+    vec![
+        f("basic_age", false, "older", "年龄偏大", "young", "年轻"),
+        f("power_total_spend", true, "big spenders", "高消费", "low spend", "低消费"),
+        f("behavior_frequency_365d", true, "high frequency", "高频购买", "rarely buys", "低频购买"),
+        f("behavior_active_days_90d", true, "highly engaged", "高活跃", "inactive", "不活跃"),
+        f("psych_price_sensitivity", false, "price-sensitive", "价格敏感", "not price-driven", "不看重价格"),
+        f("social_influence_score", true, "socially influential", "社交影响力强", "socially quiet", "社交不活跃"),
+    ]
+}
+
+fn default_k_min() -> usize {
+    3
+}
+
+fn default_k_max() -> usize {
+    8
+}
+
+fn default_restarts() -> usize {
+    5
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+fn default_sample() -> usize {
+    5000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -48,14 +48,15 @@ pub struct Params {
     pub holdout: Option<Holdout>,
 }
 
-fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let c = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| Error::internal(name, e))?;
     Ok(c.f64().map_err(|e| Error::internal(name, e))?.iter().collect())
 }
 
-/// The rows `models` reads from a summary frame (`x`, `t_x`, `T`, `monetary`).
-pub fn customers_of(df: &DataFrame) -> Result<Vec<Option<Customer>>> {
-    let (x, t_x, t, m) = (f64s(df, "x")?, f64s(df, "t_x")?, f64s(df, "T")?, f64s(df, "monetary")?);
+/// The model inputs of every row of a summary frame, from the columns named
+/// x, t_x, T and monetary (in that order); None for rows without purchases.
+pub fn customers_of(df: &DataFrame, names: [&str; 4]) -> Result<Vec<Option<Customer>>> {
+    let (x, t_x, t, m) = (f64s(df, names[0])?, f64s(df, names[1])?, f64s(df, names[2])?, f64s(df, names[3])?);
     Ok((0..df.height())
         .map(|i| match (x[i], t_x[i], t[i]) {
             (Some(x), Some(t_x), Some(t)) => Some(Customer { x, t_x, t, monetary: m[i] }),
@@ -111,7 +112,7 @@ pub fn run(o: &Options) -> Result<Params> {
         penalizer: 0.0,
         min_customers: 1,
     };
-    let (report, pred) = fit_and_predict(&customers_of(&cal)?, &settings, holdout_days);
+    let (report, pred) = fit_and_predict(&customers_of(&cal, ["x", "t_x", "T", "monetary"])?, &settings, holdout_days);
     let mut columns = vec![
         Column::new("p_alive".into(), pred.p_alive),
         Column::new("expected_purchases".into(), pred.purchases),

@@ -111,8 +111,7 @@ fn lloyd(m: &Matrix, mut centroids: Vec<Vec<f64>>, max_iter: usize) -> (Vec<Vec<
 
 /// The best of `restarts` runs (lowest inertia), clusters renumbered by size.
 pub fn kmeans(m: &Matrix, k: usize, restarts: usize, seed: u64) -> Option<Clustering> {
-    let n = m.rows();
-    if k == 0 || n < k {
+    if k == 0 || m.rows() < k {
         return None;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -123,7 +122,17 @@ pub fn kmeans(m: &Matrix, k: usize, restarts: usize, seed: u64) -> Option<Cluste
             best = Some(run);
         }
     }
-    let (centroids, labels, inertia) = best?;
+    best.map(|(centroids, labels, inertia)| by_size(centroids, labels, inertia))
+}
+
+/// Lloyd iterations over `m` from given centres (the centres found on a sample).
+pub fn refine(m: &Matrix, centroids: Vec<Vec<f64>>) -> Clustering {
+    let (centroids, labels, inertia) = lloyd(m, centroids, 300);
+    by_size(centroids, labels, inertia)
+}
+
+fn by_size(centroids: Vec<Vec<f64>>, labels: Vec<u32>, inertia: f64) -> Clustering {
+    let k = centroids.len();
     let mut sizes = vec![0usize; k];
     for &l in &labels {
         sizes[l as usize] += 1;
@@ -134,13 +143,13 @@ pub fn kmeans(m: &Matrix, k: usize, restarts: usize, seed: u64) -> Option<Cluste
     for (new, &old) in order.iter().enumerate() {
         new_of[old] = new as u32;
     }
-    Some(Clustering {
+    Clustering {
         k,
         centroids: order.iter().map(|&o| centroids[o].clone()).collect(),
         labels: labels.iter().map(|&l| new_of[l as usize]).collect(),
         sizes: order.iter().map(|&o| sizes[o]).collect(),
         inertia,
-    })
+    }
 }
 
 /// Mean silhouette (Rousseeuw 1987) of the points: (b - a) / max(a, b) with a the mean

@@ -4,5 +4,6 @@ pub mod clean;
 pub mod features;
 pub mod identity;
 pub mod ingest;
+pub mod predict;
 pub mod score;
 pub mod write;

@@ -115,10 +115,9 @@ pub fn tag_list(rules: &[NamedExpr]) -> Expr {
     concat_list(items).expect("at least one tag").list().eval(col("").drop_nulls())
 }
 
-/// Config features, then segment, lifecycle stage and tags, in that order, so each may use
-/// the ones before it.
-pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
-    let with_features = plan.features.iter().fold(profile, |lf, f| {
+/// Config features, in order, each over the profile columns before it.
+pub fn apply_features(profile: LazyFrame, plan: &Plan) -> LazyFrame {
+    plan.features.iter().fold(profile, |lf, f| {
         let mut probe = lf.clone().with_column(f.expr.clone().alias(f.name.as_str()));
         // Give the column its resolved type: SQL such as CASE without ELSE leaves an untyped
         // null that the streaming engine cannot run. (validate has checked the expression.)
@@ -127,8 +126,13 @@ pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
             None => f.expr.clone(),
         };
         lf.with_column(expr.alias(f.name.as_str()))
-    });
-    with_features
+    })
+}
+
+/// Segment, lifecycle stage and tags, in that order, so each may use the ones before it
+/// (and every feature and model output).
+pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
+    profile
         .with_column(first_match(&plan.segments).alias("segment"))
         .with_column(first_match(&plan.lifecycle).alias("lifecycle_stage"))
         .with_column(tag_list(&plan.tags).alias("tags"))

@@ -56,6 +56,10 @@ pub struct Manifest {
     pub accounting: BTreeMap<String, Accounting>,
     pub outputs: Vec<FileEntry>,
     pub checks: Vec<Check>,
+    /// Model fits, fallbacks taken and the persona clusters.
+    pub models: crate::stages::predict::Outcome,
+    /// The `model_eval` table's rows (empty without data after as-of).
+    pub model_eval: Vec<serde_json::Map<String, serde_json::Value>>,
     pub stage_seconds: BTreeMap<String, f64>,
 }
 

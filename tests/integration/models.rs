@@ -81,3 +81,86 @@ fn cdnow_customer_table_and_determinism() {
     let x = df.column("x").unwrap().f64().unwrap();
     assert!(x.iter().zip(p_alive.iter()).filter(|(x, _)| *x == Some(0.0)).all(|(_, p)| p == Some(1.0)));
 }
+
+/// CDNOW as a nightly input root: one customer record per sample id, the orders, and the
+/// other tables present but empty.
+fn cdnow_input(root: &std::path::Path) {
+    let orders = std::fs::read_to_string(repo().join("tests/data/cdnow/cdnow_sample_orders.csv")).unwrap();
+    let mut ids: Vec<&str> = orders.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();
+    ids.dedup();
+    let customers: String = std::iter::once("source,source_customer_id".to_string())
+        .chain(ids.iter().map(|id| format!("cdnow,{id}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("customers/customers.csv", &customers);
+    write("orders/orders.csv", &orders);
+    for (table, file) in [("order_items", "order_items.csv"), ("events", "events.csv"), ("feedback", "feedback.csv")] {
+        let header = std::fs::read_to_string(crate::util::tiny().join(table).join(file)).unwrap();
+        write(&format!("{table}/{file}"), &format!("{}\n", header.lines().next().unwrap()));
+    }
+    write("social_interactions/social.csv", "source,source_customer_id,ts,platform,action\n");
+}
+
+#[test]
+fn the_nightly_run_fits_cdnow_like_the_paper_and_evaluates_the_holdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    cdnow_input(&input);
+    let o =
+        portrait(&["run", "--pipeline", s(&crate::util::nightly()), "--input", s(&input), "--output", s(&out), "--as-of", "1997-09-30"]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_manifest/dt=1997-09-30/_manifest.json")).unwrap()).unwrap();
+    let fit = &m["models"]["fit"];
+    for (name, published) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        within(fit["bgnbd"]["params"][name].as_f64().unwrap(), published, 0.01, name);
+    }
+    assert!((fit["bgnbd"]["log_likelihood"].as_f64().unwrap() - -9582.4).abs() <= 0.5);
+    for (name, published) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        within(fit["gamma_gamma"]["params"][name].as_f64().unwrap(), published, 0.02, name);
+    }
+    // Self-evaluation over the 39 holdout weeks (orders after as-of run to 1998-06-30).
+    assert_eq!(m["models"]["holdout_days"], 273.0);
+    let all = m["model_eval"].as_array().unwrap().iter().find(|r| r["group"] == "all").expect("an `all` row");
+    assert_eq!(all["customers"], 2357);
+    assert_eq!(all["actual_purchases"], 1882);
+    // The same code as `portrait models`: the same aggregate prediction.
+    let cmd = fit_cdnow(&dir.path().join("cmd"));
+    let predicted = all["predicted_purchases"].as_f64().unwrap();
+    assert!((predicted - cmd["holdout"]["predicted_purchases"].as_f64().unwrap()).abs() < 1e-3, "{predicted}");
+    let mae = all["mae_purchases"].as_f64().unwrap();
+    assert!((mae - cmd["holdout"]["mean_absolute_error"].as_f64().unwrap()).abs() < 1e-5, "{mae}");
+    // The deciles partition the evaluated customers; the table and the manifest agree.
+    let rows = m["model_eval"].as_array().unwrap();
+    let decile_sum: u64 =
+        rows.iter().filter(|r| r["group"].as_str().unwrap().starts_with("p_alive")).map(|r| r["customers"].as_u64().unwrap()).sum();
+    assert_eq!(decile_sum, 2357);
+    let table = crate::util::table_at(&out, "model_eval", "1997-09-30");
+    assert_eq!(table.height(), rows.len());
+    // Every buyer has model outputs; the 1,411 one-time buyers are alive with probability 1.
+    let profiles = crate::util::table_at(&out, "profiles", "1997-09-30");
+    let p = profiles.column("pred_p_alive").unwrap().f64().unwrap();
+    assert_eq!(p.null_count(), 0);
+    assert_eq!(p.iter().filter(|v| *v == Some(1.0)).count(), 2357 - 946);
+}
+
+#[test]
+fn too_few_buyers_fall_back_to_null_predictions_with_a_warning() {
+    // The hand-made fixture has fewer buyers than models.min_customers (20).
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::run_ok(&crate::util::nightly(), &crate::util::tiny(), dir.path());
+    let m = crate::util::manifest(dir.path());
+    let warnings = m["models"]["fit"]["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("min_customers")), "{warnings:?}");
+    assert!(m["models"]["fit"]["bgnbd"].is_null());
+    let profiles = crate::util::table(dir.path(), "profiles");
+    assert_eq!(profiles.column("pred_p_alive").unwrap().null_count(), profiles.height());
+    assert_eq!(profiles.column("lifecycle_stage").unwrap().null_count(), 0, "rules still hold without model outputs");
+    // No orders after as-of: the evaluation table is published empty.
+    assert_eq!(crate::util::table(dir.path(), "model_eval").height(), 0);
+}

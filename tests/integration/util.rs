@@ -62,7 +62,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// The single Parquet file of a published table's day.
 pub fn table_file(out: &Path, table: &str) -> PathBuf {
-    let dir = out.join(table).join(format!("dt={AS_OF}"));
+    table_file_at(out, table, AS_OF)
+}
+
+pub fn table_file_at(out: &Path, table: &str, dt: &str) -> PathBuf {
+    let dir = out.join(table).join(format!("dt={dt}"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -73,7 +77,11 @@ pub fn table_file(out: &Path, table: &str) -> PathBuf {
 }
 
 pub fn table(out: &Path, table: &str) -> DataFrame {
-    portrait::io::parquet::read(&table_file(out, table)).expect("readable Parquet")
+    table_at(out, table, AS_OF)
+}
+
+pub fn table_at(out: &Path, table: &str, dt: &str) -> DataFrame {
+    portrait::io::parquet::read(&table_file_at(out, table, dt)).expect("readable Parquet")
 }
 
 pub fn manifest(out: &Path) -> serde_json::Value {

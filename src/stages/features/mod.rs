@@ -88,6 +88,22 @@ pub fn money_mean(value: Expr) -> Expr {
     cents(value.clone()).sum().cast(DataType::Float64) / value.count().cast(DataType::Float64) / lit(100.0)
 }
 
+/// Sum of a float column in fixed point (micro-units): like `money_sum`, the same whatever
+/// order the rows arrive in.
+pub fn fixed_sum(value: Expr) -> Expr {
+    micros(value).sum().cast(DataType::Float64) / lit(1e6)
+}
+
+/// Mean of a float column over its non-null values, summed in fixed point (see `fixed_sum`).
+/// Null when there are none.
+pub fn fixed_mean(value: Expr) -> Expr {
+    ratio(micros(value.clone()).sum(), value.count()) / lit(1e6)
+}
+
+fn micros(value: Expr) -> Expr {
+    (value * lit(1e6)).round(0, RoundMode::HalfToEven).cast(DataType::Int64)
+}
+
 fn cents(value: Expr) -> Expr {
     (value * lit(100.0)).round(0, RoundMode::HalfToEven).cast(DataType::Int64)
 }
