@@ -225,17 +225,16 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     })
 }
 
-/// Every output table, on the profile with the models' columns (`predict::predict`).
-pub fn outputs(plan: &Plan, built: &Built, predicted: LazyFrame, outcome: &Outcome) -> Result<Vec<(&'static str, LazyFrame)>> {
+/// The output tables read from the profile with the models' columns (`predict::predict`):
+/// profiles, tags, segment_summary, model_eval. (identity_map and quarantine are in `Built`.)
+pub fn outputs(plan: &Plan, predicted: LazyFrame, outcome: &Outcome) -> Result<Vec<(&'static str, LazyFrame)>> {
     let scored = score::apply_rules(predicted, plan).cache();
     let profiles = dimension_order(scored.clone())?.sort(["customer_key"], Default::default());
     Ok(vec![
         ("profiles", profiles.clone()),
         ("tags", tags_long(profiles.clone())),
-        ("identity_map", built.identity_map.clone()),
         ("segment_summary", segment_summary(profiles, plan, outcome)?),
         ("model_eval", model_eval(scored, outcome.holdout_days)?),
-        ("quarantine", built.quarantine.clone()),
     ])
 }
 

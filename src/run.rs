@@ -156,7 +156,9 @@ pub fn explain(plan: &Plan) -> Result<String> {
     // The outputs read the predicted profile; here an empty one with its columns.
     let schema = built.profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let (predicted, outcome) = predict::predict(DataFrame::empty_with_schema(&schema), plan, None)?;
-    for (name, lf) in pipeline::outputs(plan, &built, predicted.lazy(), &outcome)? {
+    let mut outputs = pipeline::outputs(plan, predicted.lazy(), &outcome)?;
+    outputs.extend([("identity_map", built.identity_map.clone()), ("quarantine", built.quarantine.clone())]);
+    for (name, lf) in outputs {
         out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(&lf)?));
     }
     Ok(out)
@@ -224,23 +226,28 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     tracing::info!(records = customers.height(), "identity resolved");
 
     let built = pipeline::build(plan, ingested, resolved)?;
-    let mut profile = io::collect_all(vec![built.profile.clone(), built.newest_after.clone()])?;
-    let newest = profile.pop().and_then(|df| first_date(&df, "last_day"));
-    let profile = profile.pop().ok_or_else(|| Error::Internal("no profile frame".into()))?;
-    lap("features", &mut timings);
-    let holdout_days = newest.map(|d| (d - plan.as_of).num_days() as f64);
-    let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
-    lap("models", &mut timings);
-    let outputs = pipeline::outputs(plan, &built, predicted.lazy(), &outcome)?;
-    let n_out = outputs.len();
+    // One pass over the inputs computes everything the models do not change; the model
+    // stage then needs the whole profile in memory.
+    let mut plans = vec![built.profile.clone(), built.newest_after.clone(), built.identity_map.clone(), built.quarantine.clone()];
     let n_acc = built.accounting.len();
-    let mut plans: Vec<LazyFrame> = outputs.iter().map(|(_, lf)| lf.clone()).collect();
     plans.extend(built.accounting.iter().map(|(_, lf)| lf.clone()));
     plans.extend(built.unparseable.iter().map(|(_, lf)| lf.clone()));
     let mut frames = io::collect_all(plans)?;
+    let unparse_frames = frames.split_off(4 + n_acc);
+    let acc_frames = frames.split_off(4);
+    let [profile, newest, identity_map, quarantine]: [DataFrame; 4] =
+        frames.try_into().map_err(|_| Error::Internal("frame count".into()))?;
     lap("execute", &mut timings);
-    let unparse_frames = frames.split_off(n_out + n_acc);
-    let acc_frames = frames.split_off(n_out);
+    let holdout_days = first_date(&newest, "last_day").map(|d| (d - plan.as_of).num_days() as f64);
+    let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
+    lap("models", &mut timings);
+    let scored = pipeline::outputs(plan, predicted.lazy(), &outcome)?;
+    let names: Vec<&str> = scored.iter().map(|(n, _)| *n).collect();
+    let mut tables: Vec<(&str, DataFrame)> =
+        names.into_iter().zip(io::collect_all(scored.into_iter().map(|(_, lf)| lf).collect())?).collect();
+    tables.insert(2, ("identity_map", identity_map));
+    tables.push(("quarantine", quarantine));
+    lap("score", &mut timings);
 
     let mut accounting = BTreeMap::new();
     let mut checks = Vec::new();
@@ -268,7 +275,6 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         });
         accounting.insert(table.name().to_string(), a);
     }
-    let tables: Vec<(&str, DataFrame)> = outputs.iter().map(|(n, _)| *n).zip(frames).collect();
     checks.push(key_check(&tables[0].1)?);
     for (name, df) in &tables {
         tracing::info!(table = *name, rows = df.height(), "output computed");

@@ -287,7 +287,7 @@ fn default_seed() -> u64 {
 }
 
 fn default_sample() -> usize {
-    5000
+    2000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -102,10 +102,22 @@ pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Re
     let mut df = profile.sort(["_key"], Default::default()).map_err(|e| Error::internal("predict: sort", e))?;
     let spec = &plan.spec.models;
     let customers = customers_of(&df, INPUTS)?;
+    let started = std::time::Instant::now();
     let (fit, p) = fit_and_predict(&customers, &settings(spec), holdout_days);
     let clv_rank = rank_pct(&p.clv);
     let n = df.height();
+    let fitted = started.elapsed().as_secs_f64();
     let (clusters, labels) = clusters(&df, &spec.clusters)?;
+    if n > 0 {
+        tracing::info!(
+            buyers = fit.customers,
+            bgnbd_converged = fit.bgnbd.as_ref().map(|f| f.converged),
+            k = clusters.k,
+            fit_seconds = fitted,
+            cluster_seconds = started.elapsed().as_secs_f64() - fitted,
+            "models fitted"
+        );
+    }
     let (ids, en, zh): (Vec<Option<u32>>, Vec<Option<String>>, Vec<Option<String>>) = match &labels {
         Some(l) => {
             let info = |i: u32| &clusters.clusters[i as usize];
