@@ -73,6 +73,18 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Resolve identities in one customers file (canonical schema, CSV or Parquet) with the
+    /// nightly run's code and score them against a truth file; prints one JSON object.
+    IdentityEval {
+        #[arg(long)]
+        customers: PathBuf,
+        /// CSV `source,source_customer_id,entity_id`.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Take the `[identity]` settings from this pipeline (default: the built-in defaults).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+    },
     /// Generate realistic, messy input data (and its ground truth) at a scale factor.
     Sample {
         /// Scale factor: 1 = 100,000 people (SCHEMA.md).
@@ -141,6 +153,14 @@ pub fn dispatch(command: Command) -> Result<String> {
                 )
             });
             Ok(format!("{} customers; BG/NBD {bg}; wrote {}", p.report.customers, out.display()))
+        }
+        Command::IdentityEval { customers, truth, pipeline } => {
+            let spec = match pipeline {
+                Some(p) => crate::run::validate(&p, &Overrides::default())?.spec.identity,
+                None => Default::default(),
+            };
+            let report = crate::stages::identity::eval::run(&customers, &truth, &spec)?;
+            serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
         Command::Sample { scale, seed, out, as_of } => {
             if !(scale > 0.0) {

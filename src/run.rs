@@ -221,7 +221,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }
     lap("ingest_customers", &mut timings);
-    let resolved = identity::resolve(&customers, &plan.spec.identity.link_on)?;
+    let resolved = identity::resolve(&customers, &plan.spec.identity)?;
     lap("identity", &mut timings);
     tracing::info!(records = customers.height(), "identity resolved");
 

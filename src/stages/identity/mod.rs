@@ -2,6 +2,9 @@
 //! (same national id, normalised phone, email, or source id), clustered by union-find, keyed
 //! stably, and summarised into a golden record by survivorship. Fuzzy matching grows here.
 
+pub mod eval;
+
+use crate::config::spec::IdentitySpec;
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
@@ -56,7 +59,8 @@ pub fn cluster_key(min_member: &str) -> String {
 /// Adds `customer_key`, `_key`, `match_rule` and `match_score` to every cleaned customer record.
 /// `link_on` lists the rules in precedence order; the rule recorded for a record is the first
 /// that linked it to another record (`singleton` when none did).
-pub fn resolve(customers: &DataFrame, link_on: &[String]) -> Result<DataFrame> {
+pub fn resolve(customers: &DataFrame, spec: &IdentitySpec) -> Result<DataFrame> {
+    let link_on = &spec.link_on;
     let n = customers.height();
     let source = str_col(customers, "source")?;
     let sid = str_col(customers, "source_customer_id")?;
@@ -192,8 +196,7 @@ mod tests {
             "email" => [Some("a@x.com"), None, Some("a@x.com"), Some("b@x.com")],
         )
         .unwrap();
-        let rules: Vec<String> = ["id_number", "phone", "email", "source_id"].map(String::from).to_vec();
-        let out = resolve(&df, &rules).unwrap();
+        let out = resolve(&df, &IdentitySpec::default()).unwrap();
         let keys: Vec<&str> = out.column("customer_key").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
         assert_eq!(keys[0], keys[1]);
         assert_eq!(keys[0], keys[2]);

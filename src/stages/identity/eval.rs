@@ -1,0 +1,121 @@
+//! `portrait identity-eval`: the nightly run's identity resolution on one customers file,
+//! scored against a truth file with pairwise precision, recall and F1 (the record-linkage
+//! literature's measure: a pair of records is predicted a match when both land in one cluster).
+
+use crate::config::spec::IdentitySpec;
+use crate::config::TableSource;
+use crate::error::{Error, Result};
+use crate::schema::Table;
+use crate::stages::{clean, identity, ingest};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub records: usize,
+    pub clusters: usize,
+    pub true_pairs: u64,
+    pub predicted_pairs: u64,
+    pub correct_pairs: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Reading, cleaning and resolving; not scoring.
+    pub seconds: f64,
+    /// Records whose (source, source_customer_id) the truth file does not list (not scored).
+    pub records_without_truth: usize,
+}
+
+/// Pairs of records in one cluster, in one true entity, and in both.
+pub fn pair_counts(predicted: &[u64], truth: &[u64]) -> (u64, u64, u64) {
+    let pairs = |counts: HashMap<(u64, u64), u64>| counts.values().map(|&n| n * (n - 1) / 2).sum::<u64>();
+    let mut by_pred = HashMap::new();
+    let mut by_truth = HashMap::new();
+    let mut by_both = HashMap::new();
+    for (&p, &t) in predicted.iter().zip(truth) {
+        *by_pred.entry((p, 0)).or_default() += 1;
+        *by_truth.entry((t, 0)).or_default() += 1;
+        *by_both.entry((p, t)).or_default() += 1;
+    }
+    (pairs(by_truth), pairs(by_pred), pairs(by_both))
+}
+
+fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| Error::input(path.display(), e.to_string()))?;
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut truth = HashMap::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| Error::input(path.display(), format!("row {}: {e}", i + 2)))?;
+        let (Some(source), Some(id), Some(entity)) = (row.get(0), row.get(1), row.get(2)) else {
+            return Err(Error::input(path.display(), format!("row {}: expected source,source_customer_id,entity_id", i + 2)));
+        };
+        let next = ids.len() as u64;
+        let entity = *ids.entry(entity.to_string()).or_insert(next);
+        truth.insert((source.trim().to_lowercase(), id.trim().to_string()), entity);
+    }
+    Ok(truth)
+}
+
+pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec) -> Result<Report> {
+    let truth = read_truth(truth)?;
+    let started = Instant::now();
+    let source = TableSource {
+        table: Table::Customers,
+        location: PathBuf::from(customers),
+        format: None,
+        rename: Default::default(),
+        extra_required: Default::default(),
+    };
+    let ing = ingest::ingest(&source)?;
+    let records = crate::io::collect(clean::customers(ing.rows))?;
+    let resolved = identity::resolve(&records, spec)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let col = |name: &str| -> Result<Vec<String>> {
+        let c = resolved.column(name).and_then(|c| c.str().cloned()).map_err(|e| Error::internal(name, e))?;
+        Ok(c.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    };
+    let (sources, ids, keys) = (col("source")?, col("source_customer_id")?, col("customer_key")?);
+    let mut key_ids: HashMap<&str, u64> = HashMap::new();
+    let (mut predicted, mut actual) = (Vec::new(), Vec::new());
+    let mut without = 0;
+    for i in 0..resolved.height() {
+        match truth.get(&(sources[i].clone(), ids[i].clone())) {
+            Some(&t) => {
+                let next = key_ids.len() as u64;
+                predicted.push(*key_ids.entry(keys[i].as_str()).or_insert(next));
+                actual.push(t);
+            }
+            None => without += 1,
+        }
+    }
+    let (true_pairs, predicted_pairs, correct) = pair_counts(&predicted, &actual);
+    let precision = if predicted_pairs == 0 { 1.0 } else { correct as f64 / predicted_pairs as f64 };
+    let recall = if true_pairs == 0 { 1.0 } else { correct as f64 / true_pairs as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    Ok(Report {
+        records: resolved.height(),
+        clusters: key_ids.len(),
+        true_pairs,
+        predicted_pairs,
+        correct_pairs: correct,
+        precision,
+        recall,
+        f1,
+        seconds,
+        records_without_truth: without,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_counts_by_hand() {
+        // Truth {0,1,2} {3,4}; predicted {0,1} {2,3,4}: true pairs 3 + 1 = 4, predicted
+        // 1 + 3 = 4, correct (0,1) and (3,4) = 2.
+        assert_eq!(pair_counts(&[7, 7, 9, 9, 9], &[0, 0, 0, 1, 1]), (4, 4, 2));
+    }
+}
