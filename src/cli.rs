@@ -84,6 +84,9 @@ pub enum Command {
         /// Take the `[identity]` settings from this pipeline (default: the built-in defaults).
         #[arg(long)]
         pipeline: Option<PathBuf>,
+        /// Also write every record's cluster, rule and score to this CSV.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Generate realistic, messy input data (and its ground truth) at a scale factor.
     Sample {
@@ -154,12 +157,12 @@ pub fn dispatch(command: Command) -> Result<String> {
             });
             Ok(format!("{} customers; BG/NBD {bg}; wrote {}", p.report.customers, out.display()))
         }
-        Command::IdentityEval { customers, truth, pipeline } => {
+        Command::IdentityEval { customers, truth, pipeline, out } => {
             let spec = match pipeline {
                 Some(p) => crate::run::validate(&p, &Overrides::default())?.spec.identity,
                 None => Default::default(),
             };
-            let report = crate::stages::identity::eval::run(&customers, &truth, &spec)?;
+            let report = crate::stages::identity::eval::run(&customers, &truth, &spec, out.as_deref())?;
             serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
         Command::Sample { scale, seed, out, as_of } => {

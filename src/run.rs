@@ -47,6 +47,7 @@ pub fn empty_resolved() -> DataFrame {
         ("_key", DataType::UInt32),
         ("match_rule", DataType::String),
         ("match_score", DataType::Float64),
+        ("key_created", DataType::Date),
     ];
     empty_df(Table::Customers, &extra)
 }

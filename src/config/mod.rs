@@ -277,6 +277,27 @@ fn check_identity(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
             issues.push(issue(&format!("identity.link_on[{i}]"), format!("`{rule}` is not one of id_number, phone, email, source_id")));
         }
     }
+    let id = &spec.identity;
+    if !(id.match_threshold > 0.0 && id.match_threshold < 1.0) {
+        issues.push(issue("identity.match_threshold", format!("must be between 0 and 1, got {}", id.match_threshold)));
+    }
+    if id.max_block_size < 2 {
+        issues.push(issue("identity.max_block_size", "must be at least 2".to_string()));
+    }
+    if id.max_cluster_size < 2 {
+        issues.push(issue("identity.max_cluster_size", "must be at least 2".to_string()));
+    }
+    for (field, rule) in &id.survivorship {
+        if !crate::stages::identity::SURVIVING.contains(&field.as_str()) {
+            issues.push(issue(&format!("identity.survivorship.{field}"), format!("`{field}` is not a golden-record field")));
+        }
+        if !["newest", "most_frequent", "source_priority"].contains(&rule.as_str()) {
+            issues.push(issue(
+                &format!("identity.survivorship.{field}"),
+                format!("`{rule}` is not one of newest, most_frequent, source_priority"),
+            ));
+        }
+    }
 }
 
 /// Parse `(name, sql, description)` triples into expressions; names must be identifiers and unique.

@@ -79,12 +79,55 @@ pub struct IdentitySpec {
     /// Deterministic link rules in order of precedence: `id_number`, `phone`, `email`, `source_id`.
     #[serde(default = "default_link_on")]
     pub link_on: Vec<String>,
+    /// Probabilistic (Fellegi-Sunter) matching after the deterministic rules.
+    #[serde(default = "default_true")]
+    pub fuzzy: bool,
+    /// Link a candidate pair when its match probability is at least this.
+    #[serde(default = "default_match_threshold")]
+    pub match_threshold: f64,
+    /// Blocks with more records than this are skipped (logged): too common to be evidence.
+    #[serde(default = "default_max_block")]
+    pub max_block_size: usize,
+    /// No link may make a cluster larger than this (guards against chains).
+    #[serde(default = "default_max_cluster")]
+    pub max_cluster_size: usize,
+    /// CSV of manual decisions, relative to the config file: `action,source,source_customer_id,
+    /// other_source,other_source_customer_id` with action `link` or `split`.
+    pub overrides: Option<String>,
+    /// Golden-record rule per field: `newest` (default), `most_frequent` or `source_priority`.
+    #[serde(default)]
+    pub survivorship: BTreeMap<String, String>,
 }
 
 impl Default for IdentitySpec {
     fn default() -> Self {
-        IdentitySpec { source_priority: default_source_priority(), link_on: default_link_on() }
+        IdentitySpec {
+            source_priority: default_source_priority(),
+            link_on: default_link_on(),
+            fuzzy: true,
+            match_threshold: default_match_threshold(),
+            max_block_size: default_max_block(),
+            max_cluster_size: default_max_cluster(),
+            overrides: None,
+            survivorship: BTreeMap::new(),
+        }
     }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_match_threshold() -> f64 {
+    0.99
+}
+
+fn default_max_block() -> usize {
+    500
+}
+
+fn default_max_cluster() -> usize {
+    30
 }
 
 fn default_source_priority() -> Vec<String> {

@@ -58,7 +58,8 @@ fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
     Ok(truth)
 }
 
-pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec) -> Result<Report> {
+/// `out`: also write every record's cluster and how it was linked (CSV) for inspection.
+pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec, out: Option<&Path>) -> Result<Report> {
     let truth = read_truth(truth)?;
     let started = Instant::now();
     let source = TableSource {
@@ -77,6 +78,18 @@ pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec) -> Result<Report
         Ok(c.iter().map(|v| v.unwrap_or_default().to_string()).collect())
     };
     let (sources, ids, keys) = (col("source")?, col("source_customer_id")?, col("customer_key")?);
+    if let Some(out) = out {
+        let rules = col("match_rule")?;
+        let scores = resolved.column("match_score").and_then(|c| c.f64().cloned()).map_err(|e| Error::internal("match_score", e))?;
+        let mut w = csv::Writer::from_path(out).map_err(|e| Error::io(out, std::io::Error::other(e.to_string())))?;
+        let io = |e: csv::Error| Error::io(out, std::io::Error::other(e.to_string()));
+        w.write_record(["source", "source_customer_id", "customer_key", "match_rule", "match_score"]).map_err(io)?;
+        for i in 0..resolved.height() {
+            let score = format!("{:.6}", scores.get(i).unwrap_or(0.0));
+            w.write_record([&sources[i], &ids[i], &keys[i], &rules[i], &score]).map_err(io)?;
+        }
+        w.flush().map_err(|e| Error::io(out, e))?;
+    }
     let mut key_ids: HashMap<&str, u64> = HashMap::new();
     let (mut predicted, mut actual) = (Vec::new(), Vec::new());
     let mut without = 0;

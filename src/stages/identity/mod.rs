@@ -1,12 +1,19 @@
-//! Identity resolution: which customer records are one person. Today deterministic links only
-//! (same national id, normalised phone, email, or source id), clustered by union-find, keyed
-//! stably, and summarised into a golden record by survivorship. Fuzzy matching grows here.
+//! Identity resolution: which customer records are one person. Deterministic links first
+//! (a re-sent source id, manual links, same national id / phone / email), then probabilistic
+//! Fellegi-Sunter links (`fuzzy`), merged by union-find under guards against chaining; keys
+//! stay stable across nights (`keys`); a golden record per person by survivorship.
 
+pub mod compare;
 pub mod eval;
+pub mod fuzzy;
+pub mod keys;
 
 use crate::config::spec::IdentitySpec;
 use crate::error::{Error, Result};
+use compare::Prepared;
 use polars::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -56,81 +63,351 @@ pub fn cluster_key(min_member: &str) -> String {
     format!("ck_{}", &hex::encode(digest)[..16])
 }
 
-/// Adds `customer_key`, `_key`, `match_rule` and `match_score` to every cleaned customer record.
-/// `link_on` lists the rules in precedence order; the rule recorded for a record is the first
-/// that linked it to another record (`singleton` when none did).
+/// A record's identity in the map: source and id joined by the unit separator.
+pub fn member_id(source: &str, id: &str) -> String {
+    format!("{source}\u{1f}{id}")
+}
+
+/// Why two records were joined, in order of precedence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Rule {
+    SourceId,
+    Override,
+    Field(u8),
+    Probabilistic,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    a: u32,
+    b: u32,
+    rule: Rule,
+    score: f64,
+}
+
+/// A manual decision from the overrides file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Override {
+    /// These two records are one person.
+    Link(String, String),
+    /// These two records are different people (`None`: this record is nobody else).
+    Split(String, Option<String>),
+}
+
+/// What resolution did, for the manifest and `identity-eval`.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Report {
+    pub records: usize,
+    pub clusters: usize,
+    pub links_by_rule: std::collections::BTreeMap<String, usize>,
+    pub blocking: fuzzy::BlockingReport,
+    pub model: Option<fuzzy::Model>,
+    /// Links refused: would join different phones or national ids, exceed the cluster size cap, or break a manual split.
+    pub refused_conflict: usize,
+    pub refused_size: usize,
+    pub refused_override: usize,
+    pub keys: keys::KeyReport,
+}
+
+/// Union-find carrying each cluster's phones and national ids, so that no link joins two
+/// clusters that hold different ones (the chain guard), and its size (the size cap).
+struct Clusters {
+    uf: UnionFind,
+    phones: Vec<Vec<String>>,
+    ids: Vec<Vec<String>>,
+    /// Records that must stay apart (manual splits): each record's forbidden partners.
+    apart: HashMap<u32, Vec<u32>>,
+    /// Records that must stay alone.
+    alone: Vec<bool>,
+}
+
+enum Joined {
+    Yes,
+    Already,
+    Conflict,
+    Size,
+    Override,
+}
+
+impl Clusters {
+    fn join(&mut self, a: u32, b: u32, guarded: bool, max_size: usize) -> Joined {
+        let (ra, rb) = (self.uf.find(a), self.uf.find(b));
+        if ra == rb {
+            return Joined::Already;
+        }
+        if self.alone[a as usize] || self.alone[b as usize] || self.breaks_split(ra, rb) {
+            return Joined::Override;
+        }
+        if guarded {
+            let differ = |x: &Vec<String>, y: &Vec<String>| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
+            if differ(&self.phones[ra as usize], &self.phones[rb as usize]) || differ(&self.ids[ra as usize], &self.ids[rb as usize]) {
+                return Joined::Conflict;
+            }
+            if (self.uf.size[ra as usize] + self.uf.size[rb as usize]) as usize > max_size {
+                return Joined::Size;
+            }
+        }
+        self.uf.union(ra, rb);
+        let root = self.uf.find(ra) as usize;
+        let other = if root == ra as usize { rb as usize } else { ra as usize };
+        for list in [&mut self.phones, &mut self.ids] {
+            let moved = std::mem::take(&mut list[other]);
+            for v in moved {
+                if !list[root].contains(&v) {
+                    list[root].push(v);
+                }
+            }
+        }
+        Joined::Yes
+    }
+
+    fn breaks_split(&mut self, ra: u32, rb: u32) -> bool {
+        let pairs: Vec<(u32, u32)> = self.apart.iter().flat_map(|(x, ys)| ys.iter().map(move |y| (*x, *y))).collect();
+        pairs.into_iter().any(|(x, y)| {
+            let (fx, fy) = (self.uf.find(x), self.uf.find(y));
+            (fx == ra && fy == rb) || (fx == rb && fy == ra)
+        })
+    }
+}
+
+fn opt_strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(str_col(df, name)?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
+    let get = |n: &str| opt_strs(df, n);
+    let (name, id, phone, email, address) = (get("name")?, get("id_number")?, get("phone")?, get("email")?, get("address")?);
+    let (postcode, province, city, gender) = (get("postcode")?, get("province")?, get("city")?, get("gender")?);
+    let birth: Vec<Option<chrono::NaiveDate>> = {
+        let c = df.column("birth_date").and_then(|c| c.cast(&DataType::Int32)).map_err(|e| Error::internal("identity: birth_date", e))?;
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        c.i32()
+            .map_err(|e| Error::internal("identity: birth_date", e))?
+            .iter()
+            .map(|d| d.map(|d| epoch + chrono::Duration::days(d as i64)))
+            .collect()
+    };
+    Ok((0..df.height())
+        .into_par_iter()
+        .map(|i| {
+            Prepared::new(
+                name[i].as_deref(),
+                birth[i],
+                id[i].as_deref(),
+                phone[i].as_deref(),
+                email[i].as_deref(),
+                address[i].as_deref(),
+                postcode[i].as_deref(),
+                province[i].as_deref(),
+                city[i].as_deref(),
+                gender[i].as_deref(),
+            )
+        })
+        .collect())
+}
+
+/// Records sharing a value are linked to the first record with it.
+fn equal_value_links(values: &[Option<&str>], rule: Rule, links: &mut Vec<Link>) {
+    let mut first: HashMap<&str, u32> = HashMap::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        let Some(v) = v else { continue };
+        match first.get(v) {
+            Some(&j) => links.push(Link { a: j, b: i as u32, rule, score: 1.0 }),
+            None => {
+                first.insert(v, i as u32);
+            }
+        }
+    }
+}
+
+/// Inputs of `resolve` besides the records.
+#[derive(Default)]
+pub struct Context<'a> {
+    /// The previous night's `identity_map` (source, source_customer_id, customer_key, key_created).
+    pub previous: Option<&'a DataFrame>,
+    pub overrides: &'a [Override],
+    /// The run's date: when a new key is created.
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// Adds `customer_key`, `_key`, `match_rule`, `match_score` and `key_created` to every cleaned
+/// customer record. A record's rule is the first that linked it (precedence: source id,
+/// override, `link_on` in order, probabilistic; `singleton` when none did); its score is 1
+/// for deterministic links, else the best match probability that linked it.
 pub fn resolve(customers: &DataFrame, spec: &IdentitySpec) -> Result<DataFrame> {
-    let link_on = &spec.link_on;
+    resolve_with(customers, spec, &Context::default()).map(|(df, _)| df)
+}
+
+pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -> Result<(DataFrame, Report)> {
     let n = customers.height();
     let source = str_col(customers, "source")?;
     let sid = str_col(customers, "source_customer_id")?;
-    let member: Vec<String> = source.iter().zip(sid.iter()).map(|(s, i)| format!("{}\u{1f}{}", s.unwrap_or(""), i.unwrap_or(""))).collect();
+    let member: Vec<String> = source.iter().zip(sid.iter()).map(|(s, i)| member_id(s.unwrap_or(""), i.unwrap_or(""))).collect();
+    let index: HashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
+    let records = prepare(customers)?;
+    let mut report = Report { records: n, ..Default::default() };
 
-    let mut uf = UnionFind::new(n);
-    let mut rule: Vec<Option<&str>> = vec![None; n];
-    // The source id always links: two rows with one source id are the same record re-sent.
-    let mut rules: Vec<&str> = link_on.iter().map(String::as_str).filter(|r| *r != "source_id").collect();
-    rules.push("source_id");
-    for r in rules {
-        let values: Vec<Option<&str>> = match r {
-            "source_id" => member.iter().map(|m| Some(m.as_str())).collect(),
-            field => str_col(customers, field)?.iter().collect(),
-        };
-        let mut first: HashMap<&str, u32> = HashMap::with_capacity(n);
-        for (i, v) in values.iter().enumerate() {
-            let Some(v) = v else { continue };
-            let i = i as u32;
-            match first.get(v) {
-                Some(&j) => {
-                    if uf.union(i, j) || rule[i as usize].is_none() {
-                        rule[i as usize].get_or_insert(r);
-                        rule[j as usize].get_or_insert(r);
-                    }
+    let mut links: Vec<Link> = Vec::new();
+    equal_value_links(&member.iter().map(|m| Some(m.as_str())).collect::<Vec<_>>(), Rule::SourceId, &mut links);
+    let mut apart: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut alone = vec![false; n];
+    for o in ctx.overrides {
+        match o {
+            Override::Link(a, b) => {
+                if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
+                    links.push(Link { a, b, rule: Rule::Override, score: 1.0 });
                 }
-                None => {
-                    first.insert(v, i);
+            }
+            Override::Split(a, Some(b)) => {
+                if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
+                    apart.entry(a).or_default().push(b);
+                }
+            }
+            Override::Split(a, None) => {
+                if let Some(&a) = index.get(a.as_str()) {
+                    alone[a as usize] = true;
                 }
             }
         }
     }
+    let rules: Vec<&str> = spec.link_on.iter().map(String::as_str).filter(|r| *r != "source_id").collect();
+    for (k, field) in rules.iter().enumerate() {
+        let values: Vec<Option<&str>> = records
+            .iter()
+            .map(|r| match *field {
+                "id_number" => r.id_number.as_deref(),
+                "phone" => r.phone.as_deref(),
+                _ => r.email.as_deref(),
+            })
+            .collect();
+        equal_value_links(&values, Rule::Field(k as u8), &mut links);
+    }
+    if spec.fuzzy {
+        let (pairs, blocking) = fuzzy::candidate_pairs(&records, spec.max_block_size);
+        let (vectors, patterns) = fuzzy::compare_pairs(&records, &pairs);
+        let model = fuzzy::train(&records, spec.max_block_size);
+        let probability: HashMap<&[u8; 10], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
+        for (&(a, b), v) in pairs.iter().zip(&vectors) {
+            let p = probability[v];
+            if p >= spec.match_threshold && fuzzy::has_identifying_evidence(v) {
+                links.push(Link { a, b, rule: Rule::Probabilistic, score: p });
+            }
+        }
+        tracing::info!(
+            candidate_pairs = pairs.len(),
+            patterns = patterns.len(),
+            em_iterations = model.iterations,
+            lambda = model.lambda,
+            "fuzzy matching"
+        );
+        report.blocking = blocking;
+        report.model = Some(model);
+    }
+    // Strongest evidence first: rule precedence, then higher probability; ties by record.
+    links.sort_by(|x, y| x.rule.cmp(&y.rule).then(y.score.total_cmp(&x.score)).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
 
-    let mut min_member: HashMap<u32, &str> = HashMap::new();
-    for (i, m) in member.iter().enumerate() {
-        let root = uf.find(i as u32);
-        let e = min_member.entry(root).or_insert(m.as_str());
-        if m.as_str() < *e {
-            *e = m.as_str();
+    let mut clusters = Clusters {
+        uf: UnionFind::new(n),
+        phones: records.iter().map(|r| r.phone.iter().cloned().collect()).collect(),
+        ids: records.iter().map(|r| r.id_number.iter().filter(|_| r.cn_id).cloned().collect()).collect(),
+        apart,
+        alone,
+    };
+    let mut rule_of: Vec<Option<Rule>> = vec![None; n];
+    let mut score = vec![0.0f64; n];
+    for l in &links {
+        let guarded = !matches!(l.rule, Rule::SourceId | Rule::Override);
+        let joined = match l.rule {
+            // A re-sent record is the same record whatever else happens.
+            Rule::SourceId => {
+                clusters.uf.union(l.a, l.b);
+                Joined::Yes
+            }
+            _ => clusters.join(l.a, l.b, guarded, spec.max_cluster_size),
+        };
+        match joined {
+            Joined::Yes | Joined::Already => {
+                if matches!(joined, Joined::Yes) || rule_of[l.a as usize].is_none() || rule_of[l.b as usize].is_none() {
+                    for r in [l.a, l.b] {
+                        rule_of[r as usize].get_or_insert(l.rule);
+                        score[r as usize] = score[r as usize].max(l.score);
+                    }
+                }
+                if matches!(joined, Joined::Yes) {
+                    *report.links_by_rule.entry(rule_name(l.rule, &rules).to_string()).or_default() += 1;
+                }
+            }
+            Joined::Conflict => report.refused_conflict += 1,
+            Joined::Size => report.refused_size += 1,
+            Joined::Override => report.refused_override += 1,
         }
     }
-    let keys: Vec<String> = (0..n as u32).map(|i| cluster_key(min_member[&uf.find(i)])).collect();
+    if report.refused_conflict + report.refused_size > 0 {
+        tracing::info!(
+            conflicting_ids = report.refused_conflict,
+            size_cap = report.refused_size,
+            "identity links refused by the chain guards"
+        );
+    }
+
+    let roots: Vec<u32> = (0..n as u32).map(|i| clusters.uf.find(i)).collect();
+    let (keys, created, key_report) = keys::assign(&member, &roots, ctx.previous, ctx.as_of)?;
+    report.keys = key_report;
     // `_key`: a dense u32 per person (rank of its customer_key) for joins and group-bys on the
     // big tables; 4 bytes a row instead of a 19-character string.
     let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
+    report.clusters = sorted.len();
     let dense: HashMap<&str, u32> = sorted.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
     let internal: Vec<u32> = keys.iter().map(|k| dense[k.as_str()]).collect();
-    let rules: Vec<&str> = rule.iter().map(|r| r.unwrap_or("singleton")).collect();
+    let rule_names: Vec<&str> = rule_of.iter().map(|r| r.map_or("singleton", |r| rule_name(r, &rules))).collect();
+    let scores: Vec<f64> = rule_of.iter().zip(&score).map(|(r, s)| if r.is_some() { *s } else { 1.0 }).collect();
     let mut out = customers.clone();
-    out.with_column(Column::new("customer_key".into(), keys))
-        .and_then(|df| df.with_column(Column::new("_key".into(), internal)))
-        .and_then(|df| df.with_column(Column::new("match_rule".into(), rules)))
-        .and_then(|df| df.with_column(Column::new("match_score".into(), vec![1.0f64; n])))
-        .map_err(|e| Error::internal("identity: adding keys", e))?;
-    Ok(out)
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let created: Vec<Option<i32>> = created.iter().map(|d| d.map(|d| (d - epoch).num_days() as i32)).collect();
+    let created =
+        Column::new("key_created".into(), created).cast(&DataType::Date).map_err(|e| Error::internal("identity: key_created", e))?;
+    for c in [
+        Column::new("customer_key".into(), keys),
+        Column::new("_key".into(), internal),
+        Column::new("match_rule".into(), rule_names),
+        Column::new("match_score".into(), scores),
+        created,
+    ] {
+        out.with_column(c).map_err(|e| Error::internal("identity: adding keys", e))?;
+    }
+    Ok((out, report))
+}
+
+fn rule_name<'a>(r: Rule, fields: &[&'a str]) -> &'a str {
+    match r {
+        Rule::SourceId => "source_id",
+        Rule::Override => "override",
+        Rule::Field(k) => fields[k as usize],
+        Rule::Probabilistic => "probabilistic",
+    }
 }
 
 /// One row per (source, source_customer_id) with the person it belongs to (`_key` for
 /// joins; the `identity_map` output drops it).
 pub fn identity_map(resolved: LazyFrame) -> LazyFrame {
     resolved
-        .select([col("source"), col("source_customer_id"), col("customer_key"), col("_key"), col("match_rule"), col("match_score")])
+        .select([
+            col("source"),
+            col("source_customer_id"),
+            col("customer_key"),
+            col("_key"),
+            col("match_rule"),
+            col("match_score"),
+            col("key_created"),
+        ])
         .unique_stable(Some(cols(["source", "source_customer_id"])), UniqueKeepStrategy::First)
 }
 
 /// Fields of the golden record, chosen by survivorship: the newest non-null value by
 /// `updated_at`, ties broken by source priority.
-const SURVIVING: &[&str] = &[
+pub const SURVIVING: &[&str] = &[
     "name",
     "gender",
     "birth_date",

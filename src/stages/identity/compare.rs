@@ -1,0 +1,372 @@
+//! Field comparators for probabilistic matching. Each returns a level: 0 = agree exactly,
+//! higher = weaker agreement, the last level = disagree; `None` when either value is missing
+//! (missing values are no evidence either way in Fellegi-Sunter).
+
+use chrono::NaiveDate;
+use strsim::{jaro_winkler, osa_distance};
+
+/// A record's fields prepared once for many comparisons.
+#[derive(Clone, Debug, Default)]
+pub struct Prepared {
+    /// Normalised full name, tokens sorted (so "smith john" = "john smith"), no spaces.
+    pub name: Option<String>,
+    pub given: Option<String>,
+    pub surname: Option<String>,
+    pub cjk_name: bool,
+    /// yyyymmdd
+    pub birth: Option<String>,
+    pub id_number: Option<String>,
+    /// An 18-character national id (its check character was verified by clean).
+    pub cn_id: bool,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Address tokens, sorted and deduplicated: words, or character pairs for CJK text.
+    pub address: Vec<String>,
+    /// The address's numbers (house, building), in order, and its other characters run together.
+    pub address_numbers: Vec<String>,
+    pub address_text: String,
+    pub postcode: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub gender: Option<String>,
+}
+
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+impl Prepared {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: Option<&str>,
+        birth: Option<NaiveDate>,
+        id_number: Option<&str>,
+        phone: Option<&str>,
+        email: Option<&str>,
+        address: Option<&str>,
+        postcode: Option<&str>,
+        province: Option<&str>,
+        city: Option<&str>,
+        gender: Option<&str>,
+    ) -> Prepared {
+        let clean = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let name = clean(name).map(|n| n.to_lowercase());
+        let cjk_name = name.as_deref().is_some_and(|n| n.chars().any(is_cjk));
+        let (given, surname, key) = match &name {
+            None => (None, None, None),
+            Some(n) if cjk_name => {
+                // Chinese names: the first character is the surname (two-character surnames
+                // are rare enough that the comparators tolerate them).
+                let n: String = n.chars().filter(|c| !c.is_whitespace()).collect();
+                let surname: String = n.chars().take(1).collect();
+                let given: String = n.chars().skip(1).collect();
+                (Some(given), Some(surname), Some(n))
+            }
+            Some(n) => {
+                let tokens: Vec<&str> = n.split(|c: char| c.is_whitespace() || c == '.' || c == ',').filter(|t| !t.is_empty()).collect();
+                let mut sorted = tokens.clone();
+                sorted.sort_unstable();
+                (tokens.first().map(|t| t.to_string()), tokens.last().map(|t| t.to_string()), Some(sorted.concat()))
+            }
+        };
+        let tokens = address.map(address_tokens).unwrap_or_default();
+        let lower = address.map(str::to_lowercase).unwrap_or_default();
+        let address_numbers: Vec<String> =
+            lower.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        let address_text: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
+        Prepared {
+            name: key,
+            given,
+            surname,
+            cjk_name,
+            birth: birth.map(|d| d.format("%Y%m%d").to_string()),
+            id_number: clean(id_number),
+            cn_id: id_number.is_some_and(|s| s.trim().len() == 18),
+            phone: clean(phone),
+            email: clean(email),
+            address: tokens,
+            address_numbers,
+            address_text,
+            postcode: clean(postcode),
+            province: clean(province),
+            city: clean(city),
+            gender: clean(gender).filter(|g| g != "U"),
+        }
+    }
+}
+
+/// Words of an address (numbers included), or overlapping character pairs of CJK text.
+pub fn address_tokens(a: &str) -> Vec<String> {
+    let a = a.to_lowercase();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut cjk: Vec<char> = Vec::new();
+    let flush_cjk = |cjk: &mut Vec<char>, tokens: &mut Vec<String>| {
+        if cjk.len() == 1 {
+            tokens.push(cjk[0].to_string());
+        }
+        for w in cjk.windows(2) {
+            tokens.push(w.iter().collect());
+        }
+        cjk.clear();
+    };
+    for c in a.chars() {
+        if is_cjk(c) {
+            if !word.is_empty() {
+                tokens.push(std::mem::take(&mut word));
+            }
+            cjk.push(c);
+        } else if c.is_alphanumeric() {
+            flush_cjk(&mut cjk, &mut tokens);
+            word.push(c);
+        } else {
+            flush_cjk(&mut cjk, &mut tokens);
+            if !word.is_empty() {
+                tokens.push(std::mem::take(&mut word));
+            }
+        }
+    }
+    flush_cjk(&mut cjk, &mut tokens);
+    if !word.is_empty() {
+        tokens.push(word);
+    }
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
+}
+
+fn both<'a>(a: &'a Option<String>, b: &'a Option<String>) -> Option<(&'a str, &'a str)> {
+    Some((a.as_deref()?, b.as_deref()?))
+}
+
+/// Names: 0 equal (tokens in any order); 1 very close (Jaro-Winkler >= 0.94, or the same
+/// Chinese characters in another order); 2 close (JW >= 0.85 or, for Chinese names, at least
+/// two thirds of the characters shared); 3 different.
+pub fn name(a: &Prepared, b: &Prepared) -> Option<u8> {
+    let (x, y) = both(&a.name, &b.name)?;
+    if x == y {
+        return Some(0);
+    }
+    if a.cjk_name && b.cjk_name {
+        let dice = char_dice(x, y);
+        return Some(if dice >= 0.999 {
+            1
+        } else if dice >= 0.66 {
+            2
+        } else {
+            3
+        });
+    }
+    // Latin names: the better of the whole (sorted) name and given/surname compared pairwise.
+    let whole = jaro_winkler(x, y);
+    let parts = match (both(&a.given, &b.given), both(&a.surname, &b.surname)) {
+        (Some((g1, g2)), Some((s1, s2))) => (jaro_winkler(g1, g2) + jaro_winkler(s1, s2)) / 2.0,
+        _ => 0.0,
+    };
+    let sim = whole.max(parts);
+    Some(if sim >= 0.94 {
+        1
+    } else if sim >= 0.85 {
+        2
+    } else {
+        3
+    })
+}
+
+/// Dice coefficient of two strings' character multisets.
+pub fn char_dice(x: &str, y: &str) -> f64 {
+    let mut yc: Vec<char> = y.chars().collect();
+    let (nx, ny) = (x.chars().count(), yc.len());
+    let mut shared = 0;
+    for c in x.chars() {
+        if let Some(p) = yc.iter().position(|d| *d == c) {
+            yc.swap_remove(p);
+            shared += 1;
+        }
+    }
+    2.0 * shared as f64 / (nx + ny).max(1) as f64
+}
+
+/// Birth dates (yyyymmdd): 0 equal; 1 day and month swapped, or one digit wrong, or two
+/// neighbouring digits swapped (the usual keying errors); 2 same year; 3 different.
+pub fn birth(a: &Prepared, b: &Prepared) -> Option<u8> {
+    let (x, y) = both(&a.birth, &b.birth)?;
+    if x == y {
+        return Some(0);
+    }
+    let swapped = x.len() == 8 && y.len() == 8 && x[..4] == y[..4] && x[4..6] == y[6..8] && x[6..8] == y[4..6];
+    Some(if swapped || osa_distance(x, y) <= 1 {
+        1
+    } else if x[..4.min(x.len())] == y[..4.min(y.len())] {
+        2
+    } else {
+        3
+    })
+}
+
+/// Identifiers (national id, phone, postcode): 0 equal, 1 one edit apart (a typo), 2 different.
+pub fn identifier(x: &Option<String>, y: &Option<String>) -> Option<u8> {
+    let (x, y) = both(x, y)?;
+    Some(if x == y {
+        0
+    } else if osa_distance(x, y) <= 1 {
+        1
+    } else {
+        2
+    })
+}
+
+/// Emails: 0 equal, 1 same local part or one edit apart, 2 different.
+pub fn email(a: &Prepared, b: &Prepared) -> Option<u8> {
+    let (x, y) = both(&a.email, &b.email)?;
+    let local = |e: &'_ str| e.split('@').next().unwrap_or("").to_string();
+    Some(if x == y {
+        0
+    } else if local(x) == local(y) || osa_distance(x, y) <= 1 {
+        1
+    } else {
+        2
+    })
+}
+
+/// Addresses: house numbers must agree for a strong level; the rest is compared as one
+/// string without spaces or punctuation (so "goodwinstreet" = "goodwin street") by
+/// Jaro-Winkler. 0: same numbers, text >= 0.95; 1: same numbers, text >= 0.85;
+/// 2: text >= 0.85 with other numbers (the same street); 3: different.
+pub fn address(a: &Prepared, b: &Prepared) -> Option<u8> {
+    if a.address.is_empty() || b.address.is_empty() {
+        return None;
+    }
+    let text = jaro_winkler(&a.address_text, &b.address_text);
+    Some(match (a.address_numbers == b.address_numbers, text) {
+        (true, t) if t >= 0.95 => 0,
+        (true, t) if t >= 0.85 => 1,
+        (_, t) if t >= 0.85 => 2,
+        _ => 3,
+    })
+}
+
+/// Places (city, suburb): 0 equal, 1 Jaro-Winkler >= 0.9 (a typo), 2 different.
+pub fn place(x: &Option<String>, y: &Option<String>) -> Option<u8> {
+    let (x, y) = both(x, y)?;
+    Some(if x == y {
+        0
+    } else if jaro_winkler(x, y) >= 0.9 {
+        1
+    } else {
+        2
+    })
+}
+
+/// Categories (gender, province): 0 equal, 1 different.
+pub fn exact(x: &Option<String>, y: &Option<String>) -> Option<u8> {
+    let (x, y) = both(x, y)?;
+    Some(u8::from(x != y))
+}
+
+/// The fields compared, in the order of a comparison vector, with their number of levels.
+pub const FIELDS: [(&str, u8); 10] = [
+    ("name", 4),
+    ("birth_date", 4),
+    ("id_number", 3),
+    ("phone", 3),
+    ("email", 3),
+    ("address", 4),
+    ("postcode", 3),
+    ("city", 3),
+    ("province", 2),
+    ("gender", 2),
+];
+
+/// Missing-value marker in a comparison vector.
+pub const MISSING: u8 = u8::MAX;
+
+/// The comparison vector of two records.
+pub fn compare(a: &Prepared, b: &Prepared) -> [u8; 10] {
+    [
+        name(a, b),
+        birth(a, b),
+        identifier(&a.id_number, &b.id_number),
+        identifier(&a.phone, &b.phone),
+        email(a, b),
+        address(a, b),
+        identifier(&a.postcode, &b.postcode),
+        place(&a.city, &b.city),
+        exact(&a.province, &b.province),
+        exact(&a.gender, &b.gender),
+    ]
+    .map(|l| l.unwrap_or(MISSING))
+}
+
+/// Year of a yyyymmdd birth string.
+pub fn birth_year(p: &Prepared) -> Option<i32> {
+    p.birth.as_deref().and_then(|b| b.get(..4)).and_then(|y| y.parse().ok()).filter(|y: &i32| *y > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(name: &str) -> Prepared {
+        Prepared::new(Some(name), None, None, None, None, None, None, None, None, None)
+    }
+
+    fn born(d: &str) -> Prepared {
+        Prepared { birth: Some(d.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn latin_names() {
+        assert_eq!(name(&person("John Smith"), &person("smith john")), Some(0), "token order does not matter");
+        assert_eq!(name(&person("beau chandler"), &person("beua chandler")), Some(1), "transposed letters");
+        assert_eq!(name(&person("ethan davis"), &person("ethn davic")), Some(2));
+        assert_eq!(name(&person("sean matthews"), &person("callum arbuckle")), Some(3));
+        assert_eq!(name(&person("x"), &Prepared::default()), None, "missing is no evidence");
+    }
+
+    #[test]
+    fn chinese_names() {
+        assert_eq!(name(&person("张伟"), &person("张伟")), Some(0));
+        assert_eq!(name(&person("张秀英"), &person("张英秀")), Some(1), "same characters, neighbours swapped");
+        assert_eq!(name(&person("张秀英"), &person("张英")), Some(2), "a character dropped");
+        assert_eq!(name(&person("张伟"), &person("李娜")), Some(3));
+        assert_eq!(name(&person("张伟"), &person("张芳")), Some(3), "same surname only");
+    }
+
+    #[test]
+    fn birth_dates_tolerate_keying_errors() {
+        assert_eq!(birth(&born("19800312"), &born("19800312")), Some(0));
+        assert_eq!(birth(&born("19800312"), &born("19801203")), Some(1), "day and month swapped");
+        assert_eq!(birth(&born("19800312"), &born("19800412")), Some(1), "one digit wrong");
+        assert_eq!(birth(&born("19800312"), &born("19803012")), Some(1), "neighbouring digits swapped");
+        assert_eq!(birth(&born("19800312"), &born("19801127")), Some(2), "same year");
+        assert_eq!(birth(&born("19800312"), &born("19750101")), Some(3));
+    }
+
+    #[test]
+    fn identifiers_phones_emails() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(identifier(&s("+8613800138000"), &s("+8613800138000")), Some(0));
+        assert_eq!(identifier(&s("+8613800138000"), &s("+8613800138001")), Some(1));
+        assert_eq!(identifier(&s("+8613800138000"), &s("+8613911112222")), Some(2));
+        let e = |v: &str| Prepared { email: s(v), ..Default::default() };
+        assert_eq!(email(&e("li.na@qq.com"), &e("li.na@163.com")), Some(1), "same local part");
+        assert_eq!(email(&e("li.na@qq.com"), &e("wang@qq.com")), Some(2));
+    }
+
+    #[test]
+    fn addresses_by_token_overlap() {
+        let a = |v: &str| Prepared::new(None, None, None, None, None, Some(v), None, None, None, None);
+        assert_eq!(address(&a("15 goodwin street"), &a("15 goodwinstreet")), Some(0), "words run together");
+        assert_eq!(address(&a("14 markham street, balmain cove"), &a("14 markham pstreet, balmaincove")), Some(0));
+        assert_eq!(address(&a("16 solly place, wyomink park"), &a("16 solly place")), Some(1), "locality dropped");
+        assert_eq!(address(&a("10 fox place, burwood"), &a("12 fox place, burwood")), Some(2), "same street, other house");
+        assert_eq!(address(&a("北京中山路12号"), &a("北京中山路12号")), Some(0));
+        assert_eq!(address(&a("北京中山路12号"), &a("北京中山路15号")), Some(2));
+        assert_eq!(address(&a("北京中山路12号"), &a("上海人民路7号")), Some(3));
+        assert_eq!(
+            address_tokens("北京中山路12号"),
+            vec!["12", "中山", "京中", "北京", "号", "山路"].iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! Probabilistic record linkage (Fellegi and Sunter 1969): candidate pairs from several
+//! blocking keys, a comparison vector per pair, m and u probabilities estimated by EM on the
+//! candidate pairs themselves (no labels), and a match probability per pair.
+
+use super::compare::{birth_year, compare, Prepared, FIELDS, MISSING};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One blocking key: records with equal non-null keys become candidate pairs.
+type KeyFn = fn(&Prepared) -> Option<String>;
+
+fn cat(parts: &[Option<&str>]) -> Option<String> {
+    let mut out = String::new();
+    for p in parts {
+        out.push_str(p.filter(|s| !s.is_empty())?);
+        out.push('\u{1f}');
+    }
+    Some(out)
+}
+
+fn prefix(s: &Option<String>, n: usize) -> Option<String> {
+    s.as_ref().map(|s| s.chars().take(n).collect())
+}
+
+/// The blocking keys, named for the log. Together they catch pairs with a typo in any one or
+/// two fields: each leaves out several of name, birth date, postcode, address and id.
+pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
+    ("name+birth_date", |p| cat(&[p.name.as_deref(), p.birth.as_deref()])),
+    ("surname+birth_date", |p| cat(&[p.surname.as_deref(), p.birth.as_deref()])),
+    ("given+birth_date", |p| cat(&[p.given.as_deref(), p.birth.as_deref()])),
+    ("given3+surname4+birth_year", |p| {
+        let year = birth_year(p).map(|y| y.to_string());
+        cat(&[prefix(&p.given, 3).as_deref(), prefix(&p.surname, 4).as_deref(), year.as_deref()])
+    }),
+    ("postcode+given", |p| cat(&[p.postcode.as_deref(), p.given.as_deref()])),
+    ("postcode+surname", |p| cat(&[p.postcode.as_deref(), p.surname.as_deref()])),
+    ("address+surname", |p| {
+        let a = (!p.address.is_empty()).then(|| p.address.join(" "));
+        cat(&[a.as_deref(), p.surname.as_deref()])
+    }),
+    ("name+postcode", |p| cat(&[p.name.as_deref(), p.postcode.as_deref()])),
+    ("name+city", |p| cat(&[p.name.as_deref(), p.city.as_deref()])),
+    ("birth_date+postcode", |p| cat(&[p.birth.as_deref(), p.postcode.as_deref()])),
+    ("id_number", |p| p.id_number.clone()),
+    // All but the last two characters: catches a typo at the end of the id.
+    ("id_number_stem", |p| p.id_number.as_ref().filter(|i| i.chars().count() > 4).map(|i| i.chars().take(i.chars().count() - 2).collect())),
+    ("phone", |p| p.phone.clone()),
+    ("email", |p| p.email.clone()),
+];
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct BlockingReport {
+    pub candidate_pairs: usize,
+    /// Blocks skipped because they held more than `max_block_size` records, per key.
+    pub skipped_blocks: HashMap<String, usize>,
+}
+
+/// Candidate pairs (i < j), sorted and unique.
+pub fn candidate_pairs(records: &[Prepared], max_block_size: usize) -> (Vec<(u32, u32)>, BlockingReport) {
+    let mut report = BlockingReport::default();
+    let per_key: Vec<(Vec<(u32, u32)>, usize)> = BLOCKING_KEYS
+        .par_iter()
+        .map(|(_, key)| {
+            let mut keyed: Vec<(String, u32)> = records.iter().enumerate().filter_map(|(i, r)| key(r).map(|k| (k, i as u32))).collect();
+            keyed.sort_unstable();
+            let mut pairs = Vec::new();
+            let mut skipped = 0;
+            for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+                if block.len() > max_block_size {
+                    skipped += 1;
+                    continue;
+                }
+                for (x, a) in block.iter().enumerate() {
+                    for b in &block[x + 1..] {
+                        pairs.push((a.1.min(b.1), a.1.max(b.1)));
+                    }
+                }
+            }
+            (pairs, skipped)
+        })
+        .collect();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for ((name, _), (p, skipped)) in BLOCKING_KEYS.iter().zip(per_key) {
+        if skipped > 0 {
+            tracing::warn!(key = *name, blocks = skipped, max_block_size, "blocks larger than identity.max_block_size skipped");
+            report.skipped_blocks.insert(name.to_string(), skipped);
+        }
+        pairs.extend(p);
+    }
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    report.candidate_pairs = pairs.len();
+    (pairs, report)
+}
+
+/// Fellegi-Sunter parameters: per field and level P(level | match) and P(level | non-match),
+/// and λ, the prior probability that two records match.
+#[derive(Clone, Debug, Serialize)]
+pub struct Model {
+    pub lambda: f64,
+    pub m: Vec<Vec<f64>>,
+    pub u: Vec<Vec<f64>>,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+impl Model {
+    /// log2 Bayes factor of a comparison vector (missing fields add nothing).
+    pub fn weight(&self, v: &[u8; 10]) -> f64 {
+        v.iter().enumerate().filter(|(_, l)| **l != MISSING).map(|(f, &l)| (self.m[f][l as usize] / self.u[f][l as usize]).log2()).sum()
+    }
+
+    pub fn probability(&self, v: &[u8; 10]) -> f64 {
+        let prior = (self.lambda / (1.0 - self.lambda)).log2();
+        1.0 / (1.0 + 2f64.powf(-(prior + self.weight(v))))
+    }
+}
+
+/// P(level | non-match) per field from record pairs drawn at random (Splink's approach): almost
+/// every random pair is a non-match, so no labels are needed. `samples` pairs from a fixed seed.
+pub fn estimate_u(records: &[Prepared], samples: usize) -> Vec<Vec<f64>> {
+    use rand::{Rng, SeedableRng};
+    let n = records.len();
+    let mut counts: Vec<Vec<f64>> = FIELDS.iter().map(|(_, l)| vec![0.0; *l as usize]).collect();
+    if n >= 2 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1969);
+        let pairs: Vec<(usize, usize)> = (0..samples)
+            .map(|_| {
+                let a = rng.gen_range(0..n);
+                let b = (a + rng.gen_range(1..n)) % n;
+                (a, b)
+            })
+            .collect();
+        let vectors: Vec<[u8; 10]> = pairs.par_iter().map(|&(a, b)| compare(&records[a], &records[b])).collect();
+        for v in &vectors {
+            for (f, &l) in v.iter().enumerate() {
+                if l != MISSING {
+                    counts[f][l as usize] += 1.0;
+                }
+            }
+        }
+    }
+    normalise(&counts, 1.0)
+}
+
+/// Rows scaled to sum to 1 after adding `pseudo` to every cell (no level has probability 0).
+fn normalise(acc: &[Vec<f64>], pseudo: f64) -> Vec<Vec<f64>> {
+    acc.iter()
+        .map(|row| {
+            let s: f64 = row.iter().sum::<f64>() + pseudo * row.len() as f64;
+            row.iter().map(|x| (x + pseudo) / s).collect()
+        })
+        .collect()
+}
+
+/// A training set for EM: pairs agreeing exactly on strong `fixed` identifiers. Such sets are
+/// mostly matches, so EM is well identified there (in sets of weak keys such as a postcode,
+/// correlated fields let EM mistake "same area" for "same person"); every other field's m is
+/// learnt in them, the fixed fields' own m in the other sets.
+struct Training {
+    fixed: &'static [usize],
+    key: KeyFn,
+}
+
+const TRAINING: &[Training] = &[
+    Training { fixed: &[field::ID], key: |p| p.id_number.clone() },
+    Training { fixed: &[field::PHONE], key: |p| p.phone.clone() },
+    Training { fixed: &[field::EMAIL], key: |p| p.email.clone() },
+    Training { fixed: &[field::NAME, field::BIRTH], key: |p| cat(&[p.name.as_deref(), p.birth.as_deref()]) },
+];
+
+/// Estimate the model: u from random pairs, m by EM on each training set, λ (the probability
+/// that two random records match) from how many matches each set holds.
+pub fn train(records: &[Prepared], max_block_size: usize) -> Model {
+    let u = estimate_u(records, 1_000_000);
+    let levels: Vec<usize> = FIELDS.iter().map(|(_, n)| *n as usize).collect();
+    let mut m_sum: Vec<Vec<f64>> = levels.iter().map(|&n| vec![0.0; n]).collect();
+    let mut m_count = vec![0usize; levels.len()];
+    let mut m_weight = vec![0.0f64; levels.len()];
+    let mut sets: Vec<(&[usize], f64, f64)> = Vec::new(); // (fixed fields, pairs, share of matches)
+    let mut iterations = 0;
+    let mut converged = true;
+    for t in TRAINING {
+        let pairs = pairs_on(records, t.key, max_block_size, 2_000_000);
+        if pairs.len() < 10 {
+            continue;
+        }
+        let (_, patterns) = compare_pairs(records, &pairs);
+        let free: Vec<bool> = (0..levels.len()).map(|f| !t.fixed.contains(&f)).collect();
+        let fit = em(&patterns, &u, &free);
+        iterations += fit.iterations;
+        converged &= fit.converged;
+        let matches = fit.lambda * pairs.len() as f64;
+        for f in (0..levels.len()).filter(|&f| free[f]) {
+            for (s, v) in m_sum[f].iter_mut().zip(&fit.m[f]) {
+                *s += v * matches;
+            }
+            m_count[f] += 1;
+            m_weight[f] += matches;
+        }
+        sets.push((t.fixed, pairs.len() as f64, fit.lambda));
+    }
+    let m: Vec<Vec<f64>> = m_sum
+        .iter()
+        .zip(&m_count)
+        .zip(&levels)
+        .zip(&m_weight)
+        .map(|(((row, &c), &n), &w)| {
+            if c == 0 || w <= 0.0 {
+                (0..n).map(|l| if l == 0 { 0.9 } else { 0.1 / (n - 1) as f64 }).collect()
+            } else {
+                row.iter().map(|v| v / w).collect()
+            }
+        })
+        .collect();
+    // Matches in a set / P(a match agrees on the set's fields) = matches overall.
+    // A pair can only agree on a field both records have: divide by that chance too.
+    let present = |f: usize| records.iter().filter(|r| has_field(r, f)).count() as f64 / records.len().max(1) as f64;
+    let estimates: Vec<f64> =
+        sets.iter().map(|(fixed, n, share)| share * n / fixed.iter().map(|&f| m[f][0] * present(f).powi(2)).product::<f64>()).collect();
+    for ((fixed, n, share), e) in sets.iter().zip(&estimates) {
+        tracing::debug!(set = FIELDS[fixed[0]].0, pairs = n, share, matches = e, "EM training set");
+    }
+    let total_pairs = records.len() as f64 * (records.len() as f64 - 1.0) / 2.0;
+    // The median: one set with a poorly estimated agreement rate must not dominate.
+    let mut sorted = estimates.clone();
+    sorted.sort_by(f64::total_cmp);
+    let matches = if sorted.is_empty() { 0.0 } else { (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]) / 2.0 };
+    let lambda = (matches / total_pairs.max(1.0)).clamp(1e-12, 0.5);
+    Model { lambda, m, u, iterations, converged }
+}
+
+fn has_field(r: &Prepared, f: usize) -> bool {
+    match f {
+        field::NAME => r.name.is_some(),
+        field::BIRTH => r.birth.is_some(),
+        field::ID => r.id_number.is_some(),
+        field::PHONE => r.phone.is_some(),
+        field::EMAIL => r.email.is_some(),
+        field::ADDRESS => !r.address.is_empty(),
+        field::POSTCODE => r.postcode.is_some(),
+        _ => true,
+    }
+}
+
+/// Pairs with equal keys (blocks over `max_block_size` skipped), at most `limit`, sorted.
+fn pairs_on(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usize) -> Vec<(u32, u32)> {
+    let mut keyed: Vec<(String, u32)> = records.iter().enumerate().filter_map(|(i, r)| key(r).map(|k| (k, i as u32))).collect();
+    keyed.sort_unstable();
+    let mut pairs = Vec::new();
+    for block in keyed.chunk_by(|a, b| a.0 == b.0) {
+        if block.len() > max_block_size {
+            continue;
+        }
+        for (x, a) in block.iter().enumerate() {
+            for b in &block[x + 1..] {
+                if pairs.len() >= limit {
+                    return pairs;
+                }
+                pairs.push((a.1, b.1));
+            }
+        }
+    }
+    pairs
+}
+
+/// EM for m (of the `free` fields) and the share of matches, u held at the random-pair
+/// estimate; fixed fields take no part. Over the distinct comparison vectors weighted by
+/// count; stops when no parameter moves by 1e-6.
+fn em(patterns: &HashMap<[u8; 10], u64>, u: &[Vec<f64>], free: &[bool]) -> Model {
+    let m0: Vec<Vec<f64>> =
+        u.iter().map(|row| (0..row.len()).map(|l| if l == 0 { 0.9 } else { 0.1 / (row.len() - 1) as f64 }).collect()).collect();
+    let mut model = Model { lambda: 0.5, m: m0, u: u.to_vec(), iterations: 0, converged: false };
+    let mut list: Vec<([u8; 10], f64)> = patterns
+        .iter()
+        .map(|(p, n)| {
+            let mut p = *p;
+            for (f, l) in p.iter_mut().enumerate() {
+                if !free[f] {
+                    *l = MISSING;
+                }
+            }
+            (p, *n as f64)
+        })
+        .collect();
+    list.sort_by(|a, b| a.0.cmp(&b.0)); // a fixed order: sums do not depend on hashing
+    let total: f64 = list.iter().map(|p| p.1).sum();
+    for iteration in 1..=1000 {
+        let mut m_acc: Vec<Vec<f64>> = model.m.iter().map(|row| vec![0.0; row.len()]).collect();
+        let mut matches = 0.0;
+        for (v, n) in &list {
+            let p = model.probability(v);
+            matches += n * p;
+            for (f, &l) in v.iter().enumerate() {
+                if l != MISSING {
+                    m_acc[f][l as usize] += n * p;
+                }
+            }
+        }
+        let m = normalise(&m_acc, 1e-3);
+        let lambda = (matches / total).clamp(1e-9, 1.0 - 1e-9);
+        let moved =
+            m.iter().flatten().zip(model.m.iter().flatten()).map(|(a, b)| (a - b).abs()).fold((lambda - model.lambda).abs(), f64::max);
+        model.m = m;
+        model.lambda = lambda;
+        model.iterations = iteration;
+        if moved < 1e-6 {
+            model.converged = true;
+            break;
+        }
+    }
+    model
+}
+
+/// Comparison vectors of all pairs (parallel), and how often each distinct vector occurs.
+pub fn compare_pairs(records: &[Prepared], pairs: &[(u32, u32)]) -> (Vec<[u8; 10]>, HashMap<[u8; 10], u64>) {
+    let vectors: Vec<[u8; 10]> = pairs.par_iter().map(|&(a, b)| compare(&records[a as usize], &records[b as usize])).collect();
+    let mut counts: HashMap<[u8; 10], u64> = HashMap::new();
+    for v in &vectors {
+        *counts.entry(*v).or_default() += 1;
+    }
+    (vectors, counts)
+}
+
+/// Field indexes in a comparison vector.
+pub mod field {
+    pub const NAME: usize = 0;
+    pub const BIRTH: usize = 1;
+    pub const ID: usize = 2;
+    pub const PHONE: usize = 3;
+    pub const EMAIL: usize = 4;
+    pub const ADDRESS: usize = 5;
+    pub const POSTCODE: usize = 6;
+}
+
+/// A fuzzy link needs agreement (level 0-1) on at least one identifying field: birth date,
+/// national id, phone, email or address. Names, gender and places alone are shared by too
+/// many people to link on, however well they agree.
+pub fn has_identifying_evidence(v: &[u8; 10]) -> bool {
+    let agrees = |f: usize| v[f] != MISSING && v[f] <= 1;
+    agrees(field::BIRTH) || agrees(field::ID) || agrees(field::PHONE) || agrees(field::EMAIL) || agrees(field::ADDRESS)
+}
