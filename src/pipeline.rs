@@ -136,7 +136,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     // customers: every usable record is used (records of one person are merged, not dropped).
     let cust = take(Table::Customers)?;
     ledger.record(&cust, Accounted { used: resolved.clone(), duplicates: None, quarantined: vec![], after_as_of: None });
-    let golden = identity::golden(resolved, &plan.spec.identity.source_priority);
+    let golden = identity::golden(resolved, &plan.spec.identity);
 
     // orders: quarantine unknown statuses, drop re-sent rows, attach keys.
     let ord = take(Table::Orders)?;

@@ -62,7 +62,7 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
     let key = [("_key", DataType::UInt32)];
     let orders = empty(Table::Orders, &key);
     let inputs = Inputs {
-        customers: identity::golden(empty_resolved().lazy(), &plan.spec.identity.source_priority),
+        customers: identity::golden(empty_resolved().lazy(), &plan.spec.identity),
         orders: orders.clone(),
         items: ts(empty(Table::OrderItems, &key)),
         events: empty(Table::Events, &key),
@@ -165,6 +165,37 @@ pub fn explain(plan: &Plan) -> Result<String> {
     Ok(out)
 }
 
+/// The newest published `identity_map` before `as_of` (keys stay stable across nights).
+fn previous_identity_map(root: &Path, as_of: chrono::NaiveDate) -> Result<Option<DataFrame>> {
+    let dir = root.join("identity_map");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
+    let mut days: Vec<(chrono::NaiveDate, std::path::PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let day = chrono::NaiveDate::parse_from_str(name.strip_prefix("dt=")?, "%Y-%m-%d").ok()?;
+            (day < as_of && e.path().join("_SUCCESS").exists()).then(|| (day, e.path()))
+        })
+        .collect();
+    days.sort();
+    let Some((day, folder)) = days.pop() else { return Ok(None) };
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&folder)
+        .map_err(|e| Error::io(&folder, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    let mut frames = Vec::new();
+    for f in files {
+        frames.push(io::parquet::read(&f)?);
+    }
+    let Some(mut df) = frames.pop() else { return Ok(None) };
+    for f in frames {
+        df.vstack_mut(&f).map_err(|e| Error::internal("previous identity_map", e))?;
+    }
+    tracing::info!(dt = %day, records = df.height(), "previous identity_map read: keys stay stable");
+    Ok(Some(df))
+}
+
 /// The first value of a Date column (None when null or absent).
 fn first_date(df: &DataFrame, name: &str) -> Option<chrono::NaiveDate> {
     let days = df.column(name).ok()?.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
@@ -222,7 +253,13 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }
     lap("ingest_customers", &mut timings);
-    let resolved = identity::resolve(&customers, &plan.spec.identity)?;
+    let previous = previous_identity_map(root, plan.as_of)?;
+    let overrides = match &plan.spec.identity.overrides {
+        Some(p) => identity::read_overrides(&plan.config_path.parent().unwrap_or(Path::new(".")).join(p))?,
+        None => Vec::new(),
+    };
+    let ctx = identity::Context { previous: previous.as_ref(), overrides: &overrides, as_of: Some(plan.as_of) };
+    let (resolved, identity_report) = identity::resolve_with(&customers, &plan.spec.identity, &ctx)?;
     lap("identity", &mut timings);
     tracing::info!(records = customers.height(), "identity resolved");
 
@@ -303,6 +340,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         accounting,
         outputs,
         checks,
+        identity: identity_report,
         models: outcome,
         model_eval: rows_as_json(&tables.iter().find(|(n, _)| *n == "model_eval").expect("model_eval output").1),
         stage_seconds: timings.clone(),

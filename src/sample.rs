@@ -75,6 +75,7 @@ const LATIN_FIRST: &[&str] = &[
     "Olivia",
 ];
 const LATIN_LAST: &[&str] = &["Smith", "Brown", "Taylor", "Wilson", "Lee", "Walker", "Young", "King", "Wright", "Green", "Baker", "Hill"];
+const STREETS: &[&str] = &["中山", "人民", "解放", "建设", "和平"];
 const CITIES: &[(&str, &str, &str)] = &[
     ("北京", "北京", "110101"),
     ("上海", "上海", "310101"),
@@ -131,6 +132,10 @@ struct Person {
     email: String,
     id_number: Option<String>,
     city: usize,
+    /// Home address (street index, house number) and postcode: most records carry them.
+    street: usize,
+    house: u32,
+    postcode: String,
     occupation: usize,
     education: usize,
     income: f64,
@@ -184,6 +189,9 @@ fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Pe
     let id_number = rng.gen_bool(0.6).then(|| cn_id(CITIES[city].2, birth, seq));
     let income = (10.5 + 0.7 * normal(rng)).exp().round();
     let registered = start + Duration::minutes(rng.gen_range(0..days * 24 * 60));
+    let street = rng.gen_range(0..STREETS.len());
+    let house = rng.gen_range(1..300);
+    let postcode = format!("{}{:04}", &CITIES[city].2[..2], rng.gen_range(0..10_000));
     Person {
         chinese,
         name,
@@ -193,6 +201,9 @@ fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Pe
         email,
         id_number,
         city,
+        street,
+        house,
+        postcode,
         occupation: rng.gen_range(0..OCCUPATIONS.len()),
         education: rng.gen_range(0..EDUCATION.len()),
         income,
@@ -294,11 +305,20 @@ impl Customers {
         };
         self.email.push(keep(rng, if duplicate { 0.6 } else { 0.8 }).then_some(email));
         self.id_number.push(if source == "crm" || source == "store" { p.id_number.clone() } else { None });
-        self.address.push(
-            keep(rng, 0.7)
-                .then(|| format!("{}{}路{}号", city, pick(rng, &["中山", "人民", "解放", "建设", "和平"]), rng.gen_range(1..300))),
-        );
-        self.postcode.push(keep(rng, 0.6).then(|| format!("{}{:04}", &CITIES[p.city].2[..2], rng.gen_range(0..10_000))));
+        // Most records carry the home address, written with or without 市; some an old one.
+        self.address.push(keep(rng, 0.7).then(|| {
+            let (street, house) =
+                if rng.gen_bool(0.85) { (p.street, p.house) } else { (rng.gen_range(0..STREETS.len()), rng.gen_range(1..300)) };
+            let city = if rng.gen_bool(0.3) { format!("{city}市") } else { city.to_string() };
+            format!("{city}{}路{house}号", STREETS[street])
+        }));
+        self.postcode.push(keep(rng, 0.6).then(|| {
+            if rng.gen_bool(0.9) {
+                p.postcode.clone()
+            } else {
+                format!("{}{:04}", &CITIES[p.city].2[..2], rng.gen_range(0..10_000))
+            }
+        }));
         self.province.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{province}省") } else { province.to_string() }));
         self.city.push(keep(rng, 0.9).then(|| if rng.gen_bool(0.3) { format!("{city}市") } else { city.to_string() }));
         self.occupation.push(keep(rng, 0.6).then(|| OCCUPATIONS[p.occupation].to_string()));

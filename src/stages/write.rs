@@ -56,6 +56,8 @@ pub struct Manifest {
     pub accounting: BTreeMap<String, Accounting>,
     pub outputs: Vec<FileEntry>,
     pub checks: Vec<Check>,
+    /// Identity resolution: links by rule, blocking, the Fellegi-Sunter model, guards, keys.
+    pub identity: crate::stages::identity::Report,
     /// Model fits, fallbacks taken and the persona clusters.
     pub models: crate::stages::predict::Outcome,
     /// The `model_eval` table's rows (empty without data after as-of).

@@ -7,6 +7,7 @@ mod config_edit;
 mod determinism;
 mod exit_codes;
 mod fixture;
+mod identity;
 mod layouts;
 mod models;
 mod readers;

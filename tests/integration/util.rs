@@ -84,6 +84,11 @@ pub fn table_at(out: &Path, table: &str, dt: &str) -> DataFrame {
     portrait::io::parquet::read(&table_file_at(out, table, dt)).expect("readable Parquet")
 }
 
+pub fn manifest_at(out: &Path, dt: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join(format!("_manifest/dt={dt}/_manifest.json"))).expect("manifest");
+    serde_json::from_str(&text).expect("manifest JSON")
+}
+
 pub fn manifest(out: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join(format!("_manifest/dt={AS_OF}/_manifest.json"))).expect("manifest");
     serde_json::from_str(&text).expect("manifest is JSON")

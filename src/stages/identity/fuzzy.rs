@@ -33,6 +33,7 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
         let year = birth_year(p).map(|y| y.to_string());
         cat(&[prefix(&p.given, 3).as_deref(), prefix(&p.surname, 4).as_deref(), year.as_deref()])
     }),
+    ("birth_date+given_initial", |p| cat(&[p.birth.as_deref(), prefix(&p.given, 1).as_deref()])),
     ("postcode+given", |p| cat(&[p.postcode.as_deref(), p.given.as_deref()])),
     ("postcode+surname", |p| cat(&[p.postcode.as_deref(), p.surname.as_deref()])),
     ("address+surname", |p| {
@@ -335,9 +336,14 @@ pub mod field {
 }
 
 /// A fuzzy link needs agreement (level 0-1) on at least one identifying field: birth date,
-/// national id, phone, email or address. Names, gender and places alone are shared by too
-/// many people to link on, however well they agree.
+/// national id, phone, email or address, or the exact postcode. Names, gender and places
+/// alone are shared by too many people to link on, however well they agree.
 pub fn has_identifying_evidence(v: &[u8; 10]) -> bool {
-    let agrees = |f: usize| v[f] != MISSING && v[f] <= 1;
-    agrees(field::BIRTH) || agrees(field::ID) || agrees(field::PHONE) || agrees(field::EMAIL) || agrees(field::ADDRESS)
+    let agrees = |f: usize, max: u8| v[f] != MISSING && v[f] <= max;
+    agrees(field::BIRTH, 1)
+        || agrees(field::ID, 1)
+        || agrees(field::PHONE, 1)
+        || agrees(field::EMAIL, 1)
+        || agrees(field::ADDRESS, 1)
+        || agrees(field::POSTCODE, 0)
 }

@@ -94,6 +94,38 @@ pub enum Override {
     Split(String, Option<String>),
 }
 
+/// Read a manual-decisions file: `action,source,source_customer_id,other_source,
+/// other_source_customer_id`, action `link` or `split` (a split without the other record
+/// keeps the record apart from everyone).
+pub fn read_overrides(path: &std::path::Path) -> Result<Vec<Override>> {
+    if !path.exists() {
+        return Err(Error::MissingInput(format!("identity overrides file {} does not exist", path.display())));
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| Error::input(path.display(), e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| Error::input(path.display(), format!("row {}: {e}", i + 2)))?;
+        let get = |k: usize| row.get(k).map(str::trim).filter(|v| !v.is_empty());
+        let bad = |why: &str| Error::input(path.display(), format!("row {}: {why}", i + 2));
+        let first = match (get(1), get(2)) {
+            (Some(s), Some(id)) => member_id(&s.to_lowercase(), id),
+            _ => return Err(bad("source and source_customer_id are required")),
+        };
+        let other = match (get(3), get(4)) {
+            (Some(s), Some(id)) => Some(member_id(&s.to_lowercase(), id)),
+            (None, None) => None,
+            _ => return Err(bad("give both other_source and other_source_customer_id, or neither")),
+        };
+        out.push(match (get(0).map(str::to_lowercase).as_deref(), other) {
+            (Some("link"), Some(o)) => Override::Link(first, o),
+            (Some("link"), None) => return Err(bad("link needs the other record")),
+            (Some("split"), o) => Override::Split(first, o),
+            _ => return Err(bad("action must be link or split")),
+        });
+    }
+    Ok(out)
+}
+
 /// What resolution did, for the manifest and `identity-eval`.
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Report {
@@ -130,7 +162,8 @@ enum Joined {
 }
 
 impl Clusters {
-    fn join(&mut self, a: u32, b: u32, guarded: bool, max_size: usize) -> Joined {
+    /// `phones_guarded`: false for a national-id link (the same valid id outweighs a changed phone).
+    fn join(&mut self, a: u32, b: u32, guarded: bool, phones_guarded: bool, max_size: usize) -> Joined {
         let (ra, rb) = (self.uf.find(a), self.uf.find(b));
         if ra == rb {
             return Joined::Already;
@@ -140,7 +173,8 @@ impl Clusters {
         }
         if guarded {
             let differ = |x: &Vec<String>, y: &Vec<String>| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
-            if differ(&self.phones[ra as usize], &self.phones[rb as usize]) || differ(&self.ids[ra as usize], &self.ids[rb as usize]) {
+            let phones = phones_guarded && differ(&self.phones[ra as usize], &self.phones[rb as usize]);
+            if phones || differ(&self.ids[ra as usize], &self.ids[rb as usize]) {
                 return Joined::Conflict;
             }
             if (self.uf.size[ra as usize] + self.uf.size[rb as usize]) as usize > max_size {
@@ -170,7 +204,11 @@ impl Clusters {
     }
 }
 
+/// A text column's values; all missing when the frame lacks the (optional) column.
 fn opt_strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    if df.column(name).is_err() {
+        return Ok(vec![None; df.height()]);
+    }
     Ok(str_col(df, name)?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
@@ -178,7 +216,9 @@ fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
     let get = |n: &str| opt_strs(df, n);
     let (name, id, phone, email, address) = (get("name")?, get("id_number")?, get("phone")?, get("email")?, get("address")?);
     let (postcode, province, city, gender) = (get("postcode")?, get("province")?, get("city")?, get("gender")?);
-    let birth: Vec<Option<chrono::NaiveDate>> = {
+    let birth: Vec<Option<chrono::NaiveDate>> = if df.column("birth_date").is_err() {
+        vec![None; df.height()]
+    } else {
         let c = df.column("birth_date").and_then(|c| c.cast(&DataType::Int32)).map_err(|e| Error::internal("identity: birth_date", e))?;
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
         c.i32()
@@ -323,7 +363,10 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
                 clusters.uf.union(l.a, l.b);
                 Joined::Yes
             }
-            _ => clusters.join(l.a, l.b, guarded, spec.max_cluster_size),
+            _ => {
+                let id_link = matches!(l.rule, Rule::Field(k) if rules[k as usize] == "id_number");
+                clusters.join(l.a, l.b, guarded, !id_link, spec.max_cluster_size)
+            }
         };
         match joined {
             Joined::Yes | Joined::Already => {
@@ -424,13 +467,32 @@ pub const SURVIVING: &[&str] = &[
     "marketing_opt_in",
 ];
 
-/// One row per person (`_key`, `customer_key`) with the surviving fields, first registration, record count and sources.
-pub fn golden(resolved: LazyFrame, source_priority: &[String]) -> LazyFrame {
+/// One row per person (`_key`, `customer_key`) with the surviving fields, first registration,
+/// record count and sources. Per field (`identity.survivorship`): `newest` non-null value by
+/// `updated_at` (ties: source priority; the default), `source_priority` (the most trusted
+/// source's value, ties: newest) or `most_frequent` (ties: the smallest value).
+pub fn golden(resolved: LazyFrame, spec: &IdentitySpec) -> LazyFrame {
+    let source_priority = &spec.source_priority;
     let rank =
         source_priority.iter().enumerate().rev().fold(lit(source_priority.len() as i32), |acc, (i, s)| {
             when(col("source").eq(lit(s.as_str()))).then(lit(i as i32)).otherwise(acc)
         });
-    let mut aggs: Vec<Expr> = SURVIVING.iter().map(|f| col(*f).drop_nulls().first().alias(*f)).collect();
+    let mut aggs: Vec<Expr> = SURVIVING
+        .iter()
+        .map(|f| {
+            let value = col(*f);
+            match spec.survivorship.get(*f).map(String::as_str) {
+                Some("source_priority") => value
+                    .clone()
+                    .filter(value.is_not_null())
+                    .sort_by([col("_rank")], SortMultipleOptions::default().with_maintain_order(true))
+                    .first(),
+                Some("most_frequent") => value.drop_nulls().mode(true).sort(Default::default()).first(),
+                _ => value.drop_nulls().first(),
+            }
+            .alias(*f)
+        })
+        .collect();
     aggs.extend([
         col("customer_key").first(),
         col("registered_at").min().alias("registered_at"),
@@ -461,6 +523,44 @@ mod tests {
         assert!(!uf.union(0, 3), "already one cluster");
         assert_eq!(uf.find(0), uf.find(4));
         assert_ne!(uf.find(2), uf.find(0));
+    }
+
+    #[test]
+    fn chains_cannot_merge_people_with_different_phones() {
+        // A and B share an email with C but have different phones: C may join one of them,
+        // never both (the first link by record order wins; the second is refused).
+        let df = df!(
+            "source" => ["shop", "crm", "wechat"],
+            "source_customer_id" => ["A", "B", "C"],
+            "name" => ["张伟", "张伟", "张伟"],
+            "phone" => [Some("+8613800000001"), Some("+8613900000002"), None],
+            "email" => [Some("zw@x.com"), Some("zw@x.com"), Some("zw@x.com")],
+        )
+        .unwrap();
+        let (out, report) = resolve_with(&df, &IdentitySpec::default(), &Context::default()).unwrap();
+        let keys: Vec<&str> = out.column("customer_key").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
+        assert_ne!(keys[0], keys[1], "two phones, two people");
+        assert_eq!(keys[0], keys[2], "C joins the first");
+        assert!(report.refused_conflict >= 1);
+    }
+
+    #[test]
+    fn cluster_size_cap_stops_long_chains() {
+        // Five records chained by one email: a cap of 3 keeps them in clusters of at most 3.
+        let df = df!(
+            "source" => ["s", "s", "s", "s", "s"],
+            "source_customer_id" => ["1", "2", "3", "4", "5"],
+            "email" => ["e@x.com", "e@x.com", "e@x.com", "e@x.com", "e@x.com"],
+        )
+        .unwrap();
+        let spec = IdentitySpec { max_cluster_size: 3, ..Default::default() };
+        let (out, report) = resolve_with(&df, &spec, &Context::default()).unwrap();
+        let mut sizes: HashMap<&str, usize> = HashMap::new();
+        for k in out.column("customer_key").unwrap().str().unwrap().iter() {
+            *sizes.entry(k.unwrap()).or_default() += 1;
+        }
+        assert!(sizes.values().all(|&n| n <= 3), "{sizes:?}");
+        assert!(report.refused_size >= 1);
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! Identity resolution: quality on FEBRL with known answers, keys stable across nights,
+//! manual overrides.
+
+use crate::util::{copy_dir, nightly, portrait, repo, s, table_at, tiny};
+use std::collections::HashMap;
+use std::path::Path;
+
+fn eval(name: &str) -> serde_json::Value {
+    let dir = repo().join("tests/data/febrl");
+    let o = portrait(&[
+        "identity-eval",
+        "--customers",
+        s(&dir.join(format!("{name}_customers.csv"))),
+        "--truth",
+        s(&dir.join(format!("{name}_truth.csv"))),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    serde_json::from_str(o.stdout.trim()).expect("one JSON object")
+}
+
+#[test]
+fn febrl_quality_meets_the_targets() {
+    for (name, records, true_pairs) in [("febrl1", 1000, 500), ("febrl3", 5000, 6538)] {
+        let r = eval(name);
+        assert_eq!(r["records"], records);
+        assert_eq!(r["true_pairs"], true_pairs, "truth read completely");
+        let (p, f1) = (r["precision"].as_f64().unwrap(), r["f1"].as_f64().unwrap());
+        assert!(p >= 0.999, "{name} precision {p}");
+        assert!(f1 >= 0.995, "{name} F1 {f1}");
+    }
+}
+
+fn run_at(config: &Path, input: &Path, out: &Path, as_of: &str) {
+    let o = portrait(&["run", "--pipeline", s(config), "--input", s(input), "--output", s(out), "--as-of", as_of]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+}
+
+/// `source:id` -> customer_key of a published day.
+fn keys_at(out: &Path, dt: &str) -> HashMap<String, String> {
+    let m = table_at(out, "identity_map", dt);
+    let col = |n: &str| m.column(n).unwrap().str().unwrap().clone();
+    let (src, id, key) = (col("source"), col("source_customer_id"), col("customer_key"));
+    (0..m.height()).map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string())).collect()
+}
+
+fn append(path: &Path, rows: &str) {
+    let mut text = std::fs::read_to_string(path).unwrap();
+    text.push_str(rows);
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn keys_stay_stable_across_nights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    copy_dir(&tiny(), &input);
+    let customers = input.join("customers/customers.csv");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let without_garbage: String = text.lines().filter(|l| !l.starts_with("shop,,Ghost")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&customers, without_garbage).unwrap();
+    run_at(&nightly(), &input, &out, "2026-11-20");
+    let night1 = keys_at(&out, "2026-11-20");
+
+    // Night 2: a store record of Bob Smith (P4) arrives with a typo in its email and nothing
+    // else identifying: it stays apart under a new key. P1 gets a record from a new source
+    // whose id sorts before all of P1's (`app` < `crm`), so a key derived from the smallest
+    // member would change. A new person arrives.
+    let bob = "store,T12,Bob Smith,male,,,EMAIL,,,,四川,成都,,,,2026-11-20 10:00:00,2026-11-20 10:00:00,\n";
+    append(
+        &customers,
+        &format!(
+            "app,A1,Alice Wang,F,,13800000001,,,,,上海,上海,,,,2026-11-20 10:00:00,2026-11-20 10:00:00,\n\
+             app,A2,Nobody Before,M,1960-01-01,13600000099,,,,,四川,成都,,,,2026-11-20 10:00:00,2026-11-20 10:00:00,\n{}",
+            bob.replace("EMAIL", "bob@exmaple.com")
+        ),
+    );
+    run_at(&nightly(), &input, &out, "2026-11-21");
+    let night2 = keys_at(&out, "2026-11-21");
+    for (record, key) in &night1 {
+        assert_eq!(&night2[record], key, "{record} kept its key");
+    }
+    assert_eq!(night2["app:A1"], night1["crm:C1"], "the new record joined P1 under P1's key");
+    assert!(!night1.values().any(|k| k == &night2["app:A2"]), "a new person gets a new key");
+    assert_ne!(night2["store:T12"], night2["shop:S4"], "the typo keeps Bob's store record apart");
+    let m = crate::util::manifest_at(&out, "2026-11-21");
+    assert_eq!(m["identity"]["keys"]["kept"], 10, "{}", m["identity"]["keys"]);
+    assert_eq!(m["identity"]["keys"]["new"], 2);
+
+    // Night 3: the typo is fixed. The two clusters merge and the older key (night 1's) survives.
+    let text = std::fs::read_to_string(&customers).unwrap().replace("bob@exmaple.com", "bob@example.com");
+    std::fs::write(&customers, text).unwrap();
+    run_at(&nightly(), &input, &out, "2026-11-22");
+    let night3 = keys_at(&out, "2026-11-22");
+    assert_eq!(night3["store:T12"], night1["shop:S4"], "merged under the older key");
+    assert_eq!(night3["app:A2"], night2["app:A2"]);
+    let m = crate::util::manifest_at(&out, "2026-11-22");
+    assert_eq!(m["identity"]["keys"]["merged"], 1, "{}", m["identity"]["keys"]);
+    assert_eq!(m["identity"]["keys"]["new"], 0);
+}
+
+#[test]
+fn overrides_force_links_and_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n");
+    std::fs::write(&config, text).unwrap();
+    // P3's two records share a national id; a data steward says they are two people. Bob
+    // Smith (S4) and 李娜 (S5) share nothing; the steward says they are one customer.
+    std::fs::write(
+        dir.path().join("overrides.csv"),
+        "action,source,source_customer_id,other_source,other_source_customer_id\nsplit,store,T3,crm,C3\nlink,shop,S4,shop,S5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    run_at(&config, &tiny(), &out, crate::util::AS_OF);
+    let k = keys_at(&out, crate::util::AS_OF);
+    assert_ne!(k["store:T3"], k["crm:C3"], "forced split");
+    assert_eq!(k["shop:S4"], k["shop:S5"], "forced link");
+    let m = crate::util::table_at(&out, "identity_map", crate::util::AS_OF);
+    let rules: Vec<String> = m.column("match_rule").unwrap().str().unwrap().iter().map(|r| r.unwrap().to_string()).collect();
+    assert_eq!(rules.iter().filter(|r| *r == "override").count(), 2, "{rules:?}");
+    // A malformed overrides file names its row.
+    std::fs::write(dir.path().join("overrides.csv"), "action,source,source_customer_id\nmerge,shop,S4\n").unwrap();
+    let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&tiny()), "--output", s(&out)]);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains("row 2"), "{}", o.stderr);
+}
