@@ -26,6 +26,40 @@ pub struct Report {
     pub seconds: f64,
     /// Records whose (source, source_customer_id) the truth file does not list (not scored).
     pub records_without_truth: usize,
+    /// True pairs that any matcher obeying the evidence rule could find: both records reach
+    /// each other through records sharing an identifying value (birth date, id, phone, email,
+    /// address or postcode). Pairs that share only a name, gender and city are not.
+    pub linkable_pairs: u64,
+    /// correct_pairs / linkable_pairs.
+    pub recall_of_linkable: f64,
+}
+
+/// Pairs within each true entity's groups of records connected by identifying evidence.
+fn linkable_pairs(records: &[identity::compare::Prepared], truth: &[Option<u64>]) -> u64 {
+    let mut by_entity: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, t) in truth.iter().enumerate() {
+        if let Some(t) = t {
+            by_entity.entry(*t).or_default().push(i);
+        }
+    }
+    let mut total = 0;
+    for members in by_entity.values().filter(|m| m.len() > 1) {
+        let mut uf = identity::UnionFind::new(members.len());
+        for a in 0..members.len() {
+            for b in a + 1..members.len() {
+                let v = identity::compare::compare(&records[members[a]], &records[members[b]]);
+                if identity::fuzzy::has_identifying_evidence(&v) {
+                    uf.union(a as u32, b as u32);
+                }
+            }
+        }
+        let mut sizes: HashMap<u32, u64> = HashMap::new();
+        for a in 0..members.len() {
+            *sizes.entry(uf.find(a as u32)).or_default() += 1;
+        }
+        total += sizes.values().map(|n| n * (n - 1) / 2).sum::<u64>();
+    }
+    total
 }
 
 /// Pairs of records in one cluster, in one true entity, and in both.
@@ -93,9 +127,11 @@ pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec, out: Option<&Pat
     let mut key_ids: HashMap<&str, u64> = HashMap::new();
     let (mut predicted, mut actual) = (Vec::new(), Vec::new());
     let mut without = 0;
+    let mut truth_of = vec![None; resolved.height()];
     for i in 0..resolved.height() {
         match truth.get(&(sources[i].clone(), ids[i].clone())) {
             Some(&t) => {
+                truth_of[i] = Some(t);
                 let next = key_ids.len() as u64;
                 predicted.push(*key_ids.entry(keys[i].as_str()).or_insert(next));
                 actual.push(t);
@@ -107,6 +143,7 @@ pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec, out: Option<&Pat
     let precision = if predicted_pairs == 0 { 1.0 } else { correct as f64 / predicted_pairs as f64 };
     let recall = if true_pairs == 0 { 1.0 } else { correct as f64 / true_pairs as f64 };
     let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let linkable = linkable_pairs(&identity::prepare(&records)?, &truth_of);
     Ok(Report {
         records: resolved.height(),
         clusters: key_ids.len(),
@@ -118,6 +155,8 @@ pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec, out: Option<&Pat
         f1,
         seconds,
         records_without_truth: without,
+        linkable_pairs: linkable,
+        recall_of_linkable: if linkable == 0 { 1.0 } else { correct as f64 / linkable as f64 },
     })
 }
 

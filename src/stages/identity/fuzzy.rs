@@ -34,6 +34,7 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
         cat(&[prefix(&p.given, 3).as_deref(), prefix(&p.surname, 4).as_deref(), year.as_deref()])
     }),
     ("birth_date+given_initial", |p| cat(&[p.birth.as_deref(), prefix(&p.given, 1).as_deref()])),
+    ("birth_date+city", |p| cat(&[p.birth.as_deref(), p.city.as_deref()])),
     ("postcode+given", |p| cat(&[p.postcode.as_deref(), p.given.as_deref()])),
     ("postcode+surname", |p| cat(&[p.postcode.as_deref(), p.surname.as_deref()])),
     ("address+surname", |p| {
@@ -229,6 +230,9 @@ pub fn train(records: &[Prepared], max_block_size: usize) -> Model {
     sorted.sort_by(f64::total_cmp);
     let matches = if sorted.is_empty() { 0.0 } else { (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]) / 2.0 };
     let lambda = (matches / total_pairs.max(1.0)).clamp(1e-12, 0.5);
+    for (f, (name, _)) in FIELDS.iter().enumerate() {
+        tracing::debug!(field = *name, m = ?m[f], u = ?u[f], "Fellegi-Sunter parameters");
+    }
     Model { lambda, m, u, iterations, converged }
 }
 

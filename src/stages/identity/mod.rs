@@ -212,7 +212,8 @@ fn opt_strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     Ok(str_col(df, name)?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
+/// Every record's fields prepared for comparison.
+pub fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
     let get = |n: &str| opt_strs(df, n);
     let (name, id, phone, email, address) = (get("name")?, get("id_number")?, get("phone")?, get("email")?, get("address")?);
     let (postcode, province, city, gender) = (get("postcode")?, get("province")?, get("city")?, get("gender")?);
