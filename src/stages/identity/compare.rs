@@ -258,6 +258,21 @@ pub fn place(x: &Option<String>, y: &Option<String>) -> Option<u8> {
     })
 }
 
+/// Place: city and province compared together (city implies province, so comparing both
+/// separately would count one agreement twice). 0 same city, 1 city one typo apart
+/// (Jaro-Winkler >= 0.9) in no other province, 2 same province but not the same city (or a
+/// city missing), 3 different.
+pub fn place_of(a: &Prepared, b: &Prepared) -> Option<u8> {
+    let province = exact(&a.province, &b.province);
+    match place(&a.city, &b.city) {
+        Some(0) if province != Some(1) => Some(0),
+        Some(1) if province != Some(1) => Some(1),
+        _ if province == Some(0) => Some(2),
+        Some(_) => Some(3),
+        None => province.map(|p| if p == 0 { 2 } else { 3 }),
+    }
+}
+
 /// Categories (gender, province): 0 equal, 1 different.
 pub fn exact(x: &Option<String>, y: &Option<String>) -> Option<u8> {
     let (x, y) = both(x, y)?;
@@ -265,7 +280,7 @@ pub fn exact(x: &Option<String>, y: &Option<String>) -> Option<u8> {
 }
 
 /// The fields compared, in the order of a comparison vector, with their number of levels.
-pub const FIELDS: [(&str, u8); 10] = [
+pub const FIELDS: [(&str, u8); N_FIELDS] = [
     ("name", 4),
     ("birth_date", 4),
     ("id_number", 3),
@@ -273,16 +288,17 @@ pub const FIELDS: [(&str, u8); 10] = [
     ("email", 3),
     ("address", 4),
     ("postcode", 3),
-    ("city", 3),
-    ("province", 2),
+    ("place", 4),
     ("gender", 2),
 ];
+
+pub const N_FIELDS: usize = 9;
 
 /// Missing-value marker in a comparison vector.
 pub const MISSING: u8 = u8::MAX;
 
 /// The comparison vector of two records.
-pub fn compare(a: &Prepared, b: &Prepared) -> [u8; 10] {
+pub fn compare(a: &Prepared, b: &Prepared) -> [u8; N_FIELDS] {
     [
         name(a, b),
         birth(a, b),
@@ -291,8 +307,7 @@ pub fn compare(a: &Prepared, b: &Prepared) -> [u8; 10] {
         email(a, b),
         address(a, b),
         identifier(&a.postcode, &b.postcode),
-        place(&a.city, &b.city),
-        exact(&a.province, &b.province),
+        place_of(a, b),
         exact(&a.gender, &b.gender),
     ]
     .map(|l| l.unwrap_or(MISSING))

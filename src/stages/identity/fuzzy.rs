@@ -2,7 +2,7 @@
 //! blocking keys, a comparison vector per pair, m and u probabilities estimated by EM on the
 //! candidate pairs themselves (no labels), and a match probability per pair.
 
-use super::compare::{birth_year, compare, Prepared, FIELDS, MISSING};
+use super::compare::{birth_year, compare, Prepared, FIELDS, MISSING, N_FIELDS};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -42,7 +42,6 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
         cat(&[a.as_deref(), p.surname.as_deref()])
     }),
     ("name+postcode", |p| cat(&[p.name.as_deref(), p.postcode.as_deref()])),
-    ("name+city", |p| cat(&[p.name.as_deref(), p.city.as_deref()])),
     ("birth_date+postcode", |p| cat(&[p.birth.as_deref(), p.postcode.as_deref()])),
     ("id_number", |p| p.id_number.clone()),
     // All but the last two characters: catches a typo at the end of the id.
@@ -109,11 +108,11 @@ pub struct Model {
 
 impl Model {
     /// log2 Bayes factor of a comparison vector (missing fields add nothing).
-    pub fn weight(&self, v: &[u8; 10]) -> f64 {
+    pub fn weight(&self, v: &[u8; N_FIELDS]) -> f64 {
         v.iter().enumerate().filter(|(_, l)| **l != MISSING).map(|(f, &l)| (self.m[f][l as usize] / self.u[f][l as usize]).log2()).sum()
     }
 
-    pub fn probability(&self, v: &[u8; 10]) -> f64 {
+    pub fn probability(&self, v: &[u8; N_FIELDS]) -> f64 {
         let prior = (self.lambda / (1.0 - self.lambda)).log2();
         1.0 / (1.0 + 2f64.powf(-(prior + self.weight(v))))
     }
@@ -134,7 +133,7 @@ pub fn estimate_u(records: &[Prepared], samples: usize) -> Vec<Vec<f64>> {
                 (a, b)
             })
             .collect();
-        let vectors: Vec<[u8; 10]> = pairs.par_iter().map(|&(a, b)| compare(&records[a], &records[b])).collect();
+        let vectors: Vec<[u8; N_FIELDS]> = pairs.par_iter().map(|&(a, b)| compare(&records[a], &records[b])).collect();
         for v in &vectors {
             for (f, &l) in v.iter().enumerate() {
                 if l != MISSING {
@@ -273,11 +272,11 @@ fn pairs_on(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usiz
 /// EM for m (of the `free` fields) and the share of matches, u held at the random-pair
 /// estimate; fixed fields take no part. Over the distinct comparison vectors weighted by
 /// count; stops when no parameter moves by 1e-6.
-fn em(patterns: &HashMap<[u8; 10], u64>, u: &[Vec<f64>], free: &[bool]) -> Model {
+fn em(patterns: &HashMap<[u8; N_FIELDS], u64>, u: &[Vec<f64>], free: &[bool]) -> Model {
     let m0: Vec<Vec<f64>> =
         u.iter().map(|row| (0..row.len()).map(|l| if l == 0 { 0.9 } else { 0.1 / (row.len() - 1) as f64 }).collect()).collect();
     let mut model = Model { lambda: 0.5, m: m0, u: u.to_vec(), iterations: 0, converged: false };
-    let mut list: Vec<([u8; 10], f64)> = patterns
+    let mut list: Vec<([u8; N_FIELDS], f64)> = patterns
         .iter()
         .map(|(p, n)| {
             let mut p = *p;
@@ -319,9 +318,9 @@ fn em(patterns: &HashMap<[u8; 10], u64>, u: &[Vec<f64>], free: &[bool]) -> Model
 }
 
 /// Comparison vectors of all pairs (parallel), and how often each distinct vector occurs.
-pub fn compare_pairs(records: &[Prepared], pairs: &[(u32, u32)]) -> (Vec<[u8; 10]>, HashMap<[u8; 10], u64>) {
-    let vectors: Vec<[u8; 10]> = pairs.par_iter().map(|&(a, b)| compare(&records[a as usize], &records[b as usize])).collect();
-    let mut counts: HashMap<[u8; 10], u64> = HashMap::new();
+pub fn compare_pairs(records: &[Prepared], pairs: &[(u32, u32)]) -> (Vec<[u8; N_FIELDS]>, HashMap<[u8; N_FIELDS], u64>) {
+    let vectors: Vec<[u8; N_FIELDS]> = pairs.par_iter().map(|&(a, b)| compare(&records[a as usize], &records[b as usize])).collect();
+    let mut counts: HashMap<[u8; N_FIELDS], u64> = HashMap::new();
     for v in &vectors {
         *counts.entry(*v).or_default() += 1;
     }
@@ -342,7 +341,7 @@ pub mod field {
 /// A fuzzy link needs agreement (level 0-1) on at least one identifying field: birth date,
 /// national id, phone, email or address, or the exact postcode. Names, gender and places
 /// alone are shared by too many people to link on, however well they agree.
-pub fn has_identifying_evidence(v: &[u8; 10]) -> bool {
+pub fn has_identifying_evidence(v: &[u8; N_FIELDS]) -> bool {
     let agrees = |f: usize, max: u8| v[f] != MISSING && v[f] <= max;
     agrees(field::BIRTH, 1)
         || agrees(field::ID, 1)

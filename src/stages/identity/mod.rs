@@ -10,7 +10,7 @@ pub mod keys;
 
 use crate::config::spec::IdentitySpec;
 use crate::error::{Error, Result};
-use compare::Prepared;
+use compare::{Prepared, N_FIELDS};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -285,8 +285,10 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
     let sid = str_col(customers, "source_customer_id")?;
     let member: Vec<String> = source.iter().zip(sid.iter()).map(|(s, i)| member_id(s.unwrap_or(""), i.unwrap_or(""))).collect();
     let index: HashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
+    let started = std::time::Instant::now();
     let records = prepare(customers)?;
     let mut report = Report { records: n, ..Default::default() };
+    let prepared_s = started.elapsed().as_secs_f64();
 
     let mut links: Vec<Link> = Vec::new();
     equal_value_links(&member.iter().map(|m| Some(m.as_str())).collect::<Vec<_>>(), Rule::SourceId, &mut links);
@@ -324,10 +326,15 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
         equal_value_links(&values, Rule::Field(k as u8), &mut links);
     }
     if spec.fuzzy {
+        let t = std::time::Instant::now();
         let (pairs, blocking) = fuzzy::candidate_pairs(&records, spec.max_block_size);
+        let blocking_s = t.elapsed().as_secs_f64();
         let (vectors, patterns) = fuzzy::compare_pairs(&records, &pairs);
+        let compare_s = t.elapsed().as_secs_f64() - blocking_s;
         let model = fuzzy::train(&records, spec.max_block_size);
-        let probability: HashMap<&[u8; 10], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
+        let train_s = t.elapsed().as_secs_f64() - blocking_s - compare_s;
+        tracing::info!(prepare_s = prepared_s, blocking_s, compare_s, train_s, "identity timings");
+        let probability: HashMap<&[u8; N_FIELDS], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
         for (&(a, b), v) in pairs.iter().zip(&vectors) {
             let p = probability[v];
             if p >= spec.match_threshold && fuzzy::has_identifying_evidence(v) {
