@@ -534,6 +534,35 @@ mod tests {
     }
 
     #[test]
+    fn survivorship_rules_per_field() {
+        // One person, three records: crm (oldest), shop, wechat (newest).
+        let mut df = df!(
+            "_key" => [0u32, 0, 0],
+            "customer_key" => ["k", "k", "k"],
+            "source" => ["crm", "shop", "wechat"],
+            "source_customer_id" => ["1", "2", "3"],
+            "updated_at" => [1i64, 2, 3],
+            "registered_at" => [1i64, 2, 3],
+            "name" => [Some("王伟"), Some("王小伟"), Some("王小伟")],
+            "phone" => [Some("+861"), Some("+862"), None],
+            "email" => [Some("b@x"), Some("b@x"), Some("a@x")],
+        )
+        .unwrap();
+        for f in SURVIVING.iter().filter(|f| !["name", "phone", "email"].contains(f)) {
+            df.with_column(Column::full_null((*f).into(), 3, &DataType::String)).unwrap();
+        }
+        let spec = IdentitySpec {
+            survivorship: [("name", "source_priority"), ("email", "most_frequent")].map(|(k, v)| (k.to_string(), v.to_string())).into(),
+            ..Default::default()
+        };
+        let g = golden(df.lazy(), &spec).collect().unwrap();
+        let get = |c: &str| g.column(c).unwrap().str().unwrap().get(0).map(str::to_string);
+        assert_eq!(get("name").as_deref(), Some("王伟"), "crm is the most trusted source");
+        assert_eq!(get("phone").as_deref(), Some("+862"), "newest non-null (wechat has none)");
+        assert_eq!(get("email").as_deref(), Some("b@x"), "twice, though the newest says a@x");
+    }
+
+    #[test]
     fn chains_cannot_merge_people_with_different_phones() {
         // A and B share an email with C but have different phones: C may join one of them,
         // never both (the first link by record order wins; the second is refused).
