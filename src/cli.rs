@@ -30,8 +30,17 @@ pub enum Command {
         #[arg(long)]
         pipeline: PathBuf,
         /// Logical date of the run (YYYY-MM-DD); default: the pipeline's `as_of`, else yesterday (UTC).
-        #[arg(long, value_parser = parse_date)]
+        #[arg(long, value_parser = parse_date, conflicts_with_all = ["from", "to"])]
         as_of: Option<NaiveDate>,
+        /// Backfill: run every day from this date to `--to`, in order; published days are
+        /// skipped unless `--force`; the first failure stops the backfill with its exit code.
+        #[arg(long, value_parser = parse_date, requires = "to")]
+        from: Option<NaiveDate>,
+        #[arg(long, value_parser = parse_date, requires = "from")]
+        to: Option<NaiveDate>,
+        /// With `--from`/`--to`: also re-run days that are already published.
+        #[arg(long, requires = "from")]
+        force: bool,
         /// Input root (one folder per table); overrides the pipeline's `input`.
         #[arg(long)]
         input: Option<PathBuf>,
@@ -116,7 +125,24 @@ fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
 /// Execute a parsed command line; the returned message is printed on success.
 pub fn dispatch(command: Command) -> Result<String> {
     match command {
-        Command::Run { pipeline, as_of, input, output } => {
+        Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, .. } => {
+            if to < from {
+                return Err(crate::error::Error::Usage("--to must not be before --from".into()));
+            }
+            let (mut published, mut skipped) = (0, 0);
+            for day in from.iter_days().take_while(|d| *d <= to) {
+                let plan = crate::run::validate(&pipeline, &Overrides { input: input.clone(), output: output.clone(), as_of: Some(day) })?;
+                if !force && crate::run::is_published(&plan.output_root, day) {
+                    tracing::info!(as_of = %day, "already published: skipped (use --force to re-run)");
+                    skipped += 1;
+                    continue;
+                }
+                crate::run::run(&plan)?;
+                published += 1;
+            }
+            Ok(format!("backfill {from}..{to}: published {published} days, skipped {skipped} already published"))
+        }
+        Command::Run { pipeline, as_of, input, output, .. } => {
             let plan = crate::run::validate(&pipeline, &Overrides { input, output, as_of })?;
             let m = crate::run::run(&plan)?;
             let rows: Vec<String> = m.outputs.iter().map(|o| format!("{}={}", o.table, o.rows)).collect();

@@ -106,7 +106,14 @@ impl Ledger {
             quarantined.push(one_row_count(q.clone(), &name));
             total = total + col(name.as_str());
         }
+        // Newest timestamp of the used rows, for the freshness gate.
+        let time_col = ing.table.time_column().or((ing.table == Table::Customers).then_some("updated_at"));
+        let newest = match time_col {
+            Some(c) => a.used.clone().select([col(c).max().cast(DataType::String).alias("newest")]),
+            None => df!("newest" => [None::<String>]).expect("literal frame").lazy(),
+        };
         let row = hstack(vec![
+            newest,
             ing.read.clone(),
             one_row_count(a.used, "used"),
             a.duplicates.unwrap_or_else(|| zero("n")).select([col("n").alias("duplicate")]),

@@ -9,7 +9,7 @@ use crate::schema::Table;
 use crate::stages::features::{self, Clock, Inputs};
 use crate::stages::ingest::dtype_of;
 use crate::stages::write::{self, Accounting, Check, InputEntry, Manifest};
-use crate::stages::{identity, predict, score};
+use crate::stages::{gates, identity, predict, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -165,20 +165,33 @@ pub fn explain(plan: &Plan) -> Result<String> {
     Ok(out)
 }
 
-/// The newest published `identity_map` before `as_of` (keys stay stable across nights).
-fn previous_identity_map(root: &Path, as_of: chrono::NaiveDate) -> Result<Option<DataFrame>> {
-    let dir = root.join("identity_map");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
-    let mut days: Vec<(chrono::NaiveDate, std::path::PathBuf)> = entries
+/// A day is published when its manifest is in place (it is moved there last).
+pub fn is_published(root: &Path, day: chrono::NaiveDate) -> bool {
+    root.join(write::dt_folder(write::MANIFEST_TABLE, &day.format("%Y-%m-%d").to_string())).join("_manifest.json").exists()
+}
+
+/// Published days (with a manifest) before `as_of`, oldest first.
+pub fn published_days(root: &Path) -> Vec<chrono::NaiveDate> {
+    let Ok(entries) = std::fs::read_dir(root.join(write::MANIFEST_TABLE)) else { return Vec::new() };
+    let mut days: Vec<chrono::NaiveDate> = entries
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let day = chrono::NaiveDate::parse_from_str(name.strip_prefix("dt=")?, "%Y-%m-%d").ok()?;
-            (day < as_of && e.path().join("_SUCCESS").exists()).then(|| (day, e.path()))
-        })
+        .filter_map(|e| chrono::NaiveDate::parse_from_str(e.file_name().to_string_lossy().strip_prefix("dt=")?, "%Y-%m-%d").ok())
+        .filter(|d| is_published(root, *d))
         .collect();
     days.sort();
-    let Some((day, folder)) = days.pop() else { return Ok(None) };
+    days
+}
+
+/// `file` of the newest published day before `as_of` (`_manifest.json`), if any.
+fn previous_published(root: &Path, as_of: chrono::NaiveDate, file: &str) -> Option<std::path::PathBuf> {
+    let day = published_days(root).into_iter().filter(|d| *d < as_of).next_back()?;
+    Some(root.join(write::dt_folder(write::MANIFEST_TABLE, &day.to_string())).join(file))
+}
+
+/// The newest published `identity_map` before `as_of` (keys stay stable across nights).
+fn previous_identity_map(root: &Path, as_of: chrono::NaiveDate) -> Result<Option<DataFrame>> {
+    let Some(day) = published_days(root).into_iter().filter(|d| *d < as_of).next_back() else { return Ok(None) };
+    let folder = root.join(write::dt_folder("identity_map", &day.to_string()));
     let files: Vec<std::path::PathBuf> = std::fs::read_dir(&folder)
         .map_err(|e| Error::io(&folder, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -299,6 +312,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
             after_as_of: count(df, "after_as_of"),
             unparseable: unparseable.get(table).map(|df| unp_counts(df)).unwrap_or_default(),
             missing_optional_columns: built.missing_optional.get(table).cloned().unwrap_or_default(),
+            newest: df.column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string))),
         };
         if !a.balanced() {
             return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
@@ -317,6 +331,29 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     for (name, df) in &tables {
         tracing::info!(table = *name, rows = df.height(), "output computed");
     }
+
+    let previous_manifest = previous_published(root, plan.as_of, "_manifest.json")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    let observed = gates::Observed { as_of: plan.as_of, accounting: &accounting, outputs: &tables, previous: previous_manifest.as_ref() };
+    let gate_results = gates::evaluate(&plan.spec.gates, &observed);
+    for g in gate_results.iter().filter(|g| g.status != "pass") {
+        tracing::warn!(gate = %g.name, status = %g.status, observed = ?g.observed, max = ?g.max, detail = %g.detail, "quality gate");
+    }
+    let failed: Vec<&gates::GateResult> = gate_results.iter().filter(|g| g.status == "fail").collect();
+    if !failed.is_empty() {
+        let report =
+            serde_json::json!({"run_id": run_id, "as_of": plan.as_of.to_string(), "gates": gate_results, "accounting": accounting});
+        let path = root.join("_rejected").join(format!("dt={}", plan.as_of)).join(format!("{run_id}.json"));
+        publish::write_file(&path, serde_json::to_string_pretty(&report).unwrap_or_default().as_bytes())?;
+        let names: Vec<String> = failed.iter().map(|g| format!("{} ({})", g.name, g.detail)).collect();
+        return Err(Error::QualityGate(format!("{} failed; nothing published; report in {}", names.join("; "), path.display())));
+    }
+    tracing::info!(
+        gates = gate_results.len(),
+        warnings = gate_results.iter().filter(|g| g.status == "warn").count(),
+        "quality gates passed"
+    );
 
     let as_of = plan.as_of.format("%Y-%m-%d").to_string();
     let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
@@ -340,6 +377,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         accounting,
         outputs,
         checks,
+        gates: gate_results,
         identity: identity_report,
         models: outcome,
         model_eval: rows_as_json(&tables.iter().find(|(n, _)| *n == "model_eval").expect("model_eval output").1),

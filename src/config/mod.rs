@@ -134,6 +134,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         issues.push(issue("rfm.window_days", "must be at least 1".to_string()));
     }
     check_models(&spec.models, &mut issues);
+    check_gates(&spec.gates, &mut issues);
     if !(1..=22).contains(&spec.output.zstd_level) {
         issues.push(issue("output.zstd_level", "must be 1..=22".to_string()));
     }
@@ -176,6 +177,43 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         tags,
     };
     Ok((plan, issues))
+}
+
+fn check_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) {
+    use crate::stages::gates::CHECKS;
+    const INPUTS: &[&str] = &["customers", "orders", "order_items", "events", "social_interactions", "feedback"];
+    const OUTPUTS: &[&str] = &["profiles", "tags", "identity_map", "segment_summary", "model_eval", "quarantine"];
+    for (i, g) in gates.iter().enumerate() {
+        let key = |k: &str| format!("gates[{i}].{k}");
+        if !CHECKS.contains(&g.check.as_str()) {
+            issues.push(issue(&key("check"), format!("`{}` is not one of {}", g.check, CHECKS.join(", "))));
+            continue;
+        }
+        let input_only = matches!(g.check.as_str(), "duplicate_share" | "freshness");
+        let output_only = matches!(g.check.as_str(), "null_share" | "unique_key" | "accepted_values");
+        let valid = if input_only {
+            INPUTS.contains(&g.table.as_str())
+        } else if output_only {
+            OUTPUTS.contains(&g.table.as_str())
+        } else {
+            INPUTS.contains(&g.table.as_str()) || OUTPUTS.contains(&g.table.as_str())
+        };
+        if !valid {
+            issues.push(issue(&key("table"), format!("`{}` is not a table `{}` can check", g.table, g.check)));
+        }
+        if output_only && g.column.is_none() {
+            issues.push(issue(&key("column"), format!("`{}` needs a column", g.check)));
+        }
+        if !matches!(g.check.as_str(), "unique_key" | "accepted_values") && g.max.is_none() {
+            issues.push(issue(&key("max"), format!("`{}` needs max", g.check)));
+        }
+        if g.check == "accepted_values" && g.values.is_empty() {
+            issues.push(issue(&key("values"), "list the accepted values".to_string()));
+        }
+        if !["warn", "fail"].contains(&g.severity.as_str()) {
+            issues.push(issue(&key("severity"), format!("`{}` is not warn or fail", g.severity)));
+        }
+    }
 }
 
 fn check_models(m: &spec::ModelsSpec, issues: &mut Vec<ConfigIssue>) {

@@ -33,6 +33,35 @@ pub struct PipelineSpec {
     /// Tags: every matching rule adds its tag.
     #[serde(default)]
     pub tags: Vec<RuleSpec>,
+    /// Data-quality gates checked before anything is published.
+    #[serde(default)]
+    pub gates: Vec<GateSpec>,
+}
+
+/// One data-quality gate (Soda / dbt test style).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GateSpec {
+    /// Shown in the manifest and the log; default `<check>_<table>[_<column>]`.
+    pub name: Option<String>,
+    /// `row_count_change` (relative change against the previous published day, input or output
+    /// table), `null_share` (output column), `duplicate_share` (input table: re-sent rows /
+    /// read), `freshness` (days from the input table's newest timestamp to as-of),
+    /// `unique_key` (output column unique and non-null), `accepted_values` (output column).
+    pub check: String,
+    pub table: String,
+    pub column: Option<String>,
+    /// Largest acceptable value of what the check measures.
+    pub max: Option<f64>,
+    /// For `accepted_values`.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// `fail` (nothing is published, exit 1) or `warn` (logged, recorded, published).
+    #[serde(default = "default_severity")]
+    pub severity: String,
+}
+
+fn default_severity() -> String {
+    "fail".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

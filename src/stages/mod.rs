@@ -2,6 +2,7 @@
 
 pub mod clean;
 pub mod features;
+pub mod gates;
 pub mod identity;
 pub mod ingest;
 pub mod predict;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Row accounting of one input table: read = used + duplicate + quarantined + after_as_of.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Default)]
 pub struct Accounting {
     pub read: u64,
     pub used: u64,
@@ -21,6 +21,8 @@ pub struct Accounting {
     pub unparseable: BTreeMap<String, u64>,
     /// Optional columns absent from the source files (read as null).
     pub missing_optional_columns: Vec<String>,
+    /// Newest timestamp among the used rows (orders, events, social, feedback; customers' updated_at).
+    pub newest: Option<String>,
 }
 
 impl Accounting {
@@ -56,6 +58,8 @@ pub struct Manifest {
     pub accounting: BTreeMap<String, Accounting>,
     pub outputs: Vec<FileEntry>,
     pub checks: Vec<Check>,
+    /// Data-quality gates from the config, with what was observed.
+    pub gates: Vec<crate::stages::gates::GateResult>,
     /// Identity resolution: links by rule, blocking, the Fellegi-Sunter model, guards, keys.
     pub identity: crate::stages::identity::Report,
     /// Model fits, fallbacks taken and the persona clusters.

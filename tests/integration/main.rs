@@ -12,3 +12,4 @@ mod layouts;
 mod models;
 mod readers;
 mod util;
+mod warehouse;

@@ -1,0 +1,84 @@
+//! Running like a warehouse job: quality gates stop a publish, backfills run day by day.
+
+use crate::util::{nightly, portrait, s, tiny};
+use std::path::Path;
+
+/// The sample pipeline with extra gates appended.
+fn pipeline_with(dir: &Path, gates: &str) -> std::path::PathBuf {
+    let config = dir.join("pipeline.toml");
+    std::fs::write(&config, format!("{}\n{gates}", std::fs::read_to_string(nightly()).unwrap())).unwrap();
+    config
+}
+
+#[test]
+fn a_failing_gate_publishes_nothing_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = pipeline_with(
+        dir.path(),
+        "[[gates]]\nname = \"only_new_customers\"\ncheck = \"accepted_values\"\ntable = \"profiles\"\ncolumn = \"lifecycle_stage\"\nvalues = [\"new\"]\n",
+    );
+    let out = dir.path().join("out");
+    let o = portrait(&[
+        "--log-format",
+        "json",
+        "run",
+        "--pipeline",
+        s(&config),
+        "--input",
+        s(&tiny()),
+        "--output",
+        s(&out),
+        "--as-of",
+        "2026-11-22",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("only_new_customers"), "the log names the gate: {}", o.stderr);
+    assert!(!out.join("profiles").exists() && !out.join("_manifest").exists(), "nothing published");
+    let rejected: Vec<_> = std::fs::read_dir(out.join("_rejected/dt=2026-11-22")).unwrap().collect();
+    assert_eq!(rejected.len(), 1, "a report of the rejected run");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rejected[0].as_ref().unwrap().path()).unwrap()).unwrap();
+    let gate = report["gates"].as_array().unwrap().iter().find(|g| g["name"] == "only_new_customers").unwrap();
+    assert_eq!(gate["status"], "fail");
+    // As a warning the same gate lets the day publish and is recorded in the manifest.
+    let config = pipeline_with(
+        dir.path(),
+        "[[gates]]\nname = \"only_new_customers\"\ncheck = \"accepted_values\"\ntable = \"profiles\"\ncolumn = \"lifecycle_stage\"\nvalues = [\"new\"]\nseverity = \"warn\"\n",
+    );
+    crate::util::run_ok(&config, &tiny(), &out);
+    let m = crate::util::manifest(&out);
+    let gate = m["gates"].as_array().unwrap().iter().find(|g| g["name"] == "only_new_customers").unwrap();
+    assert_eq!(gate["status"], "warn");
+}
+
+#[test]
+fn backfill_runs_each_day_skips_published_and_stops_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let input = tiny();
+    let run = |config: &Path, from: &str, to: &str, force: bool| {
+        let mut args = vec!["run", "--pipeline", s(config), "--input", s(&input), "--output", s(&out), "--from", from, "--to", to];
+        if force {
+            args.push("--force");
+        }
+        portrait(&args)
+    };
+    let o = run(&nightly(), "2026-11-20", "2026-11-22", false);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("published 3 days, skipped 0"), "{}", o.stdout);
+    for day in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+        assert!(out.join(format!("_manifest/dt={day}/_manifest.json")).exists(), "{day}");
+    }
+    let o = run(&nightly(), "2026-11-20", "2026-11-22", false);
+    assert!(o.stdout.contains("published 0 days, skipped 3"), "{}", o.stdout);
+    let o = run(&nightly(), "2026-11-22", "2026-11-22", true);
+    assert!(o.stdout.contains("published 1 days, skipped 0"), "{}", o.stdout);
+    // The newest order is on 2026-11-23: with a strict freshness gate 11-23 passes, 11-24 fails
+    // (one day old) and 11-25 is never tried.
+    let config = pipeline_with(dir.path(), "[[gates]]\ncheck = \"freshness\"\ntable = \"orders\"\nmax = 0\n");
+    let o = run(&config, "2026-11-23", "2026-11-25", false);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(out.join("_manifest/dt=2026-11-23/_manifest.json").exists());
+    assert!(!out.join("_manifest/dt=2026-11-24").exists() && !out.join("_rejected/dt=2026-11-25").exists());
+    assert!(out.join("_rejected/dt=2026-11-24").exists());
+    assert_eq!(portrait(&["run", "--pipeline", s(&nightly()), "--from", "2026-11-22", "--to", "2026-11-20"]).code, 2, "--to before --from");
+}
