@@ -125,8 +125,10 @@ fn measure(g: &GateSpec, o: &Observed) -> (Option<f64>, String) {
         },
         "unique_key" => match column() {
             Some(c) => {
-                let distinct = c.n_unique().unwrap_or(0);
-                let bad = c.null_count() + c.len().saturating_sub(distinct + usize::from(c.null_count() > 0));
+                // n_unique counts null as one value: repeated keys = non-null rows - distinct non-null.
+                let nulls = c.null_count();
+                let distinct = c.n_unique().unwrap_or(0) - usize::from(nulls > 0);
+                let bad = nulls + (c.len() - nulls).saturating_sub(distinct);
                 (Some(bad as f64), format!("{} nulls, {} distinct of {}", c.null_count(), distinct, c.len()))
             }
             None => (None, format!("cannot find column {}.{}", g.table, g.column.as_deref().unwrap_or("?"))),
