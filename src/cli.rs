@@ -48,6 +48,11 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// List the published days of an output root: row counts, durations, gate results.
+    Status {
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Check a pipeline config completely without reading data; lists every problem.
     Validate {
         #[arg(long)]
@@ -148,6 +153,7 @@ pub fn dispatch(command: Command) -> Result<String> {
             let rows: Vec<String> = m.outputs.iter().map(|o| format!("{}={}", o.table, o.rows)).collect();
             Ok(format!("published dt={} to {} ({})", m.as_of, plan.output_root.display(), rows.join(", ")))
         }
+        Command::Status { output } => crate::status::status(&output),
         Command::Validate { pipeline } => {
             let plan = crate::run::validate(&pipeline, &Overrides::default())?;
             Ok(format!(

@@ -11,5 +11,6 @@ pub mod run;
 pub mod sample;
 pub mod schema;
 pub mod stages;
+pub mod status;
 
 pub use error::{Error, Result};

@@ -81,4 +81,13 @@ fn backfill_runs_each_day_skips_published_and_stops_at_the_first_failure() {
     assert!(!out.join("_manifest/dt=2026-11-24").exists() && !out.join("_rejected/dt=2026-11-25").exists());
     assert!(out.join("_rejected/dt=2026-11-24").exists());
     assert_eq!(portrait(&["run", "--pipeline", s(&nightly()), "--from", "2026-11-22", "--to", "2026-11-20"]).code, 2, "--to before --from");
+    // `status` lists the published days (10 people each) and the rejected run.
+    let o = portrait(&["status", "--output", s(&out)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("4 published day(s)"), "{}", o.stdout);
+    for day in ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"] {
+        let line = o.stdout.lines().find(|l| l.starts_with(day)).unwrap_or_else(|| panic!("{day} in {}", o.stdout));
+        assert_eq!(line.split_whitespace().nth(1), Some("10"), "{line}");
+    }
+    assert!(o.stdout.contains("1 run(s) rejected") && o.stdout.contains("dt=2026-11-24"), "{}", o.stdout);
 }
