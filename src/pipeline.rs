@@ -8,7 +8,7 @@ use crate::schema::Table;
 use crate::stages::features::{self, fixed_mean, fixed_sum, money_sum, ratio, Clock, Inputs};
 use crate::stages::ingest::{self, Ingested};
 use crate::stages::predict::{self, Outcome, ACTUAL, HOLDOUT_PREDICTED};
-use crate::stages::{clean, identity, score};
+use crate::stages::{clean, history, identity, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
@@ -233,15 +233,24 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
 }
 
 /// The output tables read from the profile with the models' columns (`predict::predict`):
-/// profiles, tags, segment_summary, model_eval. (identity_map and quarantine are in `Built`.)
-pub fn outputs(plan: &Plan, predicted: LazyFrame, outcome: &Outcome) -> Result<Vec<(&'static str, LazyFrame)>> {
+/// profiles, tags, segment_summary, model_eval, profile_changes. (identity_map and quarantine
+/// are in `Built`.) `previous`: the previous published day's profiles, for the history.
+pub fn outputs(
+    plan: &Plan,
+    predicted: LazyFrame,
+    outcome: &Outcome,
+    previous: Option<LazyFrame>,
+) -> Result<Vec<(&'static str, LazyFrame)>> {
     let scored = score::apply_rules(predicted, plan).cache();
-    let profiles = dimension_order(scored.clone())?.sort(["customer_key"], Default::default());
+    let profiles = dimension_order(scored.clone())?.sort(["customer_key"], Default::default()).cache();
+    let history = history::History::new(profiles.clone(), previous);
+    let summary = history.with_migrations(segment_summary(profiles.clone(), plan, outcome)?)?;
     Ok(vec![
         ("profiles", profiles.clone()),
-        ("tags", tags_long(profiles.clone())),
-        ("segment_summary", segment_summary(profiles, plan, outcome)?),
+        ("tags", tags_long(profiles)),
+        ("segment_summary", summary),
         ("model_eval", model_eval(scored, outcome.holdout_days)?),
+        ("profile_changes", history.changes()?),
     ])
 }
 

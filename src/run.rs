@@ -157,7 +157,7 @@ pub fn explain(plan: &Plan) -> Result<String> {
     // The outputs read the predicted profile; here an empty one with its columns.
     let schema = built.profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let (predicted, outcome) = predict::predict(DataFrame::empty_with_schema(&schema), plan, None)?;
-    let mut outputs = pipeline::outputs(plan, predicted.lazy(), &outcome)?;
+    let mut outputs = pipeline::outputs(plan, predicted.lazy(), &outcome, None)?;
     outputs.extend([("identity_map", built.identity_map.clone()), ("quarantine", built.quarantine.clone())]);
     for (name, lf) in outputs {
         out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(&lf)?));
@@ -188,25 +188,25 @@ fn previous_published(root: &Path, as_of: chrono::NaiveDate, file: &str) -> Opti
     Some(root.join(write::dt_folder(write::MANIFEST_TABLE, &day.to_string())).join(file))
 }
 
-/// The newest published `identity_map` before `as_of` (keys stay stable across nights).
-fn previous_identity_map(root: &Path, as_of: chrono::NaiveDate) -> Result<Option<DataFrame>> {
+/// A table of the newest published day before `as_of`, with that day (keys stay stable
+/// across nights; profile changes are measured against it).
+fn previous_table(root: &Path, table: &str, as_of: chrono::NaiveDate) -> Result<Option<(chrono::NaiveDate, DataFrame)>> {
     let Some(day) = published_days(root).into_iter().filter(|d| *d < as_of).next_back() else { return Ok(None) };
-    let folder = root.join(write::dt_folder("identity_map", &day.to_string()));
-    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&folder)
-        .map_err(|e| Error::io(&folder, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
+    let folder = root.join(write::dt_folder(table, &day.to_string()));
+    let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
+    let mut files: Vec<std::path::PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+    files.sort();
     let mut frames = Vec::new();
     for f in files {
         frames.push(io::parquet::read(&f)?);
     }
     let Some(mut df) = frames.pop() else { return Ok(None) };
     for f in frames {
-        df.vstack_mut(&f).map_err(|e| Error::internal("previous identity_map", e))?;
+        df.vstack_mut(&f).map_err(|e| Error::internal(&format!("previous {table}"), e))?;
     }
-    tracing::info!(dt = %day, records = df.height(), "previous identity_map read: keys stay stable");
-    Ok(Some(df))
+    tracing::info!(dt = %day, table, rows = df.height(), "previous published day read");
+    Ok(Some((day, df)))
 }
 
 /// The first value of a Date column (None when null or absent).
@@ -266,7 +266,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }
     lap("ingest_customers", &mut timings);
-    let previous = previous_identity_map(root, plan.as_of)?;
+    let previous = previous_table(root, "identity_map", plan.as_of)?.map(|(_, df)| df);
     let overrides = match &plan.spec.identity.overrides {
         Some(p) => identity::read_overrides(&plan.config_path.parent().unwrap_or(Path::new(".")).join(p))?,
         None => Vec::new(),
@@ -292,7 +292,8 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let holdout_days = first_date(&newest, "last_day").map(|d| (d - plan.as_of).num_days() as f64);
     let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
     lap("models", &mut timings);
-    let scored = pipeline::outputs(plan, predicted.lazy(), &outcome)?;
+    let previous_profiles = previous_table(root, "profiles", plan.as_of)?.map(|(_, df)| df.lazy());
+    let scored = pipeline::outputs(plan, predicted.lazy(), &outcome, previous_profiles)?;
     let names: Vec<&str> = scored.iter().map(|(n, _)| *n).collect();
     let mut tables: Vec<(&str, DataFrame)> =
         names.into_iter().zip(io::collect_all(scored.into_iter().map(|(_, lf)| lf).collect())?).collect();

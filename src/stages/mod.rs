@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod features;
 pub mod gates;
+pub mod history;
 pub mod identity;
 pub mod ingest;
 pub mod predict;

@@ -91,3 +91,78 @@ fn backfill_runs_each_day_skips_published_and_stops_at_the_first_failure() {
     }
     assert!(o.stdout.contains("1 run(s) rejected") && o.stdout.contains("dt=2026-11-24"), "{}", o.stdout);
 }
+
+#[test]
+fn profile_changes_and_migrations_against_the_previous_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    crate::util::copy_dir(&tiny(), &input);
+    let run = |as_of: &str| {
+        let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&input), "--output", s(&out), "--as-of", as_of]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    };
+    run("2026-10-01");
+    // No previous day: no changes, no migration rows.
+    assert_eq!(crate::util::table_at(&out, "profile_changes", "2026-10-01").height(), 0);
+    // A new person arrives for the second day.
+    let customers = input.join("customers/customers.csv");
+    let mut text = std::fs::read_to_string(&customers).unwrap();
+    text.push_str("app,N1,New Person,F,1990-01-01,13600000042,,,,,四川,成都,,,,2026-11-01 10:00:00,2026-11-01 10:00:00,\n");
+    std::fs::write(&customers, text).unwrap();
+    run("2026-11-22");
+
+    let before = crate::util::table_at(&out, "profiles", "2026-10-01");
+    let after = crate::util::table_at(&out, "profiles", "2026-11-22");
+    let changes = crate::util::table_at(&out, "profile_changes", "2026-11-22");
+    // Independent check: compare the two published profiles field by field.
+    let values = |df: &polars::prelude::DataFrame, f: &str| -> std::collections::HashMap<String, Option<String>> {
+        let keys = df.column("customer_key").unwrap().str().unwrap().clone();
+        let col = df.column(f).unwrap();
+        (0..df.height())
+            .map(|i| {
+                let v = match col.get(i).unwrap() {
+                    polars::prelude::AnyValue::Null => None,
+                    polars::prelude::AnyValue::List(l) => Some(l.str().unwrap().iter().flatten().collect::<Vec<_>>().join(",")),
+                    other => Some(other.str_value().to_string()),
+                };
+                (keys.get(i).unwrap().to_string(), v)
+            })
+            .collect()
+    };
+    let mut expected = 0;
+    for f in ["segment", "lifecycle_stage", "tags"] {
+        let (b, a) = (values(&before, f), values(&after, f));
+        for (k, v) in &a {
+            if b.get(k) != Some(v) {
+                expected += 1;
+            }
+        }
+        expected += b.keys().filter(|k| !a.contains_key(*k)).count();
+    }
+    assert!(expected > 0, "the fixture's customers moved between October and November");
+    assert_eq!(changes.height(), expected, "{changes}");
+    let new_key = after
+        .column("customer_key")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .find(|k| !values(&before, "segment").contains_key(*k))
+        .unwrap()
+        .to_string();
+    let new_rows = changes.column("customer_key").unwrap().str().unwrap().iter().filter(|k| *k == Some(new_key.as_str())).count();
+    assert_eq!(new_rows, 3, "a new customer appears in every field");
+    // Migration rows: every customer of either day once per matrix.
+    let summary = crate::util::table_at(&out, "segment_summary", "2026-11-22");
+    let grouping = summary.column("grouping").unwrap().str().unwrap().clone();
+    let customers = summary.column("customers").unwrap().u64().unwrap().clone();
+    for matrix in ["migration:segment", "migration:lifecycle_stage"] {
+        let total: u64 = (0..summary.height()).filter(|&i| grouping.get(i) == Some(matrix)).map(|i| customers.get(i).unwrap()).sum();
+        assert_eq!(total, 11, "{matrix}: 10 people on both days and one new");
+    }
+    let seg = summary.column("segment").unwrap().str().unwrap().clone();
+    assert!(
+        (0..summary.height()).any(|i| grouping.get(i) == Some("migration:lifecycle_stage") && seg.get(i).unwrap().starts_with("(new) -> "))
+    );
+}
