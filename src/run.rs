@@ -9,7 +9,7 @@ use crate::schema::Table;
 use crate::stages::features::{self, Clock, Inputs};
 use crate::stages::ingest::dtype_of;
 use crate::stages::write::{self, Accounting, Check, InputEntry, Manifest};
-use crate::stages::{gates, identity, predict, score};
+use crate::stages::{gates, identity, predict, privacy, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -291,6 +291,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     lap("execute", &mut timings);
     let holdout_days = first_date(&newest, "last_day").map(|d| (d - plan.as_of).num_days() as f64);
     let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
+    let predicted = privacy::hash_fields(predicted, &plan.spec.privacy)?;
     lap("models", &mut timings);
     let previous_profiles = previous_table(root, "profiles", plan.as_of)?.map(|(_, df)| df.lazy());
     let scored = pipeline::outputs(plan, predicted.lazy(), &outcome, previous_profiles)?;

@@ -135,6 +135,20 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     }
     check_models(&spec.models, &mut issues);
     check_gates(&spec.gates, &mut issues);
+    for (i, f) in spec.privacy.hash_fields.iter().enumerate() {
+        if !crate::stages::privacy::FIELDS.contains(&f.as_str()) {
+            issues.push(issue(
+                &format!("privacy.hash_fields[{i}]"),
+                format!("`{f}` is not one of {}", crate::stages::privacy::FIELDS.join(", ")),
+            ));
+        }
+    }
+    if !spec.privacy.hash_fields.is_empty() && std::env::var(&spec.privacy.key_env).map_or(true, |k| k.is_empty()) {
+        issues.push(issue(
+            "privacy.key_env",
+            format!("hashing is asked for but the environment variable {} holding the key is not set", spec.privacy.key_env),
+        ));
+    }
     if !(1..=22).contains(&spec.output.zstd_level) {
         issues.push(issue("output.zstd_level", "must be 1..=22".to_string()));
     }

@@ -33,9 +33,34 @@ pub struct PipelineSpec {
     /// Tags: every matching rule adds its tag.
     #[serde(default)]
     pub tags: Vec<RuleSpec>,
+    #[serde(default)]
+    pub privacy: PrivacySpec,
     /// Data-quality gates checked before anything is published.
     #[serde(default)]
     pub gates: Vec<GateSpec>,
+}
+
+/// Personal data: outputs never carry it in clear. Fields listed here are added to the
+/// profile as `basic_<field>_hmac`, the hex HMAC-SHA-256 of the golden value under a key read
+/// from the environment variable `key_env` (joinable with a partner's list hashed with the
+/// same key; not reversible by hashing guesses without it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrivacySpec {
+    /// Any of `name`, `phone`, `email`, `id_number`.
+    #[serde(default)]
+    pub hash_fields: Vec<String>,
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+}
+
+impl Default for PrivacySpec {
+    fn default() -> Self {
+        PrivacySpec { hash_fields: Vec::new(), key_env: default_key_env() }
+    }
+}
+
+fn default_key_env() -> String {
+    "PORTRAIT_HASH_KEY".into()
 }
 
 /// One data-quality gate (Soda / dbt test style).

@@ -7,5 +7,6 @@ pub mod history;
 pub mod identity;
 pub mod ingest;
 pub mod predict;
+pub mod privacy;
 pub mod score;
 pub mod write;

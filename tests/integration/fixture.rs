@@ -6,14 +6,6 @@ use polars::prelude::*;
 use std::collections::HashMap;
 
 /// source record -> customer_key, from the published identity_map.
-fn keys(out: &std::path::Path) -> HashMap<String, String> {
-    let m = table(out, "identity_map");
-    let src = m.column("source").unwrap().str().unwrap().clone();
-    let id = m.column("source_customer_id").unwrap().str().unwrap().clone();
-    let key = m.column("customer_key").unwrap().str().unwrap().clone();
-    (0..m.height()).map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string())).collect()
-}
-
 /// Publish the fixture into a fresh folder; returns the folder (kept alive) and the output root.
 fn publish_tiny() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,7 @@
 //! Identity resolution: quality on FEBRL with known answers, keys stable across nights,
 //! manual overrides.
 
-use crate::util::{copy_dir, nightly, portrait, repo, s, table_at, tiny};
-use std::collections::HashMap;
+use crate::util::{copy_dir, keys_at, nightly, portrait, repo, s, tiny};
 use std::path::Path;
 
 fn eval(name: &str) -> serde_json::Value {
@@ -33,14 +32,6 @@ fn febrl_quality_meets_the_targets() {
 fn run_at(config: &Path, input: &Path, out: &Path, as_of: &str) {
     let o = portrait(&["run", "--pipeline", s(config), "--input", s(input), "--output", s(out), "--as-of", as_of]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
-}
-
-/// `source:id` -> customer_key of a published day.
-fn keys_at(out: &Path, dt: &str) -> HashMap<String, String> {
-    let m = table_at(out, "identity_map", dt);
-    let col = |n: &str| m.column(n).unwrap().str().unwrap().clone();
-    let (src, id, key) = (col("source"), col("source_customer_id"), col("customer_key"));
-    (0..m.height()).map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string())).collect()
 }
 
 fn append(path: &Path, rows: &str) {

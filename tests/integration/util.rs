@@ -84,6 +84,18 @@ pub fn table_at(out: &Path, table: &str, dt: &str) -> DataFrame {
     portrait::io::parquet::read(&table_file_at(out, table, dt)).expect("readable Parquet")
 }
 
+/// `source:id` -> customer_key of a published day.
+pub fn keys_at(out: &Path, dt: &str) -> std::collections::HashMap<String, String> {
+    let m = table_at(out, "identity_map", dt);
+    let col = |n: &str| m.column(n).unwrap().str().unwrap().clone();
+    let (src, id, key) = (col("source"), col("source_customer_id"), col("customer_key"));
+    (0..m.height()).map(|i| (format!("{}:{}", src.get(i).unwrap(), id.get(i).unwrap()), key.get(i).unwrap().to_string())).collect()
+}
+
+pub fn keys(out: &Path) -> std::collections::HashMap<String, String> {
+    keys_at(out, AS_OF)
+}
+
 pub fn manifest_at(out: &Path, dt: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join(format!("_manifest/dt={dt}/_manifest.json"))).expect("manifest");
     serde_json::from_str(&text).expect("manifest JSON")

@@ -166,3 +166,62 @@ fn profile_changes_and_migrations_against_the_previous_day() {
         (0..summary.height()).any(|i| grouping.get(i) == Some("migration:lifecycle_stage") && seg.get(i).unwrap().starts_with("(new) -> "))
     );
 }
+
+#[test]
+fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    crate::util::run_ok(&nightly(), &tiny(), &out);
+    // Every name, phone (as written and normalised) and email of the fixture.
+    let clear = [
+        "Alice Wang",
+        "王伟",
+        "张敏",
+        "13800000001",
+        "+8613800000001",
+        "13900000003",
+        "alice@example.com",
+        "wangwei@example.com",
+        "110101199202020025",
+    ];
+    for table in ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine"] {
+        let df = crate::util::table(&out, table);
+        for c in df.columns() {
+            if let Ok(values) = c.cast(&polars::prelude::DataType::String) {
+                for v in values.str().unwrap().iter().flatten() {
+                    assert!(
+                        !clear.iter().any(|p| v.contains(p)) || table == "quarantine" && v.contains("source_customer_id="),
+                        "{table}.{}: {v}",
+                        c.name()
+                    );
+                }
+            }
+        }
+    }
+    // Asked to hash phones and emails: the key comes from the environment, missing key exit 78.
+    let config = pipeline_with(dir.path(), "[privacy]\nhash_fields = [\"phone\", \"email\"]\nkey_env = \"PORTRAIT_TEST_KEY\"\n");
+    let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&tiny()), "--output", s(&dir.path().join("o2"))]);
+    assert_eq!(o.code, 78, "{}", o.stderr);
+    assert!(o.stderr.contains("PORTRAIT_TEST_KEY"), "{}", o.stderr);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .args([
+            "run",
+            "--pipeline",
+            s(&config),
+            "--input",
+            s(&tiny()),
+            "--output",
+            s(&dir.path().join("o2")),
+            "--as-of",
+            crate::util::AS_OF,
+        ])
+        .env("PORTRAIT_TEST_KEY", "secret")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let p = crate::util::table(&dir.path().join("o2"), "profiles");
+    let keys = crate::util::keys(&dir.path().join("o2"));
+    let p1 = crate::util::Row::of(&p, &keys["crm:C1"]);
+    assert_eq!(p1.s("basic_phone_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "+8613800000001")));
+    assert_eq!(p1.s("basic_email_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "alice@example.com")));
+}

@@ -98,5 +98,10 @@ pub fn features(customers: LazyFrame, clock: Clock) -> LazyFrame {
         col("source_count").alias("basic_source_count"),
         col("record_count").alias("basic_record_count"),
         col("marketing_opt_in").alias("basic_marketing_opt_in"),
+        // Personal data, carried only to be keyed-hashed (`privacy`); `_` columns never reach an output.
+        col("name").alias("_pii_name"),
+        col("phone").alias("_pii_phone"),
+        col("email").alias("_pii_email"),
+        col("id_number").alias("_pii_id_number"),
     ])
 }

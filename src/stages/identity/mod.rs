@@ -490,11 +490,9 @@ pub fn golden(resolved: LazyFrame, spec: &IdentitySpec) -> LazyFrame {
         .map(|f| {
             let value = col(*f);
             match spec.survivorship.get(*f).map(String::as_str) {
-                Some("source_priority") => value
-                    .clone()
-                    .filter(value.is_not_null())
-                    .sort_by([col("_rank")], SortMultipleOptions::default().with_maintain_order(true))
-                    .first(),
+                Some("source_priority") => {
+                    value.sort_by([col("_rank")], SortMultipleOptions::default().with_maintain_order(true)).drop_nulls().first()
+                }
                 Some("most_frequent") => value.drop_nulls().mode(true).sort(Default::default()).first(),
                 _ => value.drop_nulls().first(),
             }
@@ -543,7 +541,7 @@ mod tests {
             "source_customer_id" => ["1", "2", "3"],
             "updated_at" => [1i64, 2, 3],
             "registered_at" => [1i64, 2, 3],
-            "name" => [Some("王伟"), Some("王小伟"), Some("王小伟")],
+            "name" => [None, Some("王小伟"), Some("王伟伟")],
             "phone" => [Some("+861"), Some("+862"), None],
             "email" => [Some("b@x"), Some("b@x"), Some("a@x")],
         )
@@ -557,7 +555,7 @@ mod tests {
         };
         let g = golden(df.lazy(), &spec).collect().unwrap();
         let get = |c: &str| g.column(c).unwrap().str().unwrap().get(0).map(str::to_string);
-        assert_eq!(get("name").as_deref(), Some("王伟"), "crm is the most trusted source");
+        assert_eq!(get("name").as_deref(), Some("王小伟"), "crm has none; shop is trusted before wechat");
         assert_eq!(get("phone").as_deref(), Some("+862"), "newest non-null (wechat has none)");
         assert_eq!(get("email").as_deref(), Some("b@x"), "twice, though the newest says a@x");
     }
