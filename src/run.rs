@@ -365,7 +365,12 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         .files
         .iter()
         .flat_map(|(t, files)| {
-            files.iter().map(move |f| InputEntry { table: t.name().into(), path: f.path.display().to_string(), bytes: f.bytes })
+            files.iter().map(move |f| InputEntry {
+                table: t.name().into(),
+                path: f.path.display().to_string(),
+                bytes: f.bytes,
+                duplicate_of: f.duplicate_of.as_ref().map(|p| p.display().to_string()),
+            })
         })
         .collect();
     let manifest = Manifest {

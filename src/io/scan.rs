@@ -11,6 +11,8 @@ pub struct InputFile {
     pub path: PathBuf,
     pub format: Format,
     pub bytes: u64,
+    /// The same content was delivered earlier under this name: the file is not read again.
+    pub duplicate_of: Option<PathBuf>,
 }
 
 /// The files of a table: a file, a folder walked recursively (Hive `key=value/` folders
@@ -38,12 +40,41 @@ pub fn discover(source: &TableSource) -> Result<Vec<InputFile>> {
             None => continue, // README, .crc and other non-data files
         };
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        files.push(InputFile { path, format, bytes });
+        files.push(InputFile { path, format, bytes, duplicate_of: None });
     }
     if files.is_empty() {
         return Err(Error::MissingInput(format!("table {}: no Parquet, CSV or NDJSON files at {}", source.table.name(), loc.display())));
     }
+    mark_duplicates(&mut files)?;
     Ok(files)
+}
+
+/// A file whose content equals an earlier file's (same size, same sha256) is a re-delivery
+/// under another name: marked, logged, and not read, so its rows are counted once. Only files
+/// of equal size are hashed, so the usual night costs nothing.
+fn mark_duplicates(files: &mut [InputFile]) -> Result<()> {
+    let mut by_size: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        by_size.entry(f.bytes).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = by_size.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort();
+    for group in groups {
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for i in group {
+            let (_, digest) = crate::io::parquet::digest(&files[i].path)?;
+            match seen.get(&digest) {
+                Some(&first) => {
+                    tracing::warn!(file = %files[i].path.display(), same_as = %files[first].path.display(), "input delivered twice: read once");
+                    files[i].duplicate_of = Some(files[first].path.clone());
+                }
+                None => {
+                    seen.insert(digest, i);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -36,7 +36,7 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
     let mut unparseable = Vec::new();
     let mut missing_optional = std::collections::BTreeSet::new();
 
-    for (idx, file) in files.iter().enumerate() {
+    for (idx, file) in files.iter().enumerate().filter(|(_, f)| f.duplicate_of.is_none()) {
         let (lf, schema) = scan::scan(file)?;
         let mut raw = vec![col("_row").cast(DataType::UInt32)];
         let mut parsed = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];

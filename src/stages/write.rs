@@ -36,6 +36,9 @@ pub struct InputEntry {
     pub table: String,
     pub path: String,
     pub bytes: u64,
+    /// Set when the file repeats an earlier file's content; its rows were not read again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -225,3 +225,19 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
     assert_eq!(p1.s("basic_phone_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "+8613800000001")));
     assert_eq!(p1.s("basic_email_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "alice@example.com")));
 }
+
+#[test]
+fn a_file_delivered_twice_under_two_names_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out, once) = (dir.path().join("in"), dir.path().join("out"), dir.path().join("once"));
+    crate::util::copy_dir(&tiny(), &input);
+    crate::util::run_ok(&nightly(), &input, &once);
+    std::fs::copy(input.join("orders/orders.csv"), input.join("orders/orders_resent.csv")).unwrap();
+    crate::util::run_ok(&nightly(), &input, &out);
+    let (m1, m2) = (crate::util::manifest(&once), crate::util::manifest(&out));
+    assert_eq!(m2["accounting"]["orders"], m1["accounting"]["orders"], "the same rows read, used and quarantined");
+    let inputs = m2["inputs"].as_array().unwrap();
+    let resent = inputs.iter().find(|i| i["path"].as_str().unwrap().ends_with("orders_resent.csv")).unwrap();
+    assert!(resent["duplicate_of"].as_str().unwrap().ends_with("orders/orders.csv"), "{resent}");
+    assert_eq!(crate::util::table(&out, "profiles"), crate::util::table(&once, "profiles"));
+}
