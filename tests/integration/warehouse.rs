@@ -241,3 +241,46 @@ fn a_file_delivered_twice_under_two_names_is_counted_once() {
     assert!(resent["duplicate_of"].as_str().unwrap().ends_with("orders/orders.csv"), "{resent}");
     assert_eq!(crate::util::table(&out, "profiles"), crate::util::table(&once, "profiles"));
 }
+
+#[test]
+fn the_same_day_twice_gives_the_same_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let strip = |mut m: serde_json::Value| {
+        let o = m.as_object_mut().unwrap();
+        o.remove("run_id");
+        o.remove("stage_seconds");
+        for e in o["outputs"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("path"); // part-<run_id>-00000.parquet
+        }
+        m
+    };
+    crate::util::run_ok(&nightly(), &tiny(), &out);
+    let first = strip(crate::util::manifest(&out));
+    let profiles = std::fs::read(crate::util::table_file(&out, "profiles")).unwrap();
+    crate::util::run_ok(&nightly(), &tiny(), &out);
+    assert_eq!(strip(crate::util::manifest(&out)), first, "same rows, bytes and sha256 of every file");
+    assert_eq!(std::fs::read(crate::util::table_file(&out, "profiles")).unwrap(), profiles, "one part file, replaced");
+}
+
+#[test]
+fn two_concurrent_runs_one_publishes_the_other_exits_75() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for round in 0..20 {
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+                .args(["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", crate::util::AS_OF])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let mut codes = [a.wait_with_output().unwrap().status.code(), b.wait_with_output().unwrap().status.code()];
+        codes.sort();
+        assert_eq!(codes, [Some(0), Some(75)], "round {round}");
+        assert!(out.join("profiles/dt=2026-11-22/_SUCCESS").exists());
+        assert!(!out.join("_portrait.lock").exists(), "the lock is released");
+    }
+}
