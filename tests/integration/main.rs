@@ -8,6 +8,7 @@ mod determinism;
 mod exit_codes;
 mod fixture;
 mod identity;
+mod kill;
 mod layouts;
 mod models;
 mod readers;
