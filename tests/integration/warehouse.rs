@@ -284,3 +284,66 @@ fn two_concurrent_runs_one_publishes_the_other_exits_75() {
         assert!(!out.join("_portrait.lock").exists(), "the lock is released");
     }
 }
+
+/// A folder with little room: a small tmpfs when this user may mount one (root in CI), else
+/// None (the caller then limits file sizes with `ulimit -f`).
+fn small_filesystem(path: &Path, size: &str) -> bool {
+    std::fs::create_dir_all(path).unwrap();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(path)])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn disk_full_while_writing_exits_74_and_keeps_the_previous_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mounted = small_filesystem(&out, "8m");
+    crate::util::run_ok(&nightly(), &tiny(), &out);
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = ["profiles", "tags", "identity_map"]
+        .iter()
+        .map(|t| {
+            let f = crate::util::table_file(&out, t);
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect();
+    let next_day = "2026-11-23";
+    let o = if mounted {
+        // Fill the file system but for a few kilobytes.
+        let free = {
+            let o = std::process::Command::new("df").args(["--output=avail", "-B1", s(&out)]).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap().trim().parse::<u64>().unwrap()
+        };
+        std::fs::write(out.join("_filler"), vec![0u8; (free.saturating_sub(16 * 1024)) as usize]).unwrap();
+        portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", next_day])
+    } else {
+        // No mount allowed: every file the run writes may hold 8 KiB (SIGXFSZ ignored, so the
+        // write fails with an error instead of killing the process).
+        let cmd = format!(
+            "trap '' XFSZ; ulimit -f 16; exec '{}' run --pipeline '{}' --input '{}' --output '{}' --as-of {next_day}",
+            env!("CARGO_BIN_EXE_portrait"),
+            s(&nightly()),
+            s(&tiny()),
+            s(&out)
+        );
+        let o = std::process::Command::new("sh").args(["-c", &cmd]).output().unwrap();
+        crate::util::Outcome {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
+    };
+    assert_eq!(o.code, 74, "mounted={mounted}: {}", o.stderr);
+    for (f, bytes) in &before {
+        assert_eq!(&std::fs::read(f).unwrap(), bytes, "{} unchanged", f.display());
+    }
+    assert!(!out.join(format!("profiles/dt={next_day}")).exists(), "nothing of the new day visible");
+    if mounted {
+        std::fs::remove_file(out.join("_filler")).unwrap();
+        let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", next_day]);
+        assert_eq!(o.code, 0, "with room again the day publishes: {}", o.stderr);
+        let _ = std::process::Command::new("umount").arg(s(&out)).status();
+    }
+}

@@ -119,26 +119,30 @@ impl Model {
 }
 
 /// P(level | non-match) per field from record pairs drawn at random (Splink's approach): almost
-/// every random pair is a non-match, so no labels are needed. `samples` pairs from a fixed seed.
+/// every random pair is a non-match, so no labels are needed. `samples` pairs from a fixed
+/// seed; every pair when there are no more than that.
 pub fn estimate_u(records: &[Prepared], samples: usize) -> Vec<Vec<f64>> {
     use rand::{Rng, SeedableRng};
     let n = records.len();
     let mut counts: Vec<Vec<f64>> = FIELDS.iter().map(|(_, l)| vec![0.0; *l as usize]).collect();
-    if n >= 2 {
+    let all_pairs = n.saturating_mul(n.saturating_sub(1)) / 2;
+    let pairs: Vec<(usize, usize)> = if all_pairs <= samples {
+        (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).collect()
+    } else {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1969);
-        let pairs: Vec<(usize, usize)> = (0..samples)
+        (0..samples)
             .map(|_| {
                 let a = rng.gen_range(0..n);
                 let b = (a + rng.gen_range(1..n)) % n;
                 (a, b)
             })
-            .collect();
-        let vectors: Vec<[u8; N_FIELDS]> = pairs.par_iter().map(|&(a, b)| compare(&records[a], &records[b])).collect();
-        for v in &vectors {
-            for (f, &l) in v.iter().enumerate() {
-                if l != MISSING {
-                    counts[f][l as usize] += 1.0;
-                }
+            .collect()
+    };
+    let vectors: Vec<[u8; N_FIELDS]> = pairs.par_iter().map(|&(a, b)| compare(&records[a], &records[b])).collect();
+    for v in &vectors {
+        for (f, &l) in v.iter().enumerate() {
+            if l != MISSING {
+                counts[f][l as usize] += 1.0;
             }
         }
     }
