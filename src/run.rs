@@ -255,8 +255,11 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     publish::clean_stale_staging(root); // we hold the lock: any staging folder is a dead run's
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
-    let mut lap = |name: &str, timings: &mut BTreeMap<String, f64>| {
-        timings.insert(name.to_string(), (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
+    // One event per finished stage: its rows in and out and seconds (also in the manifest).
+    let mut lap = |name: &str, rows_in: usize, rows_out: usize, timings: &mut BTreeMap<String, f64>| {
+        let seconds = (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        tracing::info!(stage = name, rows_in, rows_out, seconds, "stage finished");
+        timings.insert(name.to_string(), seconds);
         clock = Instant::now();
     };
 
@@ -265,7 +268,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     if customers.height() == 0 {
         return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }
-    lap("ingest_customers", &mut timings);
+    lap("ingest_customers", customers.height(), customers.height(), &mut timings);
     let previous = previous_table(root, "identity_map", plan.as_of)?.map(|(_, df)| df);
     let overrides = match &plan.spec.identity.overrides {
         Some(p) => identity::read_overrides(&plan.config_path.parent().unwrap_or(Path::new(".")).join(p))?,
@@ -273,8 +276,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     };
     let ctx = identity::Context { previous: previous.as_ref(), overrides: &overrides, as_of: Some(plan.as_of) };
     let (resolved, identity_report) = identity::resolve_with(&customers, &plan.spec.identity, &ctx)?;
-    lap("identity", &mut timings);
-    tracing::info!(records = customers.height(), "identity resolved");
+    lap("identity", customers.height(), identity_report.clusters, &mut timings);
 
     let built = pipeline::build(plan, ingested, resolved)?;
     // One pass over the inputs computes everything the models do not change; the model
@@ -288,11 +290,12 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let acc_frames = frames.split_off(4);
     let [profile, newest, identity_map, quarantine]: [DataFrame; 4] =
         frames.try_into().map_err(|_| Error::Internal("frame count".into()))?;
-    lap("execute", &mut timings);
+    lap("execute", acc_frames.iter().map(|df| count(df, "read") as usize).sum(), profile.height(), &mut timings);
     let holdout_days = first_date(&newest, "last_day").map(|d| (d - plan.as_of).num_days() as f64);
+    let people = profile.height();
     let (predicted, outcome) = predict::predict(profile, plan, holdout_days)?;
     let predicted = privacy::hash_fields(predicted, &plan.spec.privacy)?;
-    lap("models", &mut timings);
+    lap("models", people, predicted.height(), &mut timings);
     let previous_profiles = previous_table(root, "profiles", plan.as_of)?.map(|(_, df)| df.lazy());
     let scored = pipeline::outputs(plan, predicted.lazy(), &outcome, previous_profiles)?;
     let names: Vec<&str> = scored.iter().map(|(n, _)| *n).collect();
@@ -300,7 +303,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         names.into_iter().zip(io::collect_all(scored.into_iter().map(|(_, lf)| lf).collect())?).collect();
     tables.insert(2, ("identity_map", identity_map));
     tables.push(("quarantine", quarantine));
-    lap("score", &mut timings);
+    lap("score", people, tables.iter().map(|(_, df)| df.height()).sum(), &mut timings);
 
     let mut accounting = BTreeMap::new();
     let mut checks = Vec::new();
@@ -360,7 +363,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let as_of = plan.as_of.format("%Y-%m-%d").to_string();
     let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
     let outputs = write::stage_tables(root, &run_id, &as_of, &tables, opts)?;
-    lap("write", &mut timings);
+    lap("write", tables.iter().map(|(_, df)| df.height()).sum(), outputs.len(), &mut timings);
     let inputs = built
         .files
         .iter()

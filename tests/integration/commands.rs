@@ -55,3 +55,32 @@ fn sample_writes_every_table_and_a_truth_for_every_customer_record() {
     // 200 people, about 15% more records
     assert!((200..=260).contains(&truth.len()), "{}", truth.len());
 }
+
+#[test]
+fn every_stage_logs_rows_in_rows_out_and_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = portrait(&[
+        "--log-format",
+        "json",
+        "run",
+        "--pipeline",
+        s(&nightly()),
+        "--input",
+        s(&tiny()),
+        "--output",
+        s(&dir.path().join("out")),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let stages: Vec<serde_json::Value> = o
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["fields"]["message"] == "stage finished")
+        .collect();
+    let names: Vec<&str> = stages.iter().map(|v| v["fields"]["stage"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ingest_customers", "identity", "execute", "models", "score", "write"]);
+    // 14 usable customer records become 10 people.
+    assert_eq!(stages[1]["fields"]["rows_in"], 14);
+    assert_eq!(stages[1]["fields"]["rows_out"], 10);
+    assert!(stages.iter().all(|v| v["fields"]["seconds"].as_f64().is_some()));
+}
