@@ -131,3 +131,31 @@ fn garbage_csv_rows_land_in_quarantine() {
         .collect();
     assert_eq!(rows, vec![8, 9, 10]);
 }
+
+#[test]
+fn schema_drift_added_and_dropped_optional_columns_are_documented_not_fatal() {
+    // A column added by the source is ignored; an optional column dropped is read as null and
+    // listed in the manifest; the profiles of the people are the same.
+    let (_d, input) = fixture_copy();
+    let clean = input.parent().unwrap().join("clean");
+    run_ok(&nightly(), &tiny(), &clean);
+    let path = input.join("orders/orders.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let drifted: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let cells: Vec<&str> = l.split(',').collect();
+            // drop payment_method (last column), add loyalty_points
+            let kept = cells[..cells.len() - 1].join(",");
+            format!("{kept},{}", if i == 0 { "loyalty_points" } else { "7" })
+        })
+        .collect();
+    std::fs::write(&path, drifted.join("\n") + "\n").unwrap();
+    let out = input.parent().unwrap().join("out");
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let m = manifest(&out);
+    assert_eq!(m["accounting"]["orders"]["missing_optional_columns"], serde_json::json!(["payment_method"]));
+    assert_eq!(table(&out, "profiles"), table(&clean, "profiles"));
+}
