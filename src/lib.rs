@@ -7,6 +7,7 @@ pub mod error;
 pub mod io;
 pub mod models;
 pub mod pipeline;
+pub mod progress;
 pub mod run;
 pub mod sample;
 pub mod schema;

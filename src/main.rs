@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.log_format);
+    portrait::progress::enable(cli.log_format != LogFormat::Json);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

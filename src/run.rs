@@ -256,9 +256,19 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
     // One event per finished stage: its rows in and out and seconds (also in the manifest).
+    let progress = crate::progress::Progress::start("reading customers");
     let mut lap = |name: &str, rows_in: usize, rows_out: usize, timings: &mut BTreeMap<String, f64>| {
         let seconds = (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         tracing::info!(stage = name, rows_in, rows_out, seconds, "stage finished");
+        let next = match name {
+            "ingest_customers" => "identity resolution",
+            "identity" => "reading every input and building the profile",
+            "execute" => "models",
+            "models" => "segments, lifecycle, tags, summaries",
+            "score" => "quality gates, writing",
+            _ => "publishing",
+        };
+        progress.stage(next);
         timings.insert(name.to_string(), seconds);
         clock = Instant::now();
     };
