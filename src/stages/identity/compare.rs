@@ -20,9 +20,8 @@ pub struct Prepared {
     pub cn_id: bool,
     pub phone: Option<String>,
     pub email: Option<String>,
-    /// Address tokens, sorted and deduplicated: words, or character pairs for CJK text.
-    pub address: Vec<String>,
-    /// The address's numbers (house, building), in order, and its other characters run together.
+    /// The address's numbers (house, building), in order, and its letters run together
+    /// (spaces and punctuation dropped, so "goodwinstreet" = "goodwin street").
     pub address_numbers: Vec<String>,
     pub address_text: String,
     pub postcode: Option<String>,
@@ -36,6 +35,10 @@ pub fn is_cjk(c: char) -> bool {
 }
 
 impl Prepared {
+    pub fn has_address(&self) -> bool {
+        !self.address_numbers.is_empty() || !self.address_text.is_empty()
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: Option<&str>,
@@ -69,7 +72,6 @@ impl Prepared {
                 (tokens.first().map(|t| t.to_string()), tokens.last().map(|t| t.to_string()), Some(sorted.concat()))
             }
         };
-        let tokens = address.map(address_tokens).unwrap_or_default();
         let lower = address.map(str::to_lowercase).unwrap_or_default();
         let address_numbers: Vec<String> =
             lower.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).map(str::to_string).collect();
@@ -84,7 +86,6 @@ impl Prepared {
             cn_id: id_number.is_some_and(|s| s.trim().len() == 18),
             phone: clean(phone),
             email: clean(email),
-            address: tokens,
             address_numbers,
             address_text,
             postcode: clean(postcode),
@@ -93,46 +94,6 @@ impl Prepared {
             gender: clean(gender).filter(|g| g != "U"),
         }
     }
-}
-
-/// Words of an address (numbers included), or overlapping character pairs of CJK text.
-pub fn address_tokens(a: &str) -> Vec<String> {
-    let a = a.to_lowercase();
-    let mut tokens: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut cjk: Vec<char> = Vec::new();
-    let flush_cjk = |cjk: &mut Vec<char>, tokens: &mut Vec<String>| {
-        if cjk.len() == 1 {
-            tokens.push(cjk[0].to_string());
-        }
-        for w in cjk.windows(2) {
-            tokens.push(w.iter().collect());
-        }
-        cjk.clear();
-    };
-    for c in a.chars() {
-        if is_cjk(c) {
-            if !word.is_empty() {
-                tokens.push(std::mem::take(&mut word));
-            }
-            cjk.push(c);
-        } else if c.is_alphanumeric() {
-            flush_cjk(&mut cjk, &mut tokens);
-            word.push(c);
-        } else {
-            flush_cjk(&mut cjk, &mut tokens);
-            if !word.is_empty() {
-                tokens.push(std::mem::take(&mut word));
-            }
-        }
-    }
-    flush_cjk(&mut cjk, &mut tokens);
-    if !word.is_empty() {
-        tokens.push(word);
-    }
-    tokens.sort_unstable();
-    tokens.dedup();
-    tokens
 }
 
 /// True when `x` and `y` are at most one edit apart: one character substituted, inserted or
@@ -265,7 +226,7 @@ pub fn email(a: &Prepared, b: &Prepared) -> Option<u8> {
 /// Jaro-Winkler. 0: same numbers, text >= 0.95; 1: same numbers, text >= 0.85;
 /// 2: text >= 0.85 with other numbers (the same street); 3: different.
 pub fn address(a: &Prepared, b: &Prepared) -> Option<u8> {
-    if a.address.is_empty() || b.address.is_empty() {
+    if !a.has_address() || !b.has_address() {
         return None;
     }
     let text = if a.address_text == b.address_text { 1.0 } else { jaro_winkler(&a.address_text, &b.address_text) };
@@ -418,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn addresses_by_token_overlap() {
+    fn addresses_by_house_number_and_text() {
         let a = |v: &str| Prepared::new(None, None, None, None, None, Some(v), None, None, None, None);
         assert_eq!(address(&a("15 goodwin street"), &a("15 goodwinstreet")), Some(0), "words run together");
         assert_eq!(address(&a("14 markham street, balmain cove"), &a("14 markham pstreet, balmaincove")), Some(0));
@@ -427,9 +388,5 @@ mod tests {
         assert_eq!(address(&a("北京中山路12号"), &a("北京中山路12号")), Some(0));
         assert_eq!(address(&a("北京中山路12号"), &a("北京中山路15号")), Some(2));
         assert_eq!(address(&a("北京中山路12号"), &a("上海人民路7号")), Some(3));
-        assert_eq!(
-            address_tokens("北京中山路12号"),
-            vec!["12", "中山", "京中", "北京", "号", "山路"].iter().map(|s| s.to_string()).collect::<Vec<_>>()
-        );
     }
 }

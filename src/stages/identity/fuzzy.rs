@@ -38,7 +38,7 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
     ("postcode+given", |p| cat(&[p.postcode.as_deref(), p.given.as_deref()])),
     ("postcode+surname", |p| cat(&[p.postcode.as_deref(), p.surname.as_deref()])),
     ("address+surname", |p| {
-        let a = (!p.address.is_empty()).then(|| p.address.join(" "));
+        let a = p.has_address().then(|| format!("{}{}", p.address_numbers.join(" "), p.address_text));
         cat(&[a.as_deref(), p.surname.as_deref()])
     }),
     ("name+postcode", |p| cat(&[p.name.as_deref(), p.postcode.as_deref()])),
@@ -246,7 +246,7 @@ fn has_field(r: &Prepared, f: usize) -> bool {
         field::ID => r.id_number.is_some(),
         field::PHONE => r.phone.is_some(),
         field::EMAIL => r.email.is_some(),
-        field::ADDRESS => !r.address.is_empty(),
+        field::ADDRESS => r.has_address(),
         field::POSTCODE => r.postcode.is_some(),
         _ => true,
     }
