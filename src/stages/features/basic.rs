@@ -67,12 +67,14 @@ fn band(value: Expr, bounds: &[(f64, &str)]) -> Expr {
         .fold(lit(NULL).cast(DataType::String), |acc, (lo, label)| when(value.clone().gt_eq(lit(*lo))).then(lit(*label)).otherwise(acc))
 }
 
-pub fn features(customers: LazyFrame, clock: Clock) -> LazyFrame {
+/// `carry`: golden personal-data fields passed on as `_pii_<field>` for `privacy` to hash
+/// (only those asked for: the others are never computed).
+pub fn features(customers: LazyFrame, clock: Clock, carry: &[String]) -> LazyFrame {
     let age_expr = age(col("birth_date"), clock);
     // Ages outside 0..=120 are data errors (a birth date in the future, 1900-01-01 defaults).
     let age_expr =
         when(age_expr.clone().is_between(lit(0), lit(120), ClosedInterval::Both)).then(age_expr).otherwise(lit(NULL).cast(DataType::Int32));
-    customers.with_column(age_expr.alias("basic_age")).select([
+    let mut columns = vec![
         col("_key"),
         col("customer_key"),
         col("basic_age"),
@@ -98,10 +100,8 @@ pub fn features(customers: LazyFrame, clock: Clock) -> LazyFrame {
         col("source_count").alias("basic_source_count"),
         col("record_count").alias("basic_record_count"),
         col("marketing_opt_in").alias("basic_marketing_opt_in"),
-        // Personal data, carried only to be keyed-hashed (`privacy`); `_` columns never reach an output.
-        col("name").alias("_pii_name"),
-        col("phone").alias("_pii_phone"),
-        col("email").alias("_pii_email"),
-        col("id_number").alias("_pii_id_number"),
-    ])
+    ];
+    // `_` columns never reach an output.
+    columns.extend(carry.iter().map(|f| col(f.as_str()).alias(format!("_pii_{f}"))));
+    customers.with_column(age_expr.alias("basic_age")).select(columns)
 }

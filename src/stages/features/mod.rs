@@ -140,7 +140,7 @@ pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
 
 /// All five dimensions joined onto the golden records.
 pub fn profile(inputs: &Inputs, clock: Clock, spec: &crate::config::spec::PipelineSpec) -> LazyFrame {
-    let base = basic::features(inputs.customers.clone(), clock);
+    let base = basic::features(inputs.customers.clone(), clock, &spec.privacy.hash_fields);
     let joined = join_all(
         base,
         vec![
