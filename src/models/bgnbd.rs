@@ -87,14 +87,7 @@ pub fn log_likelihood(p: &Params, data: &[Rft]) -> f64 {
     chunks.iter().sum()
 }
 
-/// The outcome of a fit: parameters, log-likelihood and how the optimiser ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct Fit {
-    pub params: Params,
-    pub log_likelihood: f64,
-    pub iterations: usize,
-    pub converged: bool,
-}
+pub type Fit = super::Fit<Params>;
 
 fn from_log(v: &[f64]) -> Params {
     Params { r: v[0].exp(), alpha: v[1].exp(), a: v[2].exp(), b: v[3].exp() }

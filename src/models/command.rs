@@ -122,13 +122,12 @@ pub fn run(o: &Options) -> Result<Params> {
     let mut holdout = None;
     if let (Some(days), Some(predicted)) = (holdout_days, pred.holdout) {
         let actual_frame = frames.pop().expect("holdout frame");
-        cal = cal
-            .lazy()
-            .join(actual_frame.lazy(), [col(key)], [col(key)], JoinArgs::new(JoinType::Left))
-            .with_column(col("actual").fill_null(lit(0u32)).alias("actual_purchases"))
-            .drop(cols(["actual"]))
-            .collect()
-            .map_err(|e| Error::internal("holdout join", e))?;
+        cal = io::collect(
+            cal.lazy()
+                .join(actual_frame.lazy(), [col(key)], [col(key)], JoinArgs::new(JoinType::Left))
+                .with_column(col("actual").fill_null(lit(0u32)).alias("actual_purchases"))
+                .drop(cols(["actual"])),
+        )?;
         let actual: Vec<u32> = cal
             .column("actual_purchases")
             .and_then(|c| c.u32().cloned())

@@ -14,13 +14,7 @@ pub struct Params {
     pub gamma: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Fit {
-    pub params: Params,
-    pub log_likelihood: f64,
-    pub iterations: usize,
-    pub converged: bool,
-}
+pub type Fit = super::Fit<Params>;
 
 /// ln of the density of m̄ given x (Fader & Hardie 2013, eq. 3).
 pub fn log_likelihood_one(p: &Params, x: f64, m: f64) -> f64 {

@@ -40,6 +40,15 @@ pub struct Customer {
     pub monetary: Option<f64>,
 }
 
+/// The outcome of a maximum-likelihood fit: parameters, log-likelihood, how the optimiser ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fit<P> {
+    pub params: P,
+    pub log_likelihood: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
 /// What was fitted, for the manifest and `params.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {

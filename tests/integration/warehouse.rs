@@ -10,13 +10,14 @@ fn pipeline_with(dir: &Path, gates: &str) -> std::path::PathBuf {
     config
 }
 
+/// A gate no real day passes: every lifecycle stage but `new` is outside its values.
+const ONLY_NEW: &str =
+    "[[gates]]\nname = \"only_new_customers\"\ncheck = \"accepted_values\"\ntable = \"profiles\"\ncolumn = \"lifecycle_stage\"\nvalues = [\"new\"]\n";
+
 #[test]
 fn a_failing_gate_publishes_nothing_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    let config = pipeline_with(
-        dir.path(),
-        "[[gates]]\nname = \"only_new_customers\"\ncheck = \"accepted_values\"\ntable = \"profiles\"\ncolumn = \"lifecycle_stage\"\nvalues = [\"new\"]\n",
-    );
+    let config = pipeline_with(dir.path(), ONLY_NEW);
     let out = dir.path().join("out");
     let o = portrait(&[
         "--log-format",
@@ -40,10 +41,7 @@ fn a_failing_gate_publishes_nothing_and_exits_1() {
     let gate = report["gates"].as_array().unwrap().iter().find(|g| g["name"] == "only_new_customers").unwrap();
     assert_eq!(gate["status"], "fail");
     // As a warning the same gate lets the day publish and is recorded in the manifest.
-    let config = pipeline_with(
-        dir.path(),
-        "[[gates]]\nname = \"only_new_customers\"\ncheck = \"accepted_values\"\ntable = \"profiles\"\ncolumn = \"lifecycle_stage\"\nvalues = [\"new\"]\nseverity = \"warn\"\n",
-    );
+    let config = pipeline_with(dir.path(), &format!("{ONLY_NEW}severity = \"warn\"\n"));
     crate::util::run_ok(&config, &tiny(), &out);
     let m = crate::util::manifest(&out);
     let gate = m["gates"].as_array().unwrap().iter().find(|g| g["name"] == "only_new_customers").unwrap();
