@@ -250,6 +250,8 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
     let root = &plan.output_root;
     let _lock = publish::Lock::acquire(root, &started.to_rfc3339())?;
+    // Every event of the run carries its id and day (`spans` in JSON logs).
+    let _run_span = tracing::info_span!("run", run_id = %run_id, as_of = %plan.as_of).entered();
     let whole = Instant::now();
     tracing::info!(run_id = %run_id, as_of = %plan.as_of, input = %plan.input_root.display(), output = %root.display(), "run started");
     publish::clean_stale_staging(root); // we hold the lock: any staging folder is a dead run's
@@ -257,18 +259,22 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let mut clock = Instant::now();
     // One event per finished stage: its rows in and out and seconds (also in the manifest).
     let progress = crate::progress::Progress::start("reading customers");
+    let mut stage_span = Some(tracing::info_span!("stage", stage = "ingest_customers").entered());
     let mut lap = |name: &str, rows_in: usize, rows_out: usize, timings: &mut BTreeMap<String, f64>| {
         let seconds = (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         tracing::info!(stage = name, rows_in, rows_out, seconds, "stage finished");
-        let next = match name {
-            "ingest_customers" => "identity resolution",
-            "identity" => "reading every input and building the profile",
-            "execute" => "models",
-            "models" => "segments, lifecycle, tags, summaries",
-            "score" => "quality gates, writing",
-            _ => "publishing",
+        let (next, doing) = match name {
+            "ingest_customers" => ("identity", "identity resolution"),
+            "identity" => ("execute", "reading every input and building the profile"),
+            "execute" => ("models", "models"),
+            "models" => ("score", "segments, lifecycle, tags, summaries"),
+            "score" => ("write", "quality gates, writing"),
+            _ => ("publish", "publishing"),
         };
-        progress.stage(next);
+        progress.stage(doing);
+        // Events of the next stage carry its name (`spans` in JSON logs).
+        stage_span.take();
+        stage_span = Some(tracing::info_span!("stage", stage = next).entered());
         timings.insert(name.to_string(), seconds);
         clock = Instant::now();
     };

@@ -83,4 +83,15 @@ fn every_stage_logs_rows_in_rows_out_and_seconds() {
     assert_eq!(stages[1]["fields"]["rows_in"], 14);
     assert_eq!(stages[1]["fields"]["rows_out"], 10);
     assert!(stages.iter().all(|v| v["fields"]["seconds"].as_f64().is_some()));
+    // Events inside a stage carry the run's span and the stage's.
+    let fuzzy = o
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["fields"]["message"] == "fuzzy matching")
+        .unwrap();
+    let spans = fuzzy["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["name"], "run");
+    assert_eq!(spans[0]["as_of"], "2026-11-22");
+    assert_eq!(spans[1]["stage"], "identity");
 }
