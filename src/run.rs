@@ -182,16 +182,15 @@ pub fn published_days(root: &Path) -> Vec<chrono::NaiveDate> {
     days
 }
 
-/// `file` of the newest published day before `as_of` (`_manifest.json`), if any.
-fn previous_published(root: &Path, as_of: chrono::NaiveDate, file: &str) -> Option<std::path::PathBuf> {
-    let day = published_days(root).into_iter().filter(|d| *d < as_of).next_back()?;
-    Some(root.join(write::dt_folder(write::MANIFEST_TABLE, &day.to_string())).join(file))
+/// The newest published day before `as_of`, if any.
+fn previous_day(root: &Path, as_of: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+    published_days(root).into_iter().filter(|d| *d < as_of).next_back()
 }
 
 /// A table of the newest published day before `as_of`, with that day (keys stay stable
 /// across nights; profile changes are measured against it).
 fn previous_table(root: &Path, table: &str, as_of: chrono::NaiveDate) -> Result<Option<(chrono::NaiveDate, DataFrame)>> {
-    let Some(day) = published_days(root).into_iter().filter(|d| *d < as_of).next_back() else { return Ok(None) };
+    let Some(day) = previous_day(root, as_of) else { return Ok(None) };
     let folder = root.join(write::dt_folder(table, &day.to_string()));
     let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
     let mut files: Vec<std::path::PathBuf> =
@@ -353,7 +352,8 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         tracing::info!(table = *name, rows = df.height(), "output computed");
     }
 
-    let previous_manifest = previous_published(root, plan.as_of, "_manifest.json")
+    let previous_manifest = previous_day(root, plan.as_of)
+        .map(|d| root.join(write::dt_folder(write::MANIFEST_TABLE, &d.to_string())).join("_manifest.json"))
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     let observed = gates::Observed { as_of: plan.as_of, accounting: &accounting, outputs: &tables, previous: previous_manifest.as_ref() };

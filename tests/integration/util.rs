@@ -27,8 +27,17 @@ pub struct Outcome {
 }
 
 pub fn portrait(args: &[&str]) -> Outcome {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_portrait")).args(args).env("PORTRAIT_LOG", "info").output().expect("run the portrait binary");
+    portrait_with_env(args, &[])
+}
+
+/// `portrait` with extra environment variables (e.g. a hashing key).
+pub fn portrait_with_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_portrait"))
+        .args(args)
+        .env("PORTRAIT_LOG", "info")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the portrait binary");
     Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

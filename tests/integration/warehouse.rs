@@ -201,22 +201,10 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
     let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&tiny()), "--output", s(&dir.path().join("o2"))]);
     assert_eq!(o.code, 78, "{}", o.stderr);
     assert!(o.stderr.contains("PORTRAIT_TEST_KEY"), "{}", o.stderr);
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
-        .args([
-            "run",
-            "--pipeline",
-            s(&config),
-            "--input",
-            s(&tiny()),
-            "--output",
-            s(&dir.path().join("o2")),
-            "--as-of",
-            crate::util::AS_OF,
-        ])
-        .env("PORTRAIT_TEST_KEY", "secret")
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let (o2, input) = (dir.path().join("o2"), tiny());
+    let args = ["run", "--pipeline", s(&config), "--input", s(&input), "--output", s(&o2), "--as-of", crate::util::AS_OF];
+    let o = crate::util::portrait_with_env(&args, &[("PORTRAIT_TEST_KEY", "secret")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let p = crate::util::table(&dir.path().join("o2"), "profiles");
     let keys = crate::util::keys(&dir.path().join("o2"));
     let p1 = crate::util::Row::of(&p, &keys["crm:C1"]);
@@ -343,5 +331,26 @@ fn disk_full_while_writing_exits_74_and_keeps_the_previous_day() {
         let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", next_day]);
         assert_eq!(o.code, 0, "with room again the day publishes: {}", o.stderr);
         let _ = std::process::Command::new("umount").arg(s(&out)).status();
+    }
+}
+
+#[test]
+fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = pipeline_with(
+        dir.path(),
+        "[[gates]]\ncheck = \"row_count\"\ntable = \"orders\"\n[[gates]]\ncheck = \"null_share\"\ntable = \"orders\"\nmax = 0.1\n\
+         [privacy]\nhash_fields = [\"address\"]\n",
+    );
+    let text =
+        std::fs::read_to_string(&config).unwrap().replace("k = 0\n", "k = 1\n").replace("match_threshold = 0.99", "match_threshold = 1.5");
+    std::fs::write(&config, text).unwrap();
+    let o = portrait(&["validate", "--pipeline", s(&config)]);
+    assert_eq!(o.code, 78, "{}", o.stderr);
+    // The sample pipeline has 7 gates: the appended ones are gates[7] and gates[8].
+    for key in
+        ["gates[7].check", "gates[8].table", "gates[8].column", "privacy.hash_fields[0]", "models.clusters.k", "identity.match_threshold"]
+    {
+        assert!(o.stderr.contains(key), "`{key}` missing from {}", o.stderr);
     }
 }

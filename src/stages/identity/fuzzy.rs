@@ -60,27 +60,8 @@ pub struct BlockingReport {
 /// Candidate pairs (i < j), sorted and unique.
 pub fn candidate_pairs(records: &[Prepared], max_block_size: usize) -> (Vec<(u32, u32)>, BlockingReport) {
     let mut report = BlockingReport::default();
-    let per_key: Vec<(Vec<(u32, u32)>, usize)> = BLOCKING_KEYS
-        .par_iter()
-        .map(|(_, key)| {
-            let mut keyed: Vec<(String, u32)> = records.iter().enumerate().filter_map(|(i, r)| key(r).map(|k| (k, i as u32))).collect();
-            keyed.sort_unstable();
-            let mut pairs = Vec::new();
-            let mut skipped = 0;
-            for block in keyed.chunk_by(|a, b| a.0 == b.0) {
-                if block.len() > max_block_size {
-                    skipped += 1;
-                    continue;
-                }
-                for (x, a) in block.iter().enumerate() {
-                    for b in &block[x + 1..] {
-                        pairs.push((a.1.min(b.1), a.1.max(b.1)));
-                    }
-                }
-            }
-            (pairs, skipped)
-        })
-        .collect();
+    let per_key: Vec<(Vec<(u32, u32)>, usize)> =
+        BLOCKING_KEYS.par_iter().map(|(_, key)| block_pairs(records, *key, max_block_size, usize::MAX)).collect();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for ((name, _), (p, skipped)) in BLOCKING_KEYS.iter().zip(per_key) {
         if skipped > 0 {
@@ -187,7 +168,7 @@ pub fn train(records: &[Prepared], max_block_size: usize) -> Model {
     let mut iterations = 0;
     let mut converged = true;
     for t in TRAINING {
-        let pairs = pairs_on(records, t.key, max_block_size, 2_000_000);
+        let (pairs, _) = block_pairs(records, t.key, max_block_size, 2_000_000);
         if pairs.len() < 10 {
             continue;
         }
@@ -211,13 +192,7 @@ pub fn train(records: &[Prepared], max_block_size: usize) -> Model {
         .zip(&m_count)
         .zip(&levels)
         .zip(&m_weight)
-        .map(|(((row, &c), &n), &w)| {
-            if c == 0 || w <= 0.0 {
-                (0..n).map(|l| if l == 0 { 0.9 } else { 0.1 / (n - 1) as f64 }).collect()
-            } else {
-                row.iter().map(|v| v / w).collect()
-            }
-        })
+        .map(|(((row, &c), &n), &w)| if c == 0 || w <= 0.0 { agreeing(n) } else { row.iter().map(|v| v / w).collect() })
         .collect();
     // Matches in a set / P(a match agrees on the set's fields) = matches overall.
     // A pair can only agree on a field both records have: divide by that chance too.
@@ -252,33 +227,39 @@ fn has_field(r: &Prepared, f: usize) -> bool {
     }
 }
 
-/// Pairs with equal keys (blocks over `max_block_size` skipped), at most `limit`, sorted.
-fn pairs_on(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usize) -> Vec<(u32, u32)> {
+/// Pairs (i < j) of records with equal keys, at most `limit`, and how many blocks were skipped
+/// for holding more than `max_block_size` records.
+fn block_pairs(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usize) -> (Vec<(u32, u32)>, usize) {
     let mut keyed: Vec<(String, u32)> = records.iter().enumerate().filter_map(|(i, r)| key(r).map(|k| (k, i as u32))).collect();
-    keyed.sort_unstable();
-    let mut pairs = Vec::new();
+    keyed.sort_unstable(); // within a block, by record: a.1 < b.1
+    let (mut pairs, mut skipped) = (Vec::new(), 0);
     for block in keyed.chunk_by(|a, b| a.0 == b.0) {
         if block.len() > max_block_size {
+            skipped += 1;
             continue;
         }
         for (x, a) in block.iter().enumerate() {
             for b in &block[x + 1..] {
                 if pairs.len() >= limit {
-                    return pairs;
+                    return (pairs, skipped);
                 }
                 pairs.push((a.1, b.1));
             }
         }
     }
-    pairs
+    (pairs, skipped)
+}
+
+/// Starting m: "matches agree" (level 0 with 0.9, the rest shared).
+fn agreeing(levels: usize) -> Vec<f64> {
+    (0..levels).map(|l| if l == 0 { 0.9 } else { 0.1 / (levels - 1) as f64 }).collect()
 }
 
 /// EM for m (of the `free` fields) and the share of matches, u held at the random-pair
 /// estimate; fixed fields take no part. Over the distinct comparison vectors weighted by
 /// count; stops when no parameter moves by 1e-6.
 fn em(patterns: &HashMap<[u8; N_FIELDS], u64>, u: &[Vec<f64>], free: &[bool]) -> Model {
-    let m0: Vec<Vec<f64>> =
-        u.iter().map(|row| (0..row.len()).map(|l| if l == 0 { 0.9 } else { 0.1 / (row.len() - 1) as f64 }).collect()).collect();
+    let m0: Vec<Vec<f64>> = u.iter().map(|row| agreeing(row.len())).collect();
     let mut model = Model { lambda: 0.5, m: m0, u: u.to_vec(), iterations: 0, converged: false };
     let mut list: Vec<([u8; N_FIELDS], f64)> = patterns
         .iter()
