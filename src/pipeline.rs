@@ -263,17 +263,17 @@ fn dimension_order(mut lf: LazyFrame) -> Result<LazyFrame> {
     for prefix in ["basic_", "power_", "behavior_", "social_", "psych_", "rfm_", "pred_", "clv_", "cluster"] {
         order.extend(names.iter().filter(|n| n.starts_with(prefix)));
     }
-    order.extend(["segment", "lifecycle_stage", "tags"]);
+    order.extend(["segment", "segment_label", "lifecycle_stage", "lifecycle_stage_label", "tags", "tag_labels"]);
     let rest: Vec<&str> = names.iter().copied().filter(|n| !order.contains(n) && !n.starts_with('_')).collect();
     order.extend(rest);
     Ok(lf.select(order.into_iter().map(col).collect::<Vec<_>>()))
 }
 
-/// `tags` output: one row per (customer_key, tag).
+/// `tags` output: one row per (customer_key, tag), with the tag's label.
 fn tags_long(profiles: LazyFrame) -> LazyFrame {
     profiles
-        .select([col("customer_key"), col("tags").alias("tag")])
-        .explode(cols(["tag"]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
+        .select([col("customer_key"), col("tags").alias("tag"), col("tag_labels").alias("label")])
+        .explode(cols(["tag", "label"]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
         .filter(col("tag").is_not_null())
         .sort(["customer_key", "tag"], Default::default())
 }

@@ -68,6 +68,43 @@ pub struct NamedExpr {
     pub expr: Expr,
     pub key: String,
     pub description: String,
+    /// Display names (rules only; features leave them empty): English and Chinese.
+    pub label_en: String,
+    pub label_zh: String,
+}
+
+impl NamedExpr {
+    /// The display name in the report's language.
+    pub fn label(&self, locale: Locale) -> &str {
+        match locale {
+            Locale::En => &self.label_en,
+            Locale::Zh => &self.label_zh,
+        }
+    }
+}
+
+/// The language of labels in the profile's `*_label` columns and the report (`pipeline.locale`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Locale {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Locale {
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Zh => "zh",
+        }
+    }
+}
+
+/// `churn_risk` -> `Churn risk`: the English label when the config gives none.
+fn default_label(name: &str) -> String {
+    let text = name.replace('_', " ");
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The validated, resolved pipeline: everything a run needs besides the data.
@@ -79,6 +116,7 @@ pub struct Plan {
     pub input_root: PathBuf,
     pub output_root: PathBuf,
     pub as_of: NaiveDate,
+    pub locale: Locale,
     pub tables: Vec<TableSource>,
     pub features: Vec<NamedExpr>,
     pub segments: Vec<NamedExpr>,
@@ -164,15 +202,21 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         issues.push(issue("behavior.windows_days", "windows must be at least 1 day".to_string()));
     }
 
-    let features = parse_named(
-        &spec.features.iter().map(|f| (f.name.clone(), f.expr.clone(), f.description.clone())).collect::<Vec<_>>(),
-        "features",
-        "expr",
-        &mut issues,
-    );
-    let rules = |v: &Vec<spec::RuleSpec>, section: &str, issues: &mut Vec<ConfigIssue>| {
-        parse_named(&v.iter().map(|r| (r.name.clone(), r.when.clone(), r.description.clone())).collect::<Vec<_>>(), section, "when", issues)
+    let locale = match spec.pipeline.locale.as_str() {
+        "en" => Locale::En,
+        "zh" => Locale::Zh,
+        other => {
+            issues.push(issue("pipeline.locale", format!("`{other}` is not one of en, zh")));
+            Locale::En
+        }
     };
+    let features: Vec<spec::RuleSpec> = spec
+        .features
+        .iter()
+        .map(|f| spec::RuleSpec { name: f.name.clone(), when: f.expr.clone(), description: f.description.clone(), label: None, label_zh: None })
+        .collect();
+    let features = parse_named(&features, "features", "expr", &mut issues);
+    let rules = |v: &Vec<spec::RuleSpec>, section: &str, issues: &mut Vec<ConfigIssue>| parse_named(v, section, "when", issues);
     let segments = rules(&spec.segments, "segments", &mut issues);
     let lifecycle = rules(&spec.lifecycle, "lifecycle", &mut issues);
     let tags = rules(&spec.tags, "tags", &mut issues);
@@ -184,6 +228,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         input_root,
         output_root,
         as_of,
+        locale,
         tables,
         features,
         segments,
@@ -352,11 +397,12 @@ fn check_identity(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
     }
 }
 
-/// Parse `(name, sql, description)` triples into expressions; names must be identifiers and unique.
-fn parse_named(items: &[(String, String, String)], section: &str, field: &str, issues: &mut Vec<ConfigIssue>) -> Vec<NamedExpr> {
+/// Parse rules (or features, their SQL in `when`) into expressions; names must be identifiers
+/// and unique. Labels default to the name in words (English), then to the English label.
+fn parse_named(items: &[spec::RuleSpec], section: &str, field: &str, issues: &mut Vec<ConfigIssue>) -> Vec<NamedExpr> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for (i, (name, sql, description)) in items.iter().enumerate() {
+    for (i, spec::RuleSpec { name, when: sql, description, label, label_zh }) in items.iter().enumerate() {
         let key = format!("{section}[{i}]");
         if !is_identifier(name) {
             issues.push(issue(&format!("{key}.name"), format!("`{name}` must be lower_snake_case (letters, digits, _)")));
@@ -371,6 +417,8 @@ fn parse_named(items: &[(String, String, String)], section: &str, field: &str, i
                 expr,
                 key: format!("{key}.{field}"),
                 description: description.clone(),
+                label_en: label.clone().unwrap_or_else(|| default_label(name)),
+                label_zh: label_zh.clone().or_else(|| label.clone()).unwrap_or_else(|| default_label(name)),
             }),
             Err(e) => issues.push(issue(&format!("{key}.{field}"), format!("`{sql}` does not parse: {e}"))),
         }

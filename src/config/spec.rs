@@ -99,12 +99,19 @@ pub struct PipelineSection {
     pub output: Option<String>,
     /// Logical date of the run (YYYY-MM-DD) when `--as-of` is not given; else yesterday in UTC.
     pub as_of: Option<String>,
+    /// Language of the label columns and the report: `en` or `zh`.
+    #[serde(default = "default_locale")]
+    pub locale: String,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
-        PipelineSection { name: default_name(), input: None, output: None, as_of: None }
+        PipelineSection { name: default_name(), input: None, output: None, as_of: None, locale: default_locale() }
     }
+}
+
+fn default_locale() -> String {
+    "en".into()
 }
 
 fn default_name() -> String {
@@ -429,4 +436,8 @@ pub struct RuleSpec {
     pub when: String,
     #[serde(default)]
     pub description: String,
+    /// English display name (default: the name in words, `churn_risk` -> `Churn risk`).
+    pub label: Option<String>,
+    /// Chinese display name (default: the English label).
+    pub label_zh: Option<String>,
 }

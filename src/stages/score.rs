@@ -1,7 +1,7 @@
 //! Stage 4, score: RFM scores by quantiles, the RFM cell, named segments and the Chinese
 //! 8-class value model, lifecycle stage and tags from config rules.
 
-use crate::config::{NamedExpr, Plan};
+use crate::config::{Locale, NamedExpr, Plan};
 use crate::stages::features::{count_if, money_mean, money_sum_if, Clock};
 use polars::prelude::*;
 
@@ -130,12 +130,27 @@ pub fn apply_features(profile: LazyFrame, plan: &Plan) -> LazyFrame {
 }
 
 /// Segment, lifecycle stage and tags, in that order, so each may use the ones before it
-/// (and every feature and model output).
+/// (and every feature and model output); then their labels in the pipeline's locale.
 pub fn apply_rules(profile: LazyFrame, plan: &Plan) -> LazyFrame {
     profile
         .with_column(first_match(&plan.segments).alias("segment"))
         .with_column(first_match(&plan.lifecycle).alias("lifecycle_stage"))
         .with_column(tag_list(&plan.tags).alias("tags"))
+        .with_columns([
+            to_label(col("segment"), &plan.segments, plan.locale).alias("segment_label"),
+            to_label(col("lifecycle_stage"), &plan.lifecycle, plan.locale).alias("lifecycle_stage_label"),
+            col("tags").list().eval(to_label(col(""), &plan.tags, plan.locale)).alias("tag_labels"),
+        ])
+}
+
+/// Rule names to their labels; names of no rule (none here) stay as they are.
+pub fn to_label(names: Expr, rules: &[NamedExpr], locale: Locale) -> Expr {
+    if rules.is_empty() {
+        return names;
+    }
+    let from = Series::new("from".into(), rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>());
+    let to = Series::new("to".into(), rules.iter().map(|r| r.label(locale)).collect::<Vec<_>>());
+    names.replace(lit(from), lit(to))
 }
 
 #[cfg(test)]

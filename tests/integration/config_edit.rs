@@ -41,3 +41,30 @@ when = "power_max_order_value >= 500 AND power_peak_ratio >= 1"
     let tags = table(&out, "tags");
     assert_eq!(tags.column("tag").unwrap().str().unwrap().equal("big_ticket").sum(), Some(2));
 }
+
+#[test]
+fn locale_picks_the_label_language_and_unlabelled_rules_get_their_name_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nightly.toml");
+    let text = std::fs::read_to_string(nightly()).unwrap().replace("locale = \"zh\"", "locale = \"en\"");
+    std::fs::write(&cfg, format!("{text}\n[[tags]]\nname = \"big_ticket\"\nwhen = \"power_max_order_value >= 500\"\n")).unwrap();
+    let out = dir.path().join("out");
+    run_ok(&cfg, &tiny(), &out);
+    let p = table(&out, "profiles");
+    let k = keys(&out);
+    // P2 (shop:S2) is loyal / active / high_value, opinion_leader, big_ticket (fixture test).
+    let p2 = Row::of(&p, &k["shop:S2"]);
+    assert_eq!(p2.s("segment").as_deref(), Some("loyal"));
+    assert_eq!(p2.s("segment_label").as_deref(), Some("Loyal"));
+    assert_eq!(p2.s("lifecycle_stage_label").as_deref(), Some("Active"));
+    assert_eq!(p2.list("tag_labels"), vec!["High value", "Opinion leader", "Big ticket"]);
+    let tags = table(&out, "tags");
+    let labels: Vec<(String, String)> = (0..tags.height())
+        .map(|i| {
+            let g = |c: &str| tags.column(c).unwrap().str().unwrap().get(i).unwrap().to_string();
+            (g("tag"), g("label"))
+        })
+        .collect();
+    assert!(labels.contains(&("big_ticket".into(), "Big ticket".into())));
+    assert!(labels.iter().all(|(t, l)| t != "churn_risk" || l == "Churn risk"));
+}

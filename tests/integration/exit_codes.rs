@@ -44,6 +44,7 @@ fn invalid_config_exits_78_listing_every_problem() {
         r#"
 [pipeline]
 colour = "blue"
+locale = "fr"
 [rfm]
 bins = 1
 [[features]]
@@ -57,7 +58,7 @@ when = "power_total_spend + 1"
     .unwrap();
     let o = portrait(&["validate", "--pipeline", s(&cfg)]);
     assert_eq!(o.code, 78, "{}", o.stderr);
-    for key in ["pipeline.colour", "rfm.bins", "features[0].expr", "no_such_column", "tags[0].when"] {
+    for key in ["pipeline.colour", "pipeline.locale", "rfm.bins", "features[0].expr", "no_such_column", "tags[0].when"] {
         assert!(o.stderr.contains(key), "`{key}` missing from:\n{}", o.stderr);
     }
     assert!(o.stderr.contains("bad.toml"));

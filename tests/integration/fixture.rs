@@ -216,12 +216,18 @@ fn rfm_segments_lifecycle_and_tags_by_hand() {
     }
     let p2 = Row::of(&p, &k["shop:S2"]);
     assert_eq!(p2.s("rfm_value_class_zh").as_deref(), Some("重要价值客户"));
+    // Labels in the sample pipeline's locale (zh), next to the stable English codes.
+    assert_eq!(p2.s("segment_label").as_deref(), Some("忠诚客户"));
+    assert_eq!(p2.s("lifecycle_stage_label").as_deref(), Some("活跃"));
+    assert_eq!(p2.list("tag_labels"), vec!["高价值", "意见领袖"]);
     close(p2.f("rfm_fm"), Some(4.5), "(4+5)/2");
     let p8 = Row::of(&p, &k["crm:C8"]);
     assert_eq!(p8.s("segment"), None);
     assert_eq!(p8.s("rfm_cell"), None);
     assert_eq!(p8.s("lifecycle_stage").as_deref(), Some("prospect"));
+    assert_eq!(p8.s("segment_label"), None);
     assert!(p8.list("tags").is_empty());
+    assert!(p8.list("tag_labels").is_empty());
 }
 
 #[test]
