@@ -102,6 +102,29 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the data dictionary of a pipeline's outputs (every table and column with type,
+    /// meaning, unit and allowed values) as `data_dictionary.md` in DIR.
+    Docs {
+        #[arg(long)]
+        pipeline: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a published day's tables (schema and summary), or one customer's whole profile
+    /// with why each tag fired.
+    Inspect {
+        /// The output root a pipeline publishes into.
+        output: PathBuf,
+        /// Published day (default: the newest).
+        #[arg(long, value_parser = parse_date)]
+        dt: Option<NaiveDate>,
+        /// A `customer_key`: print this customer's profile instead of the tables.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only this table (default: all).
+        #[arg(long, conflicts_with = "customer")]
+        table: Option<String>,
+    },
     /// Generate realistic, messy input data (and its ground truth) at a scale factor.
     Sample {
         /// Scale factor: 1 = 100,000 people (SCHEMA.md).
@@ -197,6 +220,15 @@ pub fn dispatch(command: Command) -> Result<String> {
             let report = crate::stages::identity::eval::run(&customers, &truth, &spec, out.as_deref())?;
             serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
+        Command::Docs { pipeline, out } => {
+            let plan = crate::run::validate(&pipeline, &Overrides::default())?;
+            let docs = crate::dictionary::describe(&plan)?;
+            let path = out.join(crate::dictionary::FILE_NAME);
+            crate::io::publish::mkdirs(&out)?;
+            std::fs::write(&path, crate::dictionary::markdown(&plan, &docs)?).map_err(|e| crate::error::Error::io(&path, e))?;
+            Ok(format!("wrote {} ({} tables, {} columns)", path.display(), docs.len(), docs.iter().map(|t| t.columns.len()).sum::<usize>()))
+        }
+        Command::Inspect { output, dt, customer, table } => crate::inspect::inspect(&output, dt, customer.as_deref(), table.as_deref()),
         Command::Sample { scale, seed, out, as_of } => {
             if !(scale > 0.0) {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));

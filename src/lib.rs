@@ -3,11 +3,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod dictionary;
 pub mod error;
+pub mod inspect;
 pub mod io;
 pub mod models;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod schema;

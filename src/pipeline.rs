@@ -56,9 +56,14 @@ fn zero(name: &str) -> LazyFrame {
     df!(name => [0u64]).expect("literal frame").lazy()
 }
 
+/// The published identity map: the internal row key dropped.
+pub fn identity_map_output(id_map: LazyFrame) -> LazyFrame {
+    id_map.drop(cols(["_key"]))
+}
+
 /// Quarantine rows of a later stage in the quarantine table's shape; `raw` holds the row's
 /// required values (the full row is at `file`, `row`).
-fn quarantine_rows(table: Table, files: &[InputFile], lf: LazyFrame) -> LazyFrame {
+pub fn quarantine_rows(table: Table, files: &[InputFile], lf: LazyFrame) -> LazyFrame {
     let paths: Vec<String> = files.iter().map(|f| f.path.to_string_lossy().to_string()).collect();
     let idx: Vec<u32> = (0..paths.len() as u32).collect();
     let names = df!("_file" => idx, "file" => paths).expect("file index").lazy();
@@ -221,7 +226,7 @@ pub fn build(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: Dat
     Ok(Built {
         profile,
         newest_after: predict::newest_after(orders_after, plan),
-        identity_map: id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default()),
+        identity_map: identity_map_output(id_map).sort(["source", "source_customer_id"], Default::default()),
         quarantine: concat(ledger.quarantine, UnionArgs::default())
             .map_err(|e| Error::internal("quarantine union", e))?
             .sort(["table", "file", "row"], Default::default()),

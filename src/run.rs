@@ -73,6 +73,29 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
     predict::with_model_inputs(profile, orders.clone(), orders, plan)
 }
 
+/// The schema of every output table, from the plan over empty inputs (the data dictionary's
+/// types). Personal-data hashes are added as the privacy stage adds them.
+pub fn output_schemas(plan: &Plan) -> Result<Vec<(String, Schema)>> {
+    let profile = io::collect(score::apply_features(empty_profile(plan), plan))?;
+    let (mut predicted, outcome) = predict::predict(profile, plan, None)?;
+    for field in &plan.spec.privacy.hash_fields {
+        let hashed = Column::new_empty(privacy::hmac_column(field).into(), &DataType::String);
+        predicted.with_column(hashed).map_err(|e| Error::internal("privacy columns", e))?;
+    }
+    let mut outputs: Vec<(String, LazyFrame)> =
+        pipeline::outputs(plan, predicted.lazy(), &outcome, None)?.into_iter().map(|(n, lf)| (n.to_string(), lf)).collect();
+    outputs.push(("identity_map".into(), pipeline::identity_map_output(identity::identity_map(empty_resolved().lazy()))));
+    let extra = [("_file", DataType::UInt32), ("_row", DataType::UInt32), ("reason", DataType::String)];
+    outputs.push(("quarantine".into(), pipeline::quarantine_rows(Table::Customers, &[], empty(Table::Customers, &extra))));
+    outputs
+        .into_iter()
+        .map(|(name, mut lf)| {
+            let schema = lf.collect_schema().map_err(|e| Error::internal(&format!("{name} schema"), e))?;
+            Ok((name, (*schema).clone()))
+        })
+        .collect()
+}
+
 fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
     let mut issues = Vec::new();
     let mut lf = empty_profile(plan);
@@ -191,6 +214,15 @@ fn previous_day(root: &Path, as_of: chrono::NaiveDate) -> Option<chrono::NaiveDa
 /// across nights; profile changes are measured against it).
 fn previous_table(root: &Path, table: &str, as_of: chrono::NaiveDate) -> Result<Option<(chrono::NaiveDate, DataFrame)>> {
     let Some(day) = previous_day(root, as_of) else { return Ok(None) };
+    let df = read_published(root, table, day)?;
+    if let Some(df) = &df {
+        tracing::info!(dt = %day, table, rows = df.height(), "previous published day read");
+    }
+    Ok(df.map(|df| (day, df)))
+}
+
+/// All Parquet files of one table's published day as one frame (None without a folder or files).
+pub fn read_published(root: &Path, table: &str, day: chrono::NaiveDate) -> Result<Option<DataFrame>> {
     let folder = root.join(write::dt_folder(table, &day.to_string()));
     let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
     let mut files: Vec<std::path::PathBuf> =
@@ -202,10 +234,10 @@ fn previous_table(root: &Path, table: &str, as_of: chrono::NaiveDate) -> Result<
     }
     let Some(mut df) = frames.pop() else { return Ok(None) };
     for f in frames {
-        df.vstack_mut(&f).map_err(|e| Error::internal(&format!("previous {table}"), e))?;
+        df.vstack_mut(&f).map_err(|e| Error::internal(table, e))?;
     }
-    tracing::info!(dt = %day, table, rows = df.height(), "previous published day read");
-    Ok(Some((day, df)))
+    // The folder's Hive `dt` is not a column of the table.
+    Ok(Some(df.drop("dt").unwrap_or(df)))
 }
 
 /// The first value of a Date column (None when null or absent).
@@ -379,6 +411,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let as_of = plan.as_of.format("%Y-%m-%d").to_string();
     let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
     let outputs = write::stage_tables(root, &run_id, &as_of, &tables, opts)?;
+    let documents = write::stage_documents(root, &run_id, &as_of, crate::report::TABLE, &documents(plan, &run_id, &as_of, &tables, &accounting, &gate_results, &outcome)?)?;
     lap("write", tables.iter().map(|(_, df)| df.height()).sum(), outputs.len(), &mut timings);
     let inputs = built
         .files
@@ -402,10 +435,12 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         inputs,
         accounting,
         outputs,
+        documents,
         checks,
         gates: gate_results,
         identity: identity_report,
         models: outcome,
+        rules: write::rules(plan),
         model_eval: rows_as_json(&tables.iter().find(|(n, _)| *n == "model_eval").expect("model_eval output").1),
         stage_seconds: timings.clone(),
     };
@@ -421,6 +456,33 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         "published"
     );
     Ok(manifest)
+}
+
+/// The day's `report.html` and the data dictionary it links to.
+fn documents(
+    plan: &Plan,
+    run_id: &str,
+    as_of: &str,
+    tables: &[(&str, DataFrame)],
+    accounting: &BTreeMap<String, Accounting>,
+    gates: &[gates::GateResult],
+    models: &predict::Outcome,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let table = |name: &str| &tables.iter().find(|(n, _)| *n == name).expect("every output is computed").1;
+    let day = crate::report::Day {
+        plan,
+        as_of,
+        run_id,
+        profiles: table("profiles"),
+        segment_summary: table("segment_summary"),
+        accounting,
+        gates,
+        models,
+        previous: previous_day(&plan.output_root, plan.as_of).map(|d| d.to_string()),
+    };
+    let report = crate::report::render(&day)?;
+    let dictionary = crate::dictionary::markdown(plan, &crate::dictionary::describe(plan)?)?;
+    Ok(vec![(crate::report::FILE_NAME, report.into_bytes()), (crate::dictionary::FILE_NAME, dictionary.into_bytes())])
 }
 
 fn unp_counts(df: &DataFrame) -> BTreeMap<String, u64> {

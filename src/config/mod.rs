@@ -221,6 +221,12 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     let lifecycle = rules(&spec.lifecycle, "lifecycle", &mut issues);
     let tags = rules(&spec.tags, "tags", &mut issues);
 
+    for (i, stage) in spec.report.funnel.iter().enumerate() {
+        if !lifecycle.iter().any(|r| &r.name == stage) {
+            issues.push(issue(&format!("report.funnel[{i}]"), format!("`{stage}` is not a [[lifecycle]] stage")));
+        }
+    }
+
     let plan = Plan {
         config_path: path.to_path_buf(),
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),

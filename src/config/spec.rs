@@ -35,9 +35,20 @@ pub struct PipelineSpec {
     pub tags: Vec<RuleSpec>,
     #[serde(default)]
     pub privacy: PrivacySpec,
+    #[serde(default)]
+    pub report: ReportSpec,
     /// Data-quality gates checked before anything is published.
     #[serde(default)]
     pub gates: Vec<GateSpec>,
+}
+
+/// `report.html`, written with every published day.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ReportSpec {
+    /// Lifecycle stages in the order the funnel chart shows them (default: the order of the
+    /// `[[lifecycle]]` rules, which is their precedence, not a customer's path).
+    #[serde(default)]
+    pub funnel: Vec<String>,
 }
 
 /// Personal data: outputs never carry it in clear. Fields listed here are added to the

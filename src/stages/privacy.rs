@@ -17,6 +17,11 @@ pub fn hmac_hex(key: &[u8], value: &str) -> String {
 }
 
 /// Add the hashed columns to the materialised profile (it carries `_pii_<field>`).
+/// The profile column holding the keyed hash of a personal-data field.
+pub fn hmac_column(field: &str) -> String {
+    format!("basic_{field}_hmac")
+}
+
 pub fn hash_fields(mut profile: DataFrame, spec: &PrivacySpec) -> Result<DataFrame> {
     if spec.hash_fields.is_empty() {
         return Ok(profile);
@@ -28,7 +33,7 @@ pub fn hash_fields(mut profile: DataFrame, spec: &PrivacySpec) -> Result<DataFra
     for field in &spec.hash_fields {
         let values = profile.column(&format!("_pii_{field}")).and_then(|c| c.str().cloned()).map_err(|e| Error::internal("privacy", e))?;
         let hashed: Vec<Option<String>> = values.iter().map(|v| v.map(|v| hmac_hex(key.as_bytes(), v))).collect();
-        profile.with_column(Column::new(format!("basic_{field}_hmac").into(), hashed)).map_err(|e| Error::internal("privacy", e))?;
+        profile.with_column(Column::new(hmac_column(field).into(), hashed)).map_err(|e| Error::internal("privacy", e))?;
     }
     Ok(profile)
 }

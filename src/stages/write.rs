@@ -60,6 +60,8 @@ pub struct Manifest {
     pub inputs: Vec<InputEntry>,
     pub accounting: BTreeMap<String, Accounting>,
     pub outputs: Vec<FileEntry>,
+    /// The day's report and data dictionary (`report/dt=…/`), checked like the tables.
+    pub documents: Vec<DocumentEntry>,
     pub checks: Vec<Check>,
     /// Data-quality gates from the config, with what was observed.
     pub gates: Vec<crate::stages::gates::GateResult>,
@@ -67,9 +69,46 @@ pub struct Manifest {
     pub identity: crate::stages::identity::Report,
     /// Model fits, fallbacks taken and the persona clusters.
     pub models: crate::stages::predict::Outcome,
+    /// The segment, lifecycle and tag rules as configured, so a published day explains itself
+    /// (`portrait inspect` shows why a tag fired).
+    pub rules: BTreeMap<&'static str, Vec<RuleEntry>>,
     /// The `model_eval` table's rows (empty without data after as-of).
     pub model_eval: Vec<serde_json::Map<String, serde_json::Value>>,
     pub stage_seconds: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct RuleEntry {
+    pub name: String,
+    pub when: String,
+    pub label: String,
+    pub label_zh: String,
+    pub description: String,
+}
+
+/// The manifest's `rules`: `segments`, `lifecycle` and `tags` in config order.
+pub fn rules(plan: &crate::config::Plan) -> BTreeMap<&'static str, Vec<RuleEntry>> {
+    let entries = |rules: &[crate::config::NamedExpr]| {
+        rules
+            .iter()
+            .map(|r| RuleEntry {
+                name: r.name.clone(),
+                when: r.sql.clone(),
+                label: r.label_en.clone(),
+                label_zh: r.label_zh.clone(),
+                description: r.description.clone(),
+            })
+            .collect()
+    };
+    BTreeMap::from([("segments", entries(&plan.segments)), ("lifecycle", entries(&plan.lifecycle)), ("tags", entries(&plan.tags))])
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DocumentEntry {
+    /// Path relative to the output root.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// The relative folder of a table's day: `profiles/dt=2026-11-22`.
@@ -93,6 +132,19 @@ pub fn stage_tables(root: &Path, run_id: &str, as_of: &str, tables: &[(&str, Dat
     Ok(entries)
 }
 
+/// Write documents (file name, content) into the staging folder of `folder`'s day.
+pub fn stage_documents(root: &Path, run_id: &str, as_of: &str, folder: &str, docs: &[(&str, Vec<u8>)]) -> Result<Vec<DocumentEntry>> {
+    let staging = publish::staging_dir(root, run_id);
+    docs.iter()
+        .map(|(name, data)| {
+            let rel = format!("{}/{name}", dt_folder(folder, as_of));
+            publish::write_file(&staging.join(&rel), data)?;
+            let (bytes, sha256) = parquet::digest(&staging.join(&rel))?;
+            Ok(DocumentEntry { path: rel, bytes, sha256 })
+        })
+        .collect()
+}
+
 /// Check the staged files against their entries (rows are re-read, bytes and sha256
 /// recomputed), write `_SUCCESS` in each folder and the manifest, then move them into place.
 pub fn publish(root: &Path, manifest: &Manifest) -> Result<()> {
@@ -105,7 +157,14 @@ pub fn publish(root: &Path, manifest: &Manifest) -> Result<()> {
             return Err(Error::Internal(format!("staged file {} does not match what was written", e.path)));
         }
     }
+    for d in &manifest.documents {
+        if parquet::digest(&staging.join(&d.path))? != (d.bytes, d.sha256.clone()) {
+            return Err(Error::Internal(format!("staged file {} does not match what was written", d.path)));
+        }
+    }
     let mut rels: Vec<String> = manifest.outputs.iter().map(|e| dt_folder(&e.table, &manifest.as_of)).collect();
+    let folder_of = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+    rels.extend(manifest.documents.iter().map(|d| folder_of(&d.path)));
     rels.dedup();
     let manifest_rel = dt_folder(MANIFEST_TABLE, &manifest.as_of);
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal("manifest json", e))?;

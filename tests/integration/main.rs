@@ -1,6 +1,7 @@
 //! One integration test binary (ripgrep's layout); each module tests one promise.
 
 mod accounting;
+mod analysts;
 mod bad_input;
 mod commands;
 mod config_edit;

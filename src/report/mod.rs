@@ -1,0 +1,314 @@
+//! `report.html`: one self-contained page per published day for analysts — segment sizes
+//! and revenue, the RFM grid, the lifecycle funnel, segment migration since the previous day,
+//! the models' CLV and alive-probability distributions, personas, quality gates and row
+//! accounting. Charts are inline SVG (`charts`), the page a minijinja template; labels and
+//! text follow `pipeline.locale`.
+
+mod charts;
+
+use crate::config::{Locale, NamedExpr, Plan};
+use crate::error::{Error, Result};
+use crate::stages::gates::GateResult;
+use crate::stages::predict::{self, Outcome};
+use crate::stages::write::Accounting;
+use polars::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The report's file name inside `report/dt=YYYY-MM-DD/`.
+pub const FILE_NAME: &str = "report.html";
+/// The report's folder: published with the day's tables.
+pub const TABLE: &str = "report";
+
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+
+/// What one published day's report is made from.
+pub struct Day<'a> {
+    pub plan: &'a Plan,
+    pub as_of: &'a str,
+    pub run_id: &'a str,
+    pub profiles: &'a DataFrame,
+    pub segment_summary: &'a DataFrame,
+    pub accounting: &'a BTreeMap<String, Accounting>,
+    pub gates: &'a [GateResult],
+    pub models: &'a Outcome,
+    /// The published day the migrations compare with.
+    pub previous: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    id: &'static str,
+    title: String,
+    svg: String,
+    caption: String,
+}
+
+/// The page's words in both languages: (key, English, Chinese).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("title", "Customer profile report", "客户画像日报"),
+    ("customers", "customers", "客户"),
+    ("buyers", "buyers", "购买客户"),
+    ("revenue_12m", "revenue, last 12 months", "近12个月收入"),
+    ("mean_clv", "mean predicted CLV", "平均预测客户终身价值"),
+    ("dictionary", "Data dictionary: every table and column", "数据字典：所有表和字段"),
+    ("segments", "Segments: size and revenue share", "客户分群：人数与收入占比"),
+    ("segments_caption", "Share of all customers (blue) and of the last 12 months' revenue (orange) per RFM segment; no purchase = never bought.", "各RFM分群占全部客户的比例（蓝）与占近12个月收入的比例（橙）；未购买＝从未下单。"),
+    ("customer_share", "customers", "客户占比"),
+    ("revenue_share", "revenue, 12 months", "收入占比"),
+    ("rfm", "RFM grid", "RFM矩阵"),
+    ("rfm_caption", "Buyers by recency score (R, 5 = most recent) and frequency score (F); darker cells spend more on average (M), the number is the buyers in the cell.", "按最近购买得分R（5＝最近）和频次得分F统计购买客户；颜色越深平均消费（M）越高，数字为该格客户数。"),
+    ("rfm_x", "R: recency score", "R 最近购买得分"),
+    ("rfm_y", "F: frequency score", "F 购买频次得分"),
+    ("funnel", "Lifecycle funnel", "生命周期漏斗"),
+    ("funnel_caption", "Customers in each lifecycle stage, in the order of a customer's path (report.funnel).", "各生命周期阶段的客户数，按客户路径排列（report.funnel）。"),
+    ("migration", "Segment migration", "分群迁移"),
+    ("migration_caption", "Customers by their segment on the previous published day (rows) and today (columns); (new) and (gone) are customers present on one day only.", "客户在上一发布日（行）与今天（列）所属分群的人数；(new)与(gone)为只在其中一天出现的客户。"),
+    ("migration_none", "No previous published day to compare with.", "没有可比较的上一发布日。"),
+    ("migration_from", "previous day", "上一发布日"),
+    ("migration_to", "today", "今天"),
+    ("clv", "Predicted customer lifetime value", "预测客户终身价值"),
+    ("clv_caption", "Buyers by expected discounted spend over the CLV horizon (BG/NBD × Gamma-Gamma); the last bar holds the top 1 %.", "按CLV期限内预期折现消费（BG/NBD × Gamma-Gamma）统计的购买客户；最后一栏为最高的1%。"),
+    ("clv_x", "CLV", "客户终身价值"),
+    ("alive", "Probability of still being a customer", "仍为活跃客户的概率"),
+    ("alive_caption", "Buyers by the BG/NBD probability that they have not left; low values are the churn risk.", "按BG/NBD模型估计的未流失概率统计的购买客户；数值低即流失风险高。"),
+    ("alive_x", "P(alive)", "存活概率"),
+    ("count", "customers", "客户数"),
+    ("not_fitted", "The models were not fitted on this day (see the manifest's models section).", "今天未拟合模型（见 manifest 的 models 部分）。"),
+    ("personas", "Personas (k-means clusters)", "客户画像聚类（k-means）"),
+    ("personas_caption", "Each persona is described by the features furthest from average.", "每个画像以偏离平均最多的特征描述。"),
+    ("persona", "persona", "画像"),
+    ("description", "description", "描述"),
+    ("share", "share", "占比"),
+    ("gates", "Data-quality gates", "数据质量检查"),
+    ("gates_caption", "Checks run before publishing; a failing gate with severity fail would have stopped the run.", "发布前运行的检查；严重级别为 fail 的检查失败时不会发布。"),
+    ("gate", "gate", "检查"),
+    ("status", "status", "状态"),
+    ("observed", "observed", "观测值"),
+    ("max", "limit", "上限"),
+    ("detail", "detail", "说明"),
+    ("no_gates", "No gates are configured.", "未配置数据质量检查。"),
+    ("accounting", "Row accounting", "行数核对"),
+    ("accounting_caption", "Every input row is used, a duplicate, quarantined (see the quarantine table) or newer than the run's date.", "每一行输入都被使用、判为重复、隔离（见 quarantine 表）或晚于运行日期。"),
+    ("table", "table", "表"),
+    ("read", "read", "读取"),
+    ("used", "used", "使用"),
+    ("duplicate", "duplicate", "重复"),
+    ("quarantined", "quarantined", "隔离"),
+    ("after_as_of", "after as-of", "晚于日期"),
+    ("no_purchase", "No purchase", "未购买"),
+    ("run", "run", "运行"),
+];
+
+fn words(locale: Locale) -> BTreeMap<&'static str, &'static str> {
+    WORDS.iter().map(|(k, en, zh)| (*k, if locale == Locale::Zh { *zh } else { *en })).collect()
+}
+
+fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+    df.column(name).ok().and_then(|c| c.cast(&DataType::String).ok()).map_or_else(Vec::new, |c| {
+        c.str().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()).unwrap_or_default()
+    })
+}
+
+fn nums(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    df.column(name).ok().and_then(|c| c.cast(&DataType::Float64).ok()).map_or_else(Vec::new, |c| {
+        c.f64().map(|s| s.iter().collect()).unwrap_or_default()
+    })
+}
+
+fn rows_of(summary: &DataFrame, grouping: &str) -> Result<DataFrame> {
+    summary.clone().lazy().filter(col("grouping").eq(lit(grouping))).collect().map_err(|e| Error::internal("report", e))
+}
+
+/// A rule name as the locale shows it (names of no rule stay as they are).
+fn label_of(rules: &[NamedExpr], name: &str, locale: Locale, w: &BTreeMap<&str, &str>) -> String {
+    if name == "no_purchase" {
+        return w["no_purchase"].to_string();
+    }
+    rules.iter().find(|r| r.name == name).map_or_else(|| name.to_string(), |r| r.label(locale).to_string())
+}
+
+/// The report of one day as HTML.
+pub fn render(day: &Day) -> Result<String> {
+    let plan = day.plan;
+    let locale = plan.locale;
+    let w = words(locale);
+    let mut chart_list = Vec::new();
+    let chart = |id, title: &str, svg: String, caption: &str| Chart { id, title: title.into(), svg, caption: caption.into() };
+
+    // Segments by size, largest first.
+    let seg = rows_of(day.segment_summary, "segment")?
+        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
+        .map_err(|e| Error::internal("report", e))?;
+    let names: Vec<String> = strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, &w)).collect();
+    let share = |c| nums(&seg, c).into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>();
+    let svg = charts::share_bars(&names, &[(w["customer_share"], share("customer_share")), (w["revenue_share"], share("revenue_share"))])?;
+    chart_list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
+
+    chart_list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.spec.rfm.bins as usize, &w)?, w["rfm_caption"]));
+
+    // The funnel in report.funnel's order, else the rules'.
+    let stages: Vec<String> = if plan.spec.report.funnel.is_empty() {
+        plan.lifecycle.iter().map(|r| r.name.clone()).collect()
+    } else {
+        plan.spec.report.funnel.clone()
+    };
+    let in_stage = strs(day.profiles, "lifecycle_stage");
+    let counts: Vec<(String, u64)> = stages
+        .iter()
+        .map(|s| (label_of(&plan.lifecycle, s, locale, &w), in_stage.iter().filter(|v| v.as_deref() == Some(s.as_str())).count() as u64))
+        .collect();
+    chart_list.push(chart("funnel", w["funnel"], charts::funnel(&counts)?, w["funnel_caption"]));
+
+    let migration_svg = match &day.previous {
+        Some(_) => migration(day.segment_summary, plan, &w)?,
+        None => charts::message(w["migration_none"])?,
+    };
+    let caption = match &day.previous {
+        Some(prev) => format!("{} ({prev} → {})", w["migration_caption"], day.as_of),
+        None => w["migration_caption"].to_string(),
+    };
+    chart_list.push(chart("migration", w["migration"], migration_svg, &caption));
+
+    let clv: Vec<f64> = nums(day.profiles, &predict::clv_column(&plan.spec.models)).into_iter().flatten().collect();
+    let alive: Vec<f64> = nums(day.profiles, "pred_p_alive").into_iter().flatten().collect();
+    let clv_svg = if clv.is_empty() {
+        charts::message(w["not_fitted"])?
+    } else {
+        let mut sorted = clv.clone();
+        sorted.sort_by(f64::total_cmp);
+        let p99 = sorted[((sorted.len() - 1) as f64 * 0.99).round() as usize].max(1.0);
+        charts::histogram(&clv, 0.0, p99, 20, w["clv_x"], w["count"])?
+    };
+    chart_list.push(chart("clv", w["clv"], clv_svg, w["clv_caption"]));
+    let alive_svg = if alive.is_empty() { charts::message(w["not_fitted"])? } else { charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])? };
+    chart_list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
+
+    // Personas: the manifest's clusters with their size and the summary's means.
+    let clusters = rows_of(day.segment_summary, "cluster")?;
+    let cluster_share: BTreeMap<String, (Option<f64>, Option<f64>)> = strs(&clusters, "segment")
+        .into_iter()
+        .zip(nums(&clusters, "customer_share").into_iter().zip(nums(&clusters, "mean_clv")))
+        .filter_map(|(k, v)| Some((k?, v)))
+        .collect();
+    let personas: Vec<BTreeMap<&str, String>> = day
+        .models
+        .clusters
+        .clusters
+        .iter()
+        .map(|c| {
+            let (share, mean_clv) = cluster_share.get(&format!("cluster_{}", c.cluster)).copied().unwrap_or((None, None));
+            BTreeMap::from([
+                ("cluster", c.cluster.to_string()),
+                ("description", if locale == Locale::Zh { c.label_zh.clone() } else { c.label.clone() }),
+                ("customers", c.customers.to_string()),
+                ("share", share.map_or_else(String::new, |s| format!("{:.1}%", s * 100.0))),
+                ("mean_clv", mean_clv.map_or_else(String::new, |v| format!("{v:.0}"))),
+            ])
+        })
+        .collect();
+
+    let customers = day.profiles.height();
+    let buyers = nums(day.profiles, "rfm_monetary").iter().filter(|v| v.is_some()).count();
+    let revenue: f64 = nums(day.profiles, "power_spend_12m").into_iter().flatten().sum();
+    let mean_clv = if clv.is_empty() { None } else { Some(clv.iter().sum::<f64>() / clv.len() as f64) };
+
+    let mut env = minijinja::Environment::new();
+    env.add_template("report", TEMPLATE).map_err(|e| Error::internal("report template", e))?;
+    let ctx = minijinja::context! {
+        w => w,
+        lang => locale.code(),
+        pipeline => plan.spec.pipeline.name,
+        as_of => day.as_of,
+        run_id => day.run_id,
+        dictionary => crate::dictionary::FILE_NAME,
+        kpis => vec![
+            (w["customers"], thousands(customers as f64)),
+            (w["buyers"], thousands(buyers as f64)),
+            (w["revenue_12m"], thousands(revenue)),
+            (w["mean_clv"], mean_clv.map_or_else(|| "–".to_string(), thousands)),
+        ],
+        charts => chart_list,
+        personas => personas,
+        gates => day.gates,
+        accounting => day.accounting,
+    };
+    env.get_template("report").and_then(|t| t.render(ctx)).map_err(|e| Error::internal("report template", e))
+}
+
+/// 1234567.8 -> "1,234,568".
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 { format!("-{out}") } else { out }
+}
+
+/// Buyers per (R, F) score cell, shaded by the cell's mean monetary value.
+fn rfm_grid(profiles: &DataFrame, bins: usize, w: &BTreeMap<&str, &str>) -> Result<String> {
+    let cells = profiles
+        .clone()
+        .lazy()
+        .filter(col("rfm_r").is_not_null().and(col("rfm_f").is_not_null()))
+        .group_by([col("rfm_r"), col("rfm_f")])
+        .agg([len().alias("n"), col("rfm_monetary").mean().alias("m")])
+        .collect()
+        .map_err(|e| Error::internal("report rfm grid", e))?;
+    if cells.height() == 0 {
+        return charts::message(w["not_fitted"]);
+    }
+    let (r, f, n, m) = (nums(&cells, "rfm_r"), nums(&cells, "rfm_f"), nums(&cells, "n"), nums(&cells, "m"));
+    let (lo, hi) = m.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let shade = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+    let grid: Vec<(usize, usize, f64, String)> = (0..cells.height())
+        .filter_map(|i| {
+            let (r, f) = (r[i]? as usize, f[i]? as usize);
+            Some((r - 1, f - 1, shade(m[i].unwrap_or(lo)), format!("{}", n[i]? as u64)))
+        })
+        .collect();
+    let scores: Vec<String> = (1..=bins).map(|s| s.to_string()).collect();
+    charts::heatmap(&scores, &scores, &grid, w["rfm_x"], w["rfm_y"])
+}
+
+/// Customers moving between segments since the previous day, as a from × to grid shaded
+/// by the share of the `from` row.
+fn migration(summary: &DataFrame, plan: &Plan, w: &BTreeMap<&str, &str>) -> Result<String> {
+    let rows = rows_of(summary, "migration:segment")?;
+    let moves: Vec<(String, String, f64)> = strs(&rows, "segment")
+        .into_iter()
+        .zip(nums(&rows, "customers"))
+        .filter_map(|(s, n)| {
+            let s = s?;
+            let (from, to) = s.split_once(" -> ")?;
+            Some((from.to_string(), to.to_string(), n?))
+        })
+        .collect();
+    if moves.is_empty() {
+        return charts::message(w["migration_none"]);
+    }
+    // Segments in config order, then never-bought, then anything else (new / gone).
+    let mut order: Vec<String> = plan.segments.iter().map(|r| r.name.clone()).collect();
+    order.push("no_purchase".into());
+    for (from, to, _) in &moves {
+        for s in [from, to] {
+            if !order.contains(s) {
+                order.push(s.clone());
+            }
+        }
+    }
+    let used: Vec<&String> = order.iter().filter(|s| moves.iter().any(|(f, t, _)| f == *s || t == *s)).collect();
+    let labels: Vec<String> = used.iter().map(|s| label_of(&plan.segments, s, plan.locale, w)).collect();
+    let index = |s: &String| used.iter().position(|u| *u == s).expect("listed above");
+    let row_total = |from: &String| moves.iter().filter(|(f, ..)| f == from).map(|(.., n)| n).sum::<f64>();
+    // Rows top to bottom in order: the y axis counts from the bottom.
+    let k = used.len();
+    let cells: Vec<(usize, usize, f64, String)> =
+        moves.iter().map(|(f, t, n)| (index(t), k - 1 - index(f), n / row_total(f).max(1.0), format!("{n:.0}"))).collect();
+    let rows_bottom_up: Vec<String> = labels.iter().rev().cloned().collect();
+    charts::heatmap(&labels, &rows_bottom_up, &cells, w["migration_to"], w["migration_from"])
+}
