@@ -411,7 +411,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let as_of = plan.as_of.format("%Y-%m-%d").to_string();
     let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
     let outputs = write::stage_tables(root, &run_id, &as_of, &tables, opts)?;
-    let documents = write::stage_documents(root, &run_id, &as_of, crate::report::TABLE, &documents(plan, &run_id, &as_of, &tables, &accounting, &gate_results, &outcome)?)?;
+    let documents = write::stage_documents(root, &run_id, &as_of, crate::report::TABLE, &documents(plan, &as_of, &tables, &accounting, &gate_results, &outcome)?)?;
     lap("write", tables.iter().map(|(_, df)| df.height()).sum(), outputs.len(), &mut timings);
     let inputs = built
         .files
@@ -459,9 +459,9 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
 }
 
 /// The day's `report.html` and the data dictionary it links to.
+/// (No run id in them: the same day run twice gives the same files.)
 fn documents(
     plan: &Plan,
-    run_id: &str,
     as_of: &str,
     tables: &[(&str, DataFrame)],
     accounting: &BTreeMap<String, Accounting>,
@@ -472,7 +472,6 @@ fn documents(
     let day = crate::report::Day {
         plan,
         as_of,
-        run_id,
         profiles: table("profiles"),
         segment_summary: table("segment_summary"),
         accounting,

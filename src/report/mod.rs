@@ -26,7 +26,6 @@ const TEMPLATE: &str = include_str!("../../templates/report.html");
 pub struct Day<'a> {
     pub plan: &'a Plan,
     pub as_of: &'a str,
-    pub run_id: &'a str,
     pub profiles: &'a DataFrame,
     pub segment_summary: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
@@ -97,7 +96,6 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("quarantined", "quarantined", "隔离"),
     ("after_as_of", "after as-of", "晚于日期"),
     ("no_purchase", "No purchase", "未购买"),
-    ("run", "run", "运行"),
 ];
 
 fn words(locale: Locale) -> BTreeMap<&'static str, &'static str> {
@@ -220,7 +218,6 @@ pub fn render(day: &Day) -> Result<String> {
         lang => locale.code(),
         pipeline => plan.spec.pipeline.name,
         as_of => day.as_of,
-        run_id => day.run_id,
         dictionary => crate::dictionary::FILE_NAME,
         kpis => vec![
             (w["customers"], thousands(customers as f64)),
@@ -257,6 +254,7 @@ fn rfm_grid(profiles: &DataFrame, bins: usize, w: &BTreeMap<&str, &str>) -> Resu
         .filter(col("rfm_r").is_not_null().and(col("rfm_f").is_not_null()))
         .group_by([col("rfm_r"), col("rfm_f")])
         .agg([len().alias("n"), col("rfm_monetary").mean().alias("m")])
+        .sort(["rfm_r", "rfm_f"], Default::default()) // group order varies run to run
         .collect()
         .map_err(|e| Error::internal("report rfm grid", e))?;
     if cells.height() == 0 {

@@ -56,12 +56,16 @@ addEventListener("load", () => {
 });
 </script>"#;
 
-/// Two nights of the sample data (the second has migrations to show).
-fn two_nights() -> (tempfile::TempDir, PathBuf) {
+/// Two nights of the sample data (the second has migrations to show) in a locale.
+fn two_nights(locale: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    let pipeline = dir.path().join("nightly.toml");
+    let text = std::fs::read_to_string(nightly()).unwrap().replace("locale = \"zh\"", &format!("locale = \"{locale}\""));
+    std::fs::write(&pipeline, text.replace("input = \"../sample_data\"", &format!("input = \"{}\"", repo().join("sample_data").display())))
+        .unwrap();
     for day in ["2026-11-21", AS_OF] {
-        let o = portrait(&["run", "--pipeline", s(&nightly()), "--output", s(&out), "--as-of", day]);
+        let o = portrait(&["run", "--pipeline", s(&pipeline), "--output", s(&out), "--as-of", day]);
         assert_eq!(o.code, 0, "{}", o.stderr);
     }
     (dir, out)
@@ -69,7 +73,12 @@ fn two_nights() -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn the_report_shows_every_chart_in_a_browser_without_overflowing_text() {
-    let (dir, out) = two_nights();
+    check_in_browser("zh");
+    check_in_browser("en");
+}
+
+fn check_in_browser(locale: &str) {
+    let (dir, out) = two_nights(locale);
     let folder = out.join(format!("report/dt={AS_OF}"));
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
     // Self-contained: nothing is fetched and nothing needs a script.
@@ -116,7 +125,7 @@ fn the_report_shows_every_chart_in_a_browser_without_overflowing_text() {
     }
 
     // The screenshot artifact, for a person to look at.
-    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("report-screenshot-{locale}.png"));
     let _ = std::fs::remove_file(&shot);
     let o = headless(&[&format!("--screenshot={}", shot.display()), &url], &dir.path().join("chromium"));
     assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&o.stderr));

@@ -19,6 +19,10 @@ fn two_runs_give_identical_files() {
         let (fa, fb) = (std::fs::read(table_file(&a, t)).unwrap(), std::fs::read(table_file(&b, t)).unwrap());
         assert!(fa == fb, "{t} differs between two runs");
     }
+    for doc in ["report.html", "data_dictionary.md"] {
+        let read = |out: &Path| std::fs::read(out.join(format!("report/dt={AS_OF}/{doc}"))).unwrap();
+        assert!(read(&a) == read(&b), "{doc} differs between two runs");
+    }
     let strip = |mut m: serde_json::Value| {
         for k in ["run_id", "stage_seconds"] {
             m.as_object_mut().unwrap().remove(k);

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const TABLES: [&str; 8] =
-    ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine", "_manifest"];
+const TABLES: [&str; 9] =
+    ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine", "report", "_manifest"];
 
 fn env_or(name: &str, default: f64) -> f64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
