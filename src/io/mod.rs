@@ -17,7 +17,8 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     // (measured at SF 1), because the shared sub-plans are cached either way.
     let opt = plans[0].get_current_optimizations();
     let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
-    guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt))
+    let engine = if std::env::var("PORTRAIT_ENGINE").as_deref() == Ok("streaming") { Engine::Streaming } else { Engine::InMemory };
+    guarded(|| LazyFrame::collect_all_with_engine(dsl, engine, opt))
 }
 
 /// Execute one plan.

@@ -43,6 +43,7 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
         let mut problems = Vec::new();
         let mut usable = Vec::new();
         let mut failures = Vec::new();
+        let mut values = Vec::new();
         for c in table.columns() {
             let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
             let required = c.required || source.extra_required.contains(c.name);
@@ -75,6 +76,11 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
             } else {
                 parse(col(source_name), dtype, c.kind)
             };
+            // Parsed once into a column every branch below reads (usable rows, quarantine
+            // reasons, unparseable counts): parsing text timestamps is the costly part.
+            let parsed_name = format!("__parsed_{}", c.name);
+            values.push(value.alias(parsed_name.as_str()));
+            let value = col(parsed_name.as_str());
             raw.push(col(source_name).cast(DataType::String).alias(c.name));
             if required {
                 usable.push(value.clone().is_not_null());
@@ -98,7 +104,10 @@ pub fn ingest(source: &TableSource) -> Result<Ingested> {
         // Which rows are usable is one boolean per row; the reason text is built only for the
         // few rows that are not.
         let usable = usable.into_iter().reduce(|a, b| a.and(b)).unwrap_or(lit(true));
-        let lf = lf.with_column(usable.alias("_usable"));
+        let lf = lf.with_columns(values).with_column(usable.alias("_usable"));
+        // Text files are parsed once and held for the four branches below; Parquet is
+        // cheaper to read again than to hold.
+        let lf = if file.format == crate::config::Format::Parquet { lf } else { lf.cache() };
         rows.push(lf.clone().filter(col("_usable")).select(parsed));
         let reason = concat_str(problems, "; ", true);
         quarantine.push(
