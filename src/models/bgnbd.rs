@@ -54,36 +54,73 @@ pub fn log_likelihood_one(p: &Params, c: &Rft) -> f64 {
     }
 }
 
-/// Σ weight · ln L over all customers. The gamma-function terms depend on x alone and x
-/// counts purchases, so they are computed once per distinct x. Chunk sums are added in a
-/// fixed order: a rayon `sum` adds in whatever order threads finish, and the fit would differ
-/// in the last bits from run to run.
-pub fn log_likelihood(p: &Params, data: &[Rft]) -> f64 {
-    let Params { r, alpha, a, b } = *p;
-    let max_x = data.iter().map(|c| c.x).fold(0.0, f64::max);
-    let integral = data.iter().all(|c| c.x.fract() == 0.0) && max_x < 1e6;
-    let by_x: Vec<f64> = if integral {
-        let head = ln_gamma(a + b) - ln_gamma(r) - ln_gamma(b) + r * alpha.ln();
-        (0..=max_x as usize).map(|x| head + ln_gamma(r + x as f64) + ln_gamma(b + x as f64) - ln_gamma(a + b + x as f64)).collect()
-    } else {
-        Vec::new()
-    };
-    let one = |c: &Rft| {
-        if !integral {
-            return log_likelihood_one(p, c);
+/// The summaries with their times replaced by indexes into the distinct times: times are
+/// whole days in some unit, so there are far fewer distinct times than summaries, and the
+/// logarithms of α + t are computed once per distinct time.
+pub struct Prepared<'a> {
+    data: &'a [Rft],
+    times: Vec<f64>,
+    t_idx: Vec<u32>,
+    tx_idx: Vec<u32>,
+    /// x is a whole count below a million (else the per-customer formula is used).
+    integral: bool,
+    max_x: usize,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(data: &'a [Rft]) -> Prepared<'a> {
+        let mut times: Vec<f64> = data.iter().flat_map(|c| [c.t, c.t_x]).collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        let index = |v: f64| times.partition_point(|t| *t < v) as u32;
+        let max_x = data.iter().map(|c| c.x).fold(0.0, f64::max);
+        Prepared {
+            t_idx: data.iter().map(|c| index(c.t)).collect(),
+            tx_idx: data.iter().map(|c| index(c.t_x)).collect(),
+            integral: data.iter().all(|c| c.x.fract() == 0.0 && c.x >= 0.0) && max_x < 1e6,
+            max_x: max_x as usize,
+            times,
+            data,
         }
+    }
+}
+
+/// Σ weight · ln L over all customers.
+pub fn log_likelihood(p: &Params, data: &[Rft]) -> f64 {
+    log_likelihood_prepared(p, &Prepared::new(data))
+}
+
+/// Σ weight · ln L. The gamma-function terms depend on x alone and x counts purchases, so
+/// they are computed once per distinct x, the logarithms of α + t once per distinct time.
+/// Chunk sums are added in a fixed order: a rayon `sum` adds in whatever order threads
+/// finish, and the fit would differ in the last bits from run to run.
+pub fn log_likelihood_prepared(p: &Params, prep: &Prepared) -> f64 {
+    if !prep.integral {
+        return prep.data.iter().map(|c| c.weight * log_likelihood_one(p, c)).sum();
+    }
+    let Params { r, alpha, a, b } = *p;
+    let head = ln_gamma(a + b) - ln_gamma(r) - ln_gamma(b) + r * alpha.ln();
+    let by_x: Vec<(f64, f64)> = (0..=prep.max_x)
+        .map(|x| x as f64)
+        .map(|x| (head + ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x), a.ln() - (b + x - 1.0).ln()))
+        .collect();
+    let ln_times: Vec<f64> = prep.times.iter().map(|t| (alpha + t).ln()).collect();
+    let one = |i: usize| {
+        let c = &prep.data[i];
         let x = c.x;
-        let a3 = -(r + x) * (alpha + c.t).ln();
+        let (gammas, ln_a_over) = by_x[x as usize];
+        let a3 = -(r + x) * ln_times[prep.t_idx[i] as usize];
         let rest = if x > 0.0 {
-            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + c.t_x).ln();
+            let a4 = ln_a_over - (r + x) * ln_times[prep.tx_idx[i] as usize];
             let m = a3.max(a4);
             m + ((a3 - m).exp() + (a4 - m).exp()).ln()
         } else {
             a3
         };
-        by_x[x as usize] + rest
+        c.weight * (gammas + rest)
     };
-    let chunks: Vec<f64> = data.par_chunks(1024).map(|c| c.iter().map(|c| c.weight * one(c)).sum()).collect();
+    let n = prep.data.len();
+    let chunks: Vec<f64> = (0..n.div_ceil(1024)).into_par_iter().map(|k| (k * 1024..((k + 1) * 1024).min(n)).map(one).sum()).collect();
     chunks.iter().sum()
 }
 
@@ -102,10 +139,11 @@ pub fn fit(data: &[Rft], penalizer: f64) -> Option<Fit> {
         return None;
     }
     let mean_t = (data.iter().map(|c| c.weight * c.t).sum::<f64>() / n).max(1e-3);
+    let prepared = Prepared::new(data);
     let objective = |v: &[f64]| {
         let p = from_log(v);
         let penalty = penalizer * (p.r * p.r + p.alpha * p.alpha + p.a * p.a + p.b * p.b);
-        -log_likelihood(&p, data) / n + penalty
+        -log_likelihood_prepared(&p, &prepared) / n + penalty
     };
     let starts = [[1.0, mean_t, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [0.5, mean_t / 2.0, 0.5, 2.0], [2.0, 2.0 * mean_t, 2.0, 5.0]];
     let mut best: Option<Minimum> = None;
@@ -126,7 +164,7 @@ pub fn fit(data: &[Rft], penalizer: f64) -> Option<Fit> {
     }
     let m = best?;
     let params = from_log(&m.x);
-    Some(Fit { params, log_likelihood: log_likelihood(&params, data), iterations: m.iterations, converged: m.converged })
+    Some(Fit { params, log_likelihood: log_likelihood_prepared(&params, &prepared), iterations: m.iterations, converged: m.converged })
 }
 
 /// P(alive | x, t_x, T) (paper eq. 8): 1 for customers with no repeat purchase, since under

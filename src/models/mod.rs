@@ -113,27 +113,47 @@ pub fn fit_and_predict(customers: &[Option<Customer>], s: &Settings, holdout_day
     }
     let unit = s.unit_days;
     let per_step = (1.0 + s.annual_discount_rate).powf(30.0 / 365.0) - 1.0;
+    let steps = (s.clv_horizon_days / 30.0).ceil() as usize;
+    // What BG/NBD says depends on (x, t_x, T) alone, and many customers share one: each
+    // distinct summary is evaluated once (the series behind E[Y] are the costly part).
+    // Per summary: P(alive), E[Y(horizon)], Σ over 30-day steps of the step's expected
+    // purchases discounted (times the order value, that is the CLV), E[Y(holdout)].
+    let key = |c: &Customer| (c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits());
+    let by_summary: std::collections::HashMap<(u64, u64, u64), [f64; 4]> = match bg.as_ref().map(|f| f.params) {
+        None => Default::default(),
+        Some(p) => {
+            let distinct: std::collections::BTreeSet<(u64, u64, u64)> = buyers.iter().map(|c| key(c)).collect();
+            let distinct: Vec<(u64, u64, u64)> = distinct.into_iter().collect();
+            distinct
+                .par_iter()
+                .map(|&k| {
+                    let (x, t_x, t) = (f64::from_bits(k.0), f64::from_bits(k.1), f64::from_bits(k.2));
+                    let expect = |days: f64| bgnbd::expected_purchases(&p, x, t_x, t, days / unit);
+                    let mut previous = 0.0;
+                    let discounted: f64 = (1..=steps)
+                        .map(|i| {
+                            let cumulative = expect((i as f64 * 30.0).min(s.clv_horizon_days));
+                            let step = cumulative - previous;
+                            previous = cumulative;
+                            step / (1.0 + per_step).powi(i as i32)
+                        })
+                        .sum();
+                    let holdout = holdout_days.map_or(f64::NAN, expect);
+                    (k, [bgnbd::p_alive(&p, x, t_x, t), expect(s.horizon_days), discounted, holdout])
+                })
+                .collect()
+        }
+    };
     let one = |c: &Option<Customer>| -> [Option<f64>; 5] {
         let Some(c) = c else { return [None; 5] };
         let value = match gg_usable {
             Some(p) => gamma_gamma::expected_value(&p, c.monetary.map_or(0.0, |_| c.x), c.monetary.unwrap_or(0.0)),
             None => c.monetary.or(mean_repeat),
         };
-        let Some(p) = bg.as_ref().map(|f| f.params) else { return [None, None, value, None, None] };
-        let expect = |days: f64| bgnbd::expected_purchases(&p, c.x, c.t_x, c.t, days / unit);
-        let clv = value.map(|v| {
-            let steps = (s.clv_horizon_days / 30.0).ceil() as usize;
-            let mut previous = 0.0;
-            (1..=steps)
-                .map(|i| {
-                    let cumulative = expect((i as f64 * 30.0).min(s.clv_horizon_days));
-                    let step = cumulative - previous;
-                    previous = cumulative;
-                    v * step / (1.0 + per_step).powi(i as i32)
-                })
-                .sum()
-        });
-        [Some(bgnbd::p_alive(&p, c.x, c.t_x, c.t)), Some(expect(s.horizon_days)), value, clv, holdout_days.map(expect)]
+        let Some([alive, purchases, discounted, holdout]) = by_summary.get(&key(c)).copied() else {
+            return [None, None, value, None, None];
+        };
+        [Some(alive), Some(purchases), value, value.map(|v| v * discounted), holdout_days.map(|_| holdout)]
     };
     let rows: Vec<[Option<f64>; 5]> = customers.par_iter().map(one).collect();
     let column = |i: usize| rows.iter().map(|r| r[i]).collect::<Vec<_>>();
