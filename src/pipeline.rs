@@ -37,7 +37,11 @@ pub fn ingest_all(plan: &Plan) -> Result<BTreeMap<Table, Ingested>> {
 
 /// The customers to resolve: the cleaned, usable customer records.
 pub fn customer_records(ingested: &BTreeMap<Table, Ingested>) -> LazyFrame {
-    clean::customers(ingested[&Table::Customers].rows.clone())
+    customer_records_of(&ingested[&Table::Customers])
+}
+
+pub fn customer_records_of(customers: &Ingested) -> LazyFrame {
+    clean::customers(customers.rows.clone())
 }
 
 fn one_row_count(lf: LazyFrame, name: &str) -> LazyFrame {

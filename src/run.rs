@@ -310,8 +310,14 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         clock = Instant::now();
     };
 
-    let ingested = pipeline::ingest_all(plan)?;
-    let customers = io::collect(pipeline::customer_records(&ingested))?;
+    let mut ingested = pipeline::ingest_all(plan)?;
+    // The customers file is parsed once: its quarantine and counts are kept from this pass.
+    let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
+    let [customers, quarantine, read, unparseable]: [DataFrame; 4] =
+        io::collect_all(vec![pipeline::customer_records_of(cust), cust.quarantine.clone(), cust.read.clone(), cust.unparseable.clone()])?
+            .try_into()
+            .map_err(|_| Error::Internal("frame count".into()))?;
+    (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());
     if customers.height() == 0 {
         return Err(Error::input(plan.tables[0].location.display(), "table customers has no usable rows: nothing to profile"));
     }

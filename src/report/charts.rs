@@ -190,7 +190,7 @@ pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize, x_desc: &str, y_
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
     let edge = |i: usize| {
         let e = lo + width * i as f64;
-        if e.abs() >= 1000.0 { format!("{:.0}", e) } else if width >= 1.0 { format!("{e:.0}") } else { format!("{e:.1}") }
+        if width >= 1.0 { format!("{e:.0}") } else { format!("{e:.1}") }
     };
     svg(300, |root| {
         let mut chart = ChartBuilder::on(root)
