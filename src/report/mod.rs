@@ -115,7 +115,7 @@ fn nums(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
 }
 
 fn rows_of(summary: &DataFrame, grouping: &str) -> Result<DataFrame> {
-    summary.clone().lazy().filter(col("grouping").eq(lit(grouping))).collect().map_err(|e| Error::internal("report", e))
+    crate::io::collect(summary.clone().lazy().filter(col("grouping").eq(lit(grouping))))
 }
 
 /// A rule name as the locale shows it (names of no rule stay as they are).
@@ -248,15 +248,15 @@ fn thousands(v: f64) -> String {
 
 /// Buyers per (R, F) score cell, shaded by the cell's mean monetary value.
 fn rfm_grid(profiles: &DataFrame, bins: usize, w: &BTreeMap<&str, &str>) -> Result<String> {
-    let cells = profiles
-        .clone()
-        .lazy()
-        .filter(col("rfm_r").is_not_null().and(col("rfm_f").is_not_null()))
-        .group_by([col("rfm_r"), col("rfm_f")])
-        .agg([len().alias("n"), col("rfm_monetary").mean().alias("m")])
-        .sort(["rfm_r", "rfm_f"], Default::default()) // group order varies run to run
-        .collect()
-        .map_err(|e| Error::internal("report rfm grid", e))?;
+    let cells = crate::io::collect(
+        profiles
+            .clone()
+            .lazy()
+            .filter(col("rfm_r").is_not_null().and(col("rfm_f").is_not_null()))
+            .group_by([col("rfm_r"), col("rfm_f")])
+            .agg([len().alias("n"), col("rfm_monetary").mean().alias("m")])
+            .sort(["rfm_r", "rfm_f"], Default::default()), // group order varies run to run
+    )?;
     if cells.height() == 0 {
         return charts::message(w["not_fitted"]);
     }
