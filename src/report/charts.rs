@@ -225,3 +225,28 @@ pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize, x_desc: &str, y_
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Days with no buyers, one segment or one cell still draw a chart, never panic.
+    #[test]
+    fn degenerate_inputs_draw() {
+        let one = vec!["only".to_string()];
+        for svg in [
+            share_bars(&[], &[("a", vec![])]),
+            share_bars(&one, &[("a", vec![0.0]), ("b", vec![1.0])]),
+            heatmap(&one, &one, &[(0, 0, 1.0, "7".into())], "x", "y"),
+            heatmap(&[], &[], &[], "x", "y"),
+            funnel(&[]),
+            funnel(&[("a".into(), 0)]),
+            histogram(&[], 0.0, 1.0, 10, "x", "y"),
+            histogram(&[5.0, 5.0], 5.0, 5.0, 10, "x", "y"),
+            message("nothing"),
+        ] {
+            let svg = svg.unwrap();
+            assert!(svg.starts_with("<svg") && svg.contains("viewBox"), "{svg}");
+        }
+    }
+}
