@@ -122,15 +122,13 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
         Some(w) => col(w).cast(DataType::Float64).sum(),
         None => len().cast(DataType::Float64),
     };
+    // Per person the smallest value among those with the largest weight: no sort needed.
+    let top = col(value).filter(col("_w").eq(col("_w").max()));
     lf.filter(col(value).is_not_null())
         .group_by([col("_key"), col(value)])
         .agg([w.alias("_w")])
-        .sort_by_exprs(
-            [col("_key"), col("_w"), col(value)],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
-        )
         .group_by([col("_key")])
-        .agg([col(value).first().alias(name)])
+        .agg([top.min().alias(name)])
 }
 
 /// Left-join every frame onto `base` by the person (`_key`).
