@@ -28,12 +28,28 @@ pub struct TableDoc {
 
 /// Every output table in publish order: (name, one row per, what it is).
 pub const TABLES: &[(&str, &str, &str)] = &[
-    ("profiles", "person (`customer_key`)", "The wide customer profile: the five dimensions, RFM, model outputs, segment, lifecycle stage and tags."),
+    (
+        "profiles",
+        "person (`customer_key`)",
+        "The wide customer profile: the five dimensions, RFM, model outputs, segment, lifecycle stage and tags.",
+    ),
     ("tags", "(person, tag)", "The profile's tags in long form, for BI filters."),
     ("identity_map", "source record", "Which person every source record was resolved to, and by which rule."),
-    ("segment_summary", "segment, persona cluster or migration", "Size, revenue and model means per RFM segment and persona cluster; migrations since the previous published day."),
-    ("model_eval", "evaluation group", "成效评估: predictions of the as-of day against what customers did after it (only when orders newer than as-of exist)."),
-    ("profile_changes", "(person, changed field)", "Customers whose segment, lifecycle stage or tags changed since the previous published day."),
+    (
+        "segment_summary",
+        "segment, persona cluster or migration",
+        "Size, revenue and model means per RFM segment and persona cluster; migrations since the previous published day.",
+    ),
+    (
+        "model_eval",
+        "evaluation group",
+        "成效评估: predictions of the as-of day against what customers did after it (only when orders newer than as-of exist).",
+    ),
+    (
+        "profile_changes",
+        "(person, changed field)",
+        "Customers whose segment, lifecycle stage or tags changed since the previous published day.",
+    ),
     ("quarantine", "rejected input row", "Input rows that could not be used, with where they came from and why."),
 ];
 
@@ -171,7 +187,8 @@ pub fn describe(plan: &Plan) -> Result<Vec<TableDoc>> {
     let schemas = crate::run::output_schemas(plan)?;
     let mut docs = Vec::new();
     for (name, grain, about) in TABLES {
-        let schema = schemas.iter().find(|(n, _)| n == name).map(|(_, s)| s).ok_or_else(|| Error::Internal(format!("no schema for {name}")))?;
+        let schema =
+            schemas.iter().find(|(n, _)| n == name).map(|(_, s)| s).ok_or_else(|| Error::Internal(format!("no schema for {name}")))?;
         let columns = schema
             .iter()
             .map(|(col, dtype)| {
@@ -218,7 +235,11 @@ pub fn meaning(plan: &Plan, table: &str, column: &str) -> Option<(String, String
             );
         }
         if let Some(field) = plan.spec.privacy.hash_fields.iter().find(|f| privacy::hmac_column(f) == column) {
-            return own(format!("Hex HMAC-SHA-256 of the golden {field} under the key in `{}`.", plan.spec.privacy.key_env), "", "64 hex digits".into());
+            return own(
+                format!("Hex HMAC-SHA-256 of the golden {field} under the key in `{}`.", plan.spec.privacy.key_env),
+                "",
+                "64 hex digits".into(),
+            );
         }
         let rules = match column {
             "segment" => Some(&plan.segments),

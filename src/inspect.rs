@@ -143,12 +143,14 @@ fn customer_profile(root: &Path, day: NaiveDate, key: &str) -> Result<String> {
     }
 
     if let Some(map) = read_published(root, "identity_map", day)? {
-        let mask = map.column("customer_key").and_then(|c| c.str().map(|s| s.equal(key))).map_err(|e| Error::internal("identity_map", e))?;
+        let mask =
+            map.column("customer_key").and_then(|c| c.str().map(|s| s.equal(key))).map_err(|e| Error::internal("identity_map", e))?;
         let records = map.filter(&mask).map_err(|e| Error::internal("identity_map", e))?;
         let _ = writeln!(out, "\nsource records ({})", records.height());
         for i in 0..records.height() {
             let get = |c: &str| records.column(c).ok().and_then(|c| c.get(i).ok()).map_or_else(String::new, |v| show(&v));
-            let _ = writeln!(out, "  {}:{}  {} (score {})", get("source"), get("source_customer_id"), get("match_rule"), get("match_score"));
+            let _ =
+                writeln!(out, "  {}:{}  {} (score {})", get("source"), get("source_customer_id"), get("match_rule"), get("match_score"));
         }
     }
 
@@ -165,7 +167,11 @@ fn customer_profile(root: &Path, day: NaiveDate, key: &str) -> Result<String> {
             .filter(|n| mentions(when, n))
             .map(|n| format!("{n} = {}", value(n).map_or_else(String::new, |v| show(&v))))
             .collect();
-        if used.is_empty() { String::new() } else { format!("  [{}]", used.join(", ")) }
+        if used.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", used.join(", "))
+        }
     };
     let _ = writeln!(out, "\nwhy");
     let single = |column: &str, section: &str, out: &mut String| {

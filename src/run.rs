@@ -417,7 +417,13 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
     let as_of = plan.as_of.format("%Y-%m-%d").to_string();
     let opts = WriteOptions { row_group_size: plan.spec.output.row_group_size, zstd_level: plan.spec.output.zstd_level };
     let outputs = write::stage_tables(root, &run_id, &as_of, &tables, opts)?;
-    let documents = write::stage_documents(root, &run_id, &as_of, crate::report::TABLE, &documents(plan, &as_of, &tables, &accounting, &gate_results, &outcome)?)?;
+    let documents = write::stage_documents(
+        root,
+        &run_id,
+        &as_of,
+        crate::report::TABLE,
+        &documents(plan, &as_of, &tables, &accounting, &gate_results, &outcome)?,
+    )?;
     lap("write", tables.iter().map(|(_, df)| df.height()).sum(), outputs.len(), &mut timings);
     let inputs = built
         .files

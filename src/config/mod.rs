@@ -213,7 +213,13 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     let features: Vec<spec::RuleSpec> = spec
         .features
         .iter()
-        .map(|f| spec::RuleSpec { name: f.name.clone(), when: f.expr.clone(), description: f.description.clone(), label: None, label_zh: None })
+        .map(|f| spec::RuleSpec {
+            name: f.name.clone(),
+            when: f.expr.clone(),
+            description: f.description.clone(),
+            label: None,
+            label_zh: None,
+        })
         .collect();
     let features = parse_named(&features, "features", "expr", &mut issues);
     let rules = |v: &Vec<spec::RuleSpec>, section: &str, issues: &mut Vec<ConfigIssue>| parse_named(v, section, "when", issues);

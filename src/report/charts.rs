@@ -2,10 +2,10 @@
 //! the text, so no font is needed here). Every chart scales to its box through its viewBox.
 
 use crate::error::{Error, Result};
-use plotters::coord::Shift;
-use plotters::prelude::*;
 use plotters::coord::ranged1d::SegmentedCoord;
 use plotters::coord::types::RangedCoordusize;
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use plotters::style::text_anchor;
 
 const WIDTH: u32 = 640;
@@ -40,7 +40,8 @@ fn categories_axis(n: usize) -> SegmentedCoord<RangedCoordusize> {
 /// A chart with nothing to show says why instead.
 pub fn message(text: &str) -> Result<String> {
     svg(80, |root| {
-        let style = TextStyle::from((FONT, 15)).color(&GREY).pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Center));
+        let style =
+            TextStyle::from((FONT, 15)).color(&GREY).pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Center));
         root.draw_text(text, &style, (WIDTH as i32 / 2, 40)).map_err(fail)
     })
 }
@@ -110,7 +111,8 @@ pub fn heatmap(x: &[String], y: &[String], cells: &[(usize, usize, f64, String)]
     svg(height, |root| {
         let mut x_style = TextStyle::from((FONT, 12));
         if vertical {
-            x_style = x_style.transform(FontTransform::Rotate90).pos(text_anchor::Pos::new(text_anchor::HPos::Left, text_anchor::VPos::Center));
+            x_style =
+                x_style.transform(FontTransform::Rotate90).pos(text_anchor::Pos::new(text_anchor::HPos::Left, text_anchor::VPos::Center));
         }
         let mut chart = ChartBuilder::on(root)
             .margin(12)
@@ -141,7 +143,10 @@ pub fn heatmap(x: &[String], y: &[String], cells: &[(usize, usize, f64, String)]
                 let s = shade.clamp(0.0, 1.0);
                 let mix = |from: u8, to: u8| (from as f64 + (to as f64 - from as f64) * s).round() as u8;
                 let color = RGBColor(mix(240, 20), mix(245, 70), mix(250, 140));
-                let mut r = Rectangle::new([(SegmentValue::Exact(*i), SegmentValue::Exact(*j)), (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1))], color.filled());
+                let mut r = Rectangle::new(
+                    [(SegmentValue::Exact(*i), SegmentValue::Exact(*j)), (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1))],
+                    color.filled(),
+                );
                 r.set_margin(1, 1, 1, 1);
                 r
             }))
@@ -150,7 +155,11 @@ pub fn heatmap(x: &[String], y: &[String], cells: &[(usize, usize, f64, String)]
         chart
             .draw_series(cells.iter().map(|(i, j, shade, text)| {
                 let color: &'static RGBColor = if *shade > 0.55 { &WHITE } else { &BLACK };
-                Text::new(text.clone(), (SegmentValue::CenterOf(*i), SegmentValue::CenterOf(*j)), TextStyle::from((FONT, 12)).color(color).pos(centre))
+                Text::new(
+                    text.clone(),
+                    (SegmentValue::CenterOf(*i), SegmentValue::CenterOf(*j)),
+                    TextStyle::from((FONT, 12)).color(color).pos(centre),
+                )
             }))
             .map_err(fail)?;
         Ok(())
@@ -173,7 +182,8 @@ pub fn funnel(stages: &[(String, u64)]) -> Result<String> {
             root.draw(&Rectangle::new([(x0, y), (x0 + w, y + 28)], BLUE.mix(0.25 + 0.75 * (1.0 - i as f64 / n.max(1) as f64)).filled()))
                 .map_err(fail)?;
             root.draw_text(name, &TextStyle::from((FONT, 13)).pos(right), (label_w, y + 14)).map_err(fail)?;
-            root.draw_text(&count.to_string(), &TextStyle::from((FONT, 13)).pos(centre), (label_w + 10 + area_w / 2, y + 14)).map_err(fail)?;
+            root.draw_text(&count.to_string(), &TextStyle::from((FONT, 13)).pos(centre), (label_w + 10 + area_w / 2, y + 14))
+                .map_err(fail)?;
         }
         Ok(())
     })
@@ -190,7 +200,11 @@ pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize, x_desc: &str, y_
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
     let edge = |i: usize| {
         let e = lo + width * i as f64;
-        if width >= 1.0 { format!("{e:.0}") } else { format!("{e:.1}") }
+        if width >= 1.0 {
+            format!("{e:.0}")
+        } else {
+            format!("{e:.1}")
+        }
     };
     svg(300, |root| {
         let mut chart = ChartBuilder::on(root)

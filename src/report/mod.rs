@@ -103,15 +103,17 @@ fn words(locale: Locale) -> BTreeMap<&'static str, &'static str> {
 }
 
 fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
-    df.column(name).ok().and_then(|c| c.cast(&DataType::String).ok()).map_or_else(Vec::new, |c| {
-        c.str().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()).unwrap_or_default()
-    })
+    df.column(name)
+        .ok()
+        .and_then(|c| c.cast(&DataType::String).ok())
+        .map_or_else(Vec::new, |c| c.str().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()).unwrap_or_default())
 }
 
 fn nums(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    df.column(name).ok().and_then(|c| c.cast(&DataType::Float64).ok()).map_or_else(Vec::new, |c| {
-        c.f64().map(|s| s.iter().collect()).unwrap_or_default()
-    })
+    df.column(name)
+        .ok()
+        .and_then(|c| c.cast(&DataType::Float64).ok())
+        .map_or_else(Vec::new, |c| c.f64().map(|s| s.iter().collect()).unwrap_or_default())
 }
 
 fn rows_of(summary: &DataFrame, grouping: &str) -> Result<DataFrame> {
@@ -138,7 +140,8 @@ pub fn render(day: &Day) -> Result<String> {
     let seg = rows_of(day.segment_summary, "segment")?
         .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
         .map_err(|e| Error::internal("report", e))?;
-    let names: Vec<String> = strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, &w)).collect();
+    let names: Vec<String> =
+        strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, &w)).collect();
     let share = |c| nums(&seg, c).into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>();
     let svg = charts::share_bars(&names, &[(w["customer_share"], share("customer_share")), (w["revenue_share"], share("revenue_share"))])?;
     chart_list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
@@ -179,7 +182,11 @@ pub fn render(day: &Day) -> Result<String> {
         charts::histogram(&clv, 0.0, p99, 20, w["clv_x"], w["count"])?
     };
     chart_list.push(chart("clv", w["clv"], clv_svg, w["clv_caption"]));
-    let alive_svg = if alive.is_empty() { charts::message(w["not_fitted"])? } else { charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])? };
+    let alive_svg = if alive.is_empty() {
+        charts::message(w["not_fitted"])?
+    } else {
+        charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])?
+    };
     chart_list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
 
     // Personas: the manifest's clusters with their size and the summary's means.
@@ -243,7 +250,11 @@ fn thousands(v: f64) -> String {
         }
         out.push(c);
     }
-    if v < 0.0 { format!("-{out}") } else { out }
+    if v < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
 }
 
 /// Buyers per (R, F) score cell, shaded by the cell's mean monetary value.

@@ -103,7 +103,8 @@ fn check_in_browser(locale: &str) {
         .nth(1)
         .and_then(|s| s.split("</pre>").next())
         .unwrap_or_else(|| panic!("the check did not run in the browser:\n{}", String::from_utf8_lossy(&o.stderr)));
-    let found: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")).unwrap();
+    let found: serde_json::Value =
+        serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")).unwrap();
     for id in CHARTS {
         let c = &found["charts"][id];
         assert_eq!(c["svg"], true, "chart {id} missing: {c}");
