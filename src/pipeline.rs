@@ -60,6 +60,9 @@ fn zero(name: &str) -> LazyFrame {
     df!(name => [0u64]).expect("literal frame").lazy()
 }
 
+/// The segment of customers who never bought, in summaries and migrations.
+pub const NO_PURCHASE: &str = "no_purchase";
+
 /// The published identity map: the internal row key dropped.
 pub fn identity_map_output(id_map: LazyFrame) -> LazyFrame {
     id_map.drop(cols(["_key"]))
@@ -320,7 +323,7 @@ fn segment_summary(profiles: LazyFrame, plan: &Plan, outcome: &Outcome) -> Resul
             .drop(cols(["_total", "_monetary", "_buyers"]))
             .sort(["segment"], Default::default())
     };
-    let segments = summarise("segment", col("segment").fill_null(lit("no_purchase")));
+    let segments = summarise("segment", col("segment").fill_null(lit(NO_PURCHASE)));
     let clusters = summarise("cluster", concat_str([lit("cluster_"), col("cluster").cast(DataType::String)], "", false));
     let mut names = vec![];
     let (mut en, mut zh): (Vec<Option<String>>, Vec<Option<String>>) = (vec![], vec![]);

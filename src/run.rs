@@ -422,7 +422,7 @@ pub fn run(plan: &Plan) -> Result<Manifest> {
         &run_id,
         &as_of,
         crate::report::TABLE,
-        &documents(plan, &as_of, &tables, &accounting, &gate_results, &outcome)?,
+        &documents(plan, &as_of, &tables, &accounting, &gate_results)?,
     )?;
     lap("write", tables.iter().map(|(_, df)| df.height()).sum(), outputs.len(), &mut timings);
     let inputs = built
@@ -478,7 +478,6 @@ fn documents(
     tables: &[(&str, DataFrame)],
     accounting: &BTreeMap<String, Accounting>,
     gates: &[gates::GateResult],
-    models: &predict::Outcome,
 ) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let table = |name: &str| &tables.iter().find(|(n, _)| *n == name).expect("every output is computed").1;
     let day = crate::report::Day {
@@ -488,7 +487,6 @@ fn documents(
         segment_summary: table("segment_summary"),
         accounting,
         gates,
-        models,
         previous: previous_day(&plan.output_root, plan.as_of).map(|d| d.to_string()),
     };
     let report = crate::report::render(&day)?;

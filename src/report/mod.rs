@@ -8,8 +8,10 @@ mod charts;
 
 use crate::config::{Locale, NamedExpr, Plan};
 use crate::error::{Error, Result};
+use crate::models::command::f64s;
+use crate::pipeline::NO_PURCHASE;
 use crate::stages::gates::GateResult;
-use crate::stages::predict::{self, Outcome};
+use crate::stages::predict;
 use crate::stages::write::Accounting;
 use polars::prelude::*;
 use serde::Serialize;
@@ -30,7 +32,6 @@ pub struct Day<'a> {
     pub segment_summary: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
-    pub models: &'a Outcome,
     /// The published day the migrations compare with.
     pub previous: Option<String>,
 }
@@ -109,20 +110,13 @@ fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
         .map_or_else(Vec::new, |c| c.str().map(|s| s.iter().map(|v| v.map(str::to_string)).collect()).unwrap_or_default())
 }
 
-fn nums(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    df.column(name)
-        .ok()
-        .and_then(|c| c.cast(&DataType::Float64).ok())
-        .map_or_else(Vec::new, |c| c.f64().map(|s| s.iter().collect()).unwrap_or_default())
-}
-
 fn rows_of(summary: &DataFrame, grouping: &str) -> Result<DataFrame> {
     crate::io::collect(summary.clone().lazy().filter(col("grouping").eq(lit(grouping))))
 }
 
 /// A rule name as the locale shows it (names of no rule stay as they are).
 fn label_of(rules: &[NamedExpr], name: &str, locale: Locale, w: &BTreeMap<&str, &str>) -> String {
-    if name == "no_purchase" {
+    if name == NO_PURCHASE {
         return w["no_purchase"].to_string();
     }
     rules.iter().find(|r| r.name == name).map_or_else(|| name.to_string(), |r| r.label(locale).to_string())
@@ -142,8 +136,9 @@ pub fn render(day: &Day) -> Result<String> {
         .map_err(|e| Error::internal("report", e))?;
     let names: Vec<String> =
         strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, &w)).collect();
-    let share = |c| nums(&seg, c).into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>();
-    let svg = charts::share_bars(&names, &[(w["customer_share"], share("customer_share")), (w["revenue_share"], share("revenue_share"))])?;
+    let share = |c| f64s(&seg, c).map(|v| v.into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
+    let svg =
+        charts::share_bars(&names, &[(w["customer_share"], share("customer_share")?), (w["revenue_share"], share("revenue_share")?)])?;
     chart_list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
 
     chart_list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.spec.rfm.bins as usize, &w)?, w["rfm_caption"]));
@@ -171,8 +166,8 @@ pub fn render(day: &Day) -> Result<String> {
     };
     chart_list.push(chart("migration", w["migration"], migration_svg, &caption));
 
-    let clv: Vec<f64> = nums(day.profiles, &predict::clv_column(&plan.spec.models)).into_iter().flatten().collect();
-    let alive: Vec<f64> = nums(day.profiles, "pred_p_alive").into_iter().flatten().collect();
+    let clv: Vec<f64> = f64s(day.profiles, &predict::clv_column(&plan.spec.models))?.into_iter().flatten().collect();
+    let alive: Vec<f64> = f64s(day.profiles, "pred_p_alive")?.into_iter().flatten().collect();
     let clv_svg = if clv.is_empty() {
         charts::message(w["not_fitted"])?
     } else {
@@ -189,33 +184,29 @@ pub fn render(day: &Day) -> Result<String> {
     };
     chart_list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
 
-    // Personas: the manifest's clusters with their size and the summary's means.
-    let clusters = rows_of(day.segment_summary, "cluster")?;
-    let cluster_share: BTreeMap<String, (Option<f64>, Option<f64>)> = strs(&clusters, "segment")
-        .into_iter()
-        .zip(nums(&clusters, "customer_share").into_iter().zip(nums(&clusters, "mean_clv")))
-        .filter_map(|(k, v)| Some((k?, v)))
-        .collect();
-    let personas: Vec<BTreeMap<&str, String>> = day
-        .models
-        .clusters
-        .clusters
-        .iter()
-        .map(|c| {
-            let (share, mean_clv) = cluster_share.get(&format!("cluster_{}", c.cluster)).copied().unwrap_or((None, None));
+    // Personas: the summary's cluster rows (numbered by size, so largest first).
+    let clusters = rows_of(day.segment_summary, "cluster")?
+        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
+        .map_err(|e| Error::internal("report", e))?;
+    let description = if locale == Locale::Zh { "description_zh" } else { "description" };
+    let (names, texts) = (strs(&clusters, "segment"), strs(&clusters, description));
+    let (sizes, shares, clvs) = (f64s(&clusters, "customers")?, f64s(&clusters, "customer_share")?, f64s(&clusters, "mean_clv")?);
+    let personas: Vec<BTreeMap<&str, String>> = (0..clusters.height())
+        .map(|i| {
+            let number = names[i].as_deref().unwrap_or_default().trim_start_matches("cluster_").to_string();
             BTreeMap::from([
-                ("cluster", c.cluster.to_string()),
-                ("description", if locale == Locale::Zh { c.label_zh.clone() } else { c.label.clone() }),
-                ("customers", c.customers.to_string()),
-                ("share", share.map_or_else(String::new, |s| format!("{:.1}%", s * 100.0))),
-                ("mean_clv", mean_clv.map_or_else(String::new, |v| format!("{v:.0}"))),
+                ("cluster", number),
+                ("description", texts[i].clone().unwrap_or_default()),
+                ("customers", sizes[i].map_or_else(String::new, |v| format!("{v:.0}"))),
+                ("share", shares[i].map_or_else(String::new, |s| format!("{:.1}%", s * 100.0))),
+                ("mean_clv", clvs[i].map_or_else(String::new, |v| format!("{v:.0}"))),
             ])
         })
         .collect();
 
     let customers = day.profiles.height();
-    let buyers = nums(day.profiles, "rfm_monetary").iter().filter(|v| v.is_some()).count();
-    let revenue: f64 = nums(day.profiles, "power_spend_12m").into_iter().flatten().sum();
+    let buyers = f64s(day.profiles, "rfm_monetary")?.iter().filter(|v| v.is_some()).count();
+    let revenue: f64 = f64s(day.profiles, "power_spend_12m")?.into_iter().flatten().sum();
     let mean_clv = if clv.is_empty() { None } else { Some(clv.iter().sum::<f64>() / clv.len() as f64) };
 
     let mut env = minijinja::Environment::new();
@@ -271,7 +262,7 @@ fn rfm_grid(profiles: &DataFrame, bins: usize, w: &BTreeMap<&str, &str>) -> Resu
     if cells.height() == 0 {
         return charts::message(w["not_fitted"]);
     }
-    let (r, f, n, m) = (nums(&cells, "rfm_r"), nums(&cells, "rfm_f"), nums(&cells, "n"), nums(&cells, "m"));
+    let (r, f, n, m) = (f64s(&cells, "rfm_r")?, f64s(&cells, "rfm_f")?, f64s(&cells, "n")?, f64s(&cells, "m")?);
     let (lo, hi) = m.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let shade = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
     let grid: Vec<(usize, usize, f64, String)> = (0..cells.height())
@@ -290,7 +281,7 @@ fn migration(summary: &DataFrame, plan: &Plan, w: &BTreeMap<&str, &str>) -> Resu
     let rows = rows_of(summary, "migration:segment")?;
     let moves: Vec<(String, String, f64)> = strs(&rows, "segment")
         .into_iter()
-        .zip(nums(&rows, "customers"))
+        .zip(f64s(&rows, "customers")?)
         .filter_map(|(s, n)| {
             let s = s?;
             let (from, to) = s.split_once(" -> ")?;
@@ -302,7 +293,7 @@ fn migration(summary: &DataFrame, plan: &Plan, w: &BTreeMap<&str, &str>) -> Resu
     }
     // Segments in config order, then never-bought, then anything else (new / gone).
     let mut order: Vec<String> = plan.segments.iter().map(|r| r.name.clone()).collect();
-    order.push("no_purchase".into());
+    order.push(NO_PURCHASE.into());
     for (from, to, _) in &moves {
         for s in [from, to] {
             if !order.contains(s) {

@@ -77,7 +77,7 @@ impl History {
         let side = |f: &str, prefix: &str, absent: &str| {
             when(col(format!("{prefix}present")).is_null())
                 .then(lit(absent))
-                .otherwise(col(format!("{prefix}{f}")).fill_null(lit(if f == "segment" { "no_purchase" } else { "none" })))
+                .otherwise(col(format!("{prefix}{f}")).fill_null(lit(if f == "segment" { crate::pipeline::NO_PURCHASE } else { "none" })))
         };
         let mut parts = vec![summary];
         for f in ["segment", "lifecycle_stage"] {
