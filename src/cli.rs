@@ -1,8 +1,8 @@
-//! The command line: what the user typed. `dispatch` turns it into library calls.
+//! The command line: what the user typed. `dispatch` hands it to `commands`.
 
 use crate::config::Overrides;
+use crate::day::Day;
 use crate::error::Result;
-use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -31,13 +31,13 @@ pub enum Command {
         pipeline: PathBuf,
         /// Logical date of the run (YYYY-MM-DD); default: the pipeline's `as_of`, else yesterday (UTC).
         #[arg(long, value_parser = parse_date, conflicts_with_all = ["from", "to"])]
-        as_of: Option<NaiveDate>,
+        as_of: Option<Day>,
         /// Backfill: run every day from this date to `--to`, in order; published days are
         /// skipped unless `--force`; the first failure stops the backfill with its exit code.
         #[arg(long, value_parser = parse_date, requires = "to")]
-        from: Option<NaiveDate>,
+        from: Option<Day>,
         #[arg(long, value_parser = parse_date, requires = "from")]
-        to: Option<NaiveDate>,
+        to: Option<Day>,
         /// With `--from`/`--to`: also re-run days that are already published.
         #[arg(long, requires = "from")]
         force: bool,
@@ -72,10 +72,10 @@ pub enum Command {
         orders: PathBuf,
         /// Last day of the calibration (fitting) period.
         #[arg(long, value_parser = parse_date)]
-        calibration_end: NaiveDate,
+        calibration_end: Day,
         /// Last day of a holdout period to compare predictions with.
         #[arg(long, value_parser = parse_date)]
-        holdout_end: Option<NaiveDate>,
+        holdout_end: Option<Day>,
         #[arg(long, value_enum, default_value_t = Unit::Week)]
         unit: Unit,
         /// Prediction horizon in units; default the holdout's length, else one year.
@@ -117,7 +117,7 @@ pub enum Command {
         output: PathBuf,
         /// Published day (default: the newest).
         #[arg(long, value_parser = parse_date)]
-        dt: Option<NaiveDate>,
+        dt: Option<Day>,
         /// A `customer_key`: print this customer's profile instead of the tables.
         #[arg(long)]
         customer: Option<String>,
@@ -127,7 +127,7 @@ pub enum Command {
     },
     /// Generate realistic, messy input data (and its ground truth) at a scale factor.
     Sample {
-        /// Scale factor: 1 = 100,000 people (SCHEMA.md).
+        /// Scale factor: 1 = 100,000 people (docs/inputs.md).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         #[arg(long, default_value_t = 42)]
@@ -136,7 +136,7 @@ pub enum Command {
         out: PathBuf,
         /// Last day of generated history.
         #[arg(long, value_parser = parse_date, default_value = "2026-11-22")]
-        as_of: NaiveDate,
+        as_of: Day,
     },
 }
 
@@ -146,39 +146,26 @@ pub enum Unit {
     Week,
 }
 
-fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date YYYY-MM-DD"))
+fn parse_date(s: &str) -> std::result::Result<Day, String> {
+    Day::parse(s).ok_or_else(|| format!("`{s}` is not a date YYYY-MM-DD"))
 }
 
 /// Execute a parsed command line; the returned message is printed on success.
 pub fn dispatch(command: Command) -> Result<String> {
+    use crate::commands::{self, validate::validate};
     match command {
         Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, .. } => {
-            if to < from {
-                return Err(crate::error::Error::Usage("--to must not be before --from".into()));
-            }
-            let (mut published, mut skipped) = (0, 0);
-            for day in from.iter_days().take_while(|d| *d <= to) {
-                let plan = crate::run::validate(&pipeline, &Overrides { input: input.clone(), output: output.clone(), as_of: Some(day) })?;
-                if !force && crate::run::is_published(&plan.output_root, day) {
-                    tracing::info!(as_of = %day, "already published: skipped (use --force to re-run)");
-                    skipped += 1;
-                    continue;
-                }
-                crate::run::run(&plan)?;
-                published += 1;
-            }
-            Ok(format!("backfill {from}..{to}: published {published} days, skipped {skipped} already published"))
+            commands::run::backfill(&pipeline, from, to, force, input, output)
         }
         Command::Run { pipeline, as_of, input, output, .. } => {
-            let plan = crate::run::validate(&pipeline, &Overrides { input, output, as_of })?;
-            let m = crate::run::run(&plan)?;
+            let plan = validate(&pipeline, &Overrides { input, output, as_of })?;
+            let m = commands::run::run(&plan)?;
             let rows: Vec<String> = m.outputs.iter().map(|o| format!("{}={}", o.table, o.rows)).collect();
             Ok(format!("published dt={} to {} ({})", m.as_of, plan.output_root.display(), rows.join(", ")))
         }
-        Command::Status { output } => crate::status::status(&output),
+        Command::Status { output } => commands::status::status(&output),
         Command::Validate { pipeline } => {
-            let plan = crate::run::validate(&pipeline, &Overrides::default())?;
+            let plan = validate(&pipeline, &Overrides::default())?;
             Ok(format!(
                 "{} is valid: {} features, {} segments, {} lifecycle stages, {} tags",
                 pipeline.display(),
@@ -189,21 +176,20 @@ pub fn dispatch(command: Command) -> Result<String> {
             ))
         }
         Command::Explain { pipeline, input } => {
-            let plan = crate::run::validate(&pipeline, &Overrides { input, ..Default::default() })?;
-            crate::run::explain(&plan)
+            commands::explain::explain(&validate(&pipeline, &Overrides { input, ..Default::default() })?)
         }
         Command::Models { orders, calibration_end, holdout_end, unit, horizon, discount_rate, out } => {
             let unit_days = if unit == Unit::Week { 7.0 } else { 1.0 };
-            let o = crate::models::command::Options {
+            let o = commands::models::Options {
                 orders,
-                calibration_end,
-                holdout_end,
+                calibration_end: calibration_end.0,
+                holdout_end: holdout_end.map(|d| d.0),
                 unit_days,
                 horizon,
                 annual_discount_rate: discount_rate,
                 out: out.clone(),
             };
-            let p = crate::models::command::run(&o)?;
+            let p = commands::models::run(&o)?;
             let bg = p.report.bgnbd.as_ref().map_or("not fitted".to_string(), |f| {
                 format!(
                     "r={:.4} alpha={:.4} a={:.4} b={:.4} LL={:.2}",
@@ -214,26 +200,19 @@ pub fn dispatch(command: Command) -> Result<String> {
         }
         Command::IdentityEval { customers, truth, pipeline, out } => {
             let spec = match pipeline {
-                Some(p) => crate::run::validate(&p, &Overrides::default())?.spec.identity,
+                Some(p) => validate(&p, &Overrides::default())?.identity,
                 None => Default::default(),
             };
-            let report = crate::stages::identity::eval::run(&customers, &truth, &spec, out.as_deref())?;
+            let report = commands::identity_eval::run(&customers, &truth, &spec, out.as_deref())?;
             serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
-        Command::Docs { pipeline, out } => {
-            let plan = crate::run::validate(&pipeline, &Overrides::default())?;
-            let docs = crate::dictionary::describe(&plan)?;
-            let path = out.join(crate::dictionary::FILE_NAME);
-            crate::io::publish::mkdirs(&out)?;
-            std::fs::write(&path, crate::dictionary::markdown(&plan, &docs)?).map_err(|e| crate::error::Error::io(&path, e))?;
-            Ok(format!("wrote {} ({} tables, {} columns)", path.display(), docs.len(), docs.iter().map(|t| t.columns.len()).sum::<usize>()))
-        }
-        Command::Inspect { output, dt, customer, table } => crate::inspect::inspect(&output, dt, customer.as_deref(), table.as_deref()),
+        Command::Docs { pipeline, out } => commands::docs::docs(&validate(&pipeline, &Overrides::default())?, &out),
+        Command::Inspect { output, dt, customer, table } => commands::inspect::inspect(&output, dt, customer.as_deref(), table.as_deref()),
         Command::Sample { scale, seed, out, as_of } => {
             if !(scale > 0.0) {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));
             }
-            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of }, &out)?;
+            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of: as_of.0 }, &out)?;
             Ok(format!("wrote {s} to {}", out.display()))
         }
     }

@@ -49,7 +49,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code documented in README.md and DESIGN.md.
+    /// The process exit code documented in README.md ("Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::QualityGate(_) => 1,

@@ -1,5 +1,5 @@
 //! `portrait sample`: a deterministic generator of realistic, messy input in the layout of
-//! SCHEMA.md, plus its ground truth. The same person appears several times across and within
+//! docs/inputs.md, plus its ground truth. The same person appears several times across and within
 //! sources, with other formats and typos; orders are re-sent, refunded and cancelled; purchase
 //! frequency is skewed. Output: customers (CSV), orders, order_items, events (Parquet),
 //! social_interactions (NDJSON), feedback (CSV), truth/customers_truth.csv.

@@ -1,4 +1,4 @@
-//! The canonical input tables of SCHEMA.md: names, types and which columns are required.
+//! The canonical input tables of docs/inputs.md: names, types and which columns are required.
 //! Ingest maps every source onto these; later stages rely on nothing else.
 
 use serde::{Deserialize, Serialize};

@@ -2,36 +2,23 @@
 //! data, and resolve it into a `Plan` the stages run from. Problems are collected, not
 //! returned one at a time, so a data engineer fixes a config in one round.
 
+pub mod choice;
 pub mod spec;
 
+pub use choice::{Checks, Closed, Format, GateCheck, GoldenField, LinkRule, Locale, OutputTable, PiiField, Severity, Survivorship};
+
+use crate::day::Day;
 use crate::error::{ConfigIssue, Error, Result};
 use crate::schema::Table;
-use chrono::NaiveDate;
 use polars::prelude::Expr;
 use sha2::{Digest, Sha256};
 use spec::PipelineSpec;
+pub use spec::{BehaviorSpec, ClusterFeature, ClustersSpec, ModelsSpec, OutputSpec, ReportSpec, RfmSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Input file formats ingest can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Parquet,
-    Csv,
-    Ndjson,
-}
-
 impl Format {
-    pub fn parse(s: &str) -> Option<Option<Format>> {
-        match s {
-            "auto" => Some(None),
-            "parquet" => Some(Some(Format::Parquet)),
-            "csv" => Some(Some(Format::Csv)),
-            "ndjson" | "jsonl" => Some(Some(Format::Ndjson)),
-            _ => None,
-        }
-    }
-
+    /// The format a file's name says (`.parquet`, `.csv`, `.ndjson`, …; `.gz` ignored).
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         let name = name.strip_suffix(".gz").unwrap_or(&name);
@@ -53,11 +40,19 @@ pub struct TableSource {
     pub table: Table,
     /// A file, a folder (read recursively, Hive partitions included) or a glob.
     pub location: PathBuf,
-    pub format: Option<Format>,
+    /// `Auto`: by each file's extension.
+    pub format: Format,
     /// canonical column -> source column
     pub rename: BTreeMap<String, String>,
     /// Optional columns this pipeline requires.
     pub extra_required: BTreeSet<String>,
+}
+
+impl TableSource {
+    /// A table read from `location` with the canonical column names (`portrait models`, identity-eval).
+    pub fn canonical(table: Table, location: PathBuf) -> TableSource {
+        TableSource { table, location, format: Format::Auto, rename: BTreeMap::new(), extra_required: BTreeSet::new() }
+    }
 }
 
 /// A named SQL rule or feature, parsed.
@@ -83,21 +78,70 @@ impl NamedExpr {
     }
 }
 
-/// The language of labels in the profile's `*_label` columns and the report (`pipeline.locale`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Locale {
-    #[default]
-    En,
-    Zh,
+/// `[identity]`, resolved.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Sources in order of trust: on equally new values the earlier source wins.
+    pub source_priority: Vec<String>,
+    /// Deterministic link rules in order of precedence.
+    pub link_on: Vec<LinkRule>,
+    pub fuzzy: bool,
+    pub match_threshold: f64,
+    pub max_block_size: usize,
+    pub max_cluster_size: usize,
+    /// The overrides CSV (resolved against the config's folder).
+    pub overrides: Option<PathBuf>,
+    /// Fields without an entry survive by `Newest`.
+    pub survivorship: BTreeMap<GoldenField, Survivorship>,
 }
 
-impl Locale {
-    pub fn code(self) -> &'static str {
+impl Default for Identity {
+    fn default() -> Self {
+        resolve_identity(&spec::IdentitySpec::default(), Path::new("."), &mut Vec::new())
+    }
+}
+
+impl Identity {
+    pub fn survivorship(&self, field: GoldenField) -> Survivorship {
+        self.survivorship.get(&field).copied().unwrap_or(Survivorship::Newest)
+    }
+}
+
+/// `[privacy]`, resolved.
+#[derive(Clone, Debug, Default)]
+pub struct Privacy {
+    pub hash_fields: Vec<PiiField>,
+    /// Environment variable holding the HMAC key.
+    pub key_env: String,
+}
+
+/// A table a gate looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateTable {
+    Input(Table),
+    Output(OutputTable),
+}
+
+impl GateTable {
+    pub fn name(self) -> &'static str {
         match self {
-            Locale::En => "en",
-            Locale::Zh => "zh",
+            GateTable::Input(t) => t.name(),
+            GateTable::Output(t) => t.name(),
         }
     }
+}
+
+/// One `[[gates]]` entry, resolved.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    /// `<check>_<table>[_<column>]` unless the config names it.
+    pub name: String,
+    pub check: GateCheck,
+    pub table: GateTable,
+    pub column: Option<String>,
+    pub max: Option<f64>,
+    pub values: Vec<String>,
+    pub severity: Severity,
 }
 
 /// `churn_risk` -> `Churn risk`: the English label when the config gives none.
@@ -107,21 +151,31 @@ fn default_label(name: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// The validated, resolved pipeline: everything a run needs besides the data.
+/// The validated, resolved pipeline: everything a run needs besides the data. Stages read
+/// this, never the TOML as written.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub config_path: PathBuf,
     pub config_sha256: String,
-    pub spec: PipelineSpec,
+    /// `pipeline.name`.
+    pub name: String,
     pub input_root: PathBuf,
     pub output_root: PathBuf,
-    pub as_of: NaiveDate,
+    pub as_of: Day,
     pub locale: Locale,
     pub tables: Vec<TableSource>,
+    pub identity: Identity,
+    pub behavior: BehaviorSpec,
+    pub rfm: RfmSpec,
+    pub models: ModelsSpec,
+    pub output: OutputSpec,
+    pub privacy: Privacy,
+    pub report: ReportSpec,
     pub features: Vec<NamedExpr>,
     pub segments: Vec<NamedExpr>,
     pub lifecycle: Vec<NamedExpr>,
     pub tags: Vec<NamedExpr>,
+    pub gates: Vec<Gate>,
 }
 
 /// What the command line may override.
@@ -129,26 +183,20 @@ pub struct Plan {
 pub struct Overrides {
     pub input: Option<PathBuf>,
     pub output: Option<PathBuf>,
-    pub as_of: Option<NaiveDate>,
+    pub as_of: Option<Day>,
 }
 
 /// Read and check a pipeline file. A TOML syntax error stops at once; every other problem is
 /// returned in the list next to the best-effort plan.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue>)> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-        file: file.clone(),
-        issues: vec![ConfigIssue { key: "(file)".into(), message: format!("cannot read: {e}") }],
-    })?;
+    let config_error = |key: &str, message: String| Error::Config { file: file.clone(), issues: vec![issue(key, message)] };
+    let text = std::fs::read_to_string(path).map_err(|e| config_error("(file)", format!("cannot read: {e}")))?;
     let mut issues = Vec::new();
     let deserializer = toml::Deserializer::new(&text);
-    let spec: PipelineSpec = serde_ignored::deserialize(deserializer, |unknown| {
-        issues.push(ConfigIssue { key: unknown.to_string(), message: "unknown key".into() });
-    })
-    .map_err(|e| Error::Config {
-        file: file.clone(),
-        issues: vec![ConfigIssue { key: "(syntax)".into(), message: e.to_string().trim().to_string() }],
-    })?;
+    let spec: PipelineSpec =
+        serde_ignored::deserialize(deserializer, |unknown| issues.push(issue(&unknown.to_string(), "unknown key".into())))
+            .map_err(|e| config_error("(syntax)", e.to_string().trim().to_string()))?;
 
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let resolve = |p: &str| normalize(&base.join(p));
@@ -156,37 +204,73 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     let output_root = overrides.output.clone().or_else(|| spec.pipeline.output.as_deref().map(resolve)).unwrap_or_else(|| base.join("out"));
     let as_of = match (overrides.as_of, &spec.pipeline.as_of) {
         (Some(d), _) => d,
-        (None, Some(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+        (None, Some(s)) => Day::parse(s).unwrap_or_else(|| {
             issues.push(issue("pipeline.as_of", format!("`{s}` is not a date YYYY-MM-DD")));
-            yesterday_utc()
+            Day::yesterday_utc()
         }),
-        (None, None) => yesterday_utc(),
+        (None, None) => Day::yesterday_utc(),
     };
-
+    let locale = spec.pipeline.locale.resolve("pipeline.locale", &mut issues).unwrap_or(Locale::En);
     let tables = resolve_tables(&spec, &input_root, &mut issues);
-    check_identity(&spec, &mut issues);
+    let identity = resolve_identity(&spec.identity, &base, &mut issues);
+    check_numbers(&spec, &mut issues);
+    let privacy = resolve_privacy(&spec.privacy, &mut issues);
+    let gates = resolve_gates(&spec.gates, &mut issues);
+    let features: Vec<spec::RuleSpec> = spec
+        .features
+        .iter()
+        .map(|f| spec::RuleSpec {
+            name: f.name.clone(),
+            when: f.expr.clone(),
+            description: f.description.clone(),
+            label: None,
+            label_zh: None,
+        })
+        .collect();
+    let features = parse_named(&features, "features", "expr", &mut issues);
+    let segments = parse_named(&spec.segments, "segments", "when", &mut issues);
+    let lifecycle = parse_named(&spec.lifecycle, "lifecycle", "when", &mut issues);
+    let tags = parse_named(&spec.tags, "tags", "when", &mut issues);
+    for (i, stage) in spec.report.funnel.iter().enumerate() {
+        if !lifecycle.iter().any(|r| &r.name == stage) {
+            issues.push(issue(&format!("report.funnel[{i}]"), format!("`{stage}` is not a [[lifecycle]] stage")));
+        }
+    }
+
+    let plan = Plan {
+        config_path: path.to_path_buf(),
+        config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        name: spec.pipeline.name,
+        input_root,
+        output_root,
+        as_of,
+        locale,
+        tables,
+        identity,
+        behavior: spec.behavior,
+        rfm: spec.rfm,
+        models: spec.models,
+        output: spec.output,
+        privacy,
+        report: spec.report,
+        features,
+        segments,
+        lifecycle,
+        tags,
+        gates,
+    };
+    Ok((plan, issues))
+}
+
+/// Ranges of the numeric settings.
+fn check_numbers(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
     if spec.rfm.bins < 2 || spec.rfm.bins > 10 {
         issues.push(issue("rfm.bins", format!("must be 2..=10, got {}", spec.rfm.bins)));
     }
     if spec.rfm.window_days == 0 {
         issues.push(issue("rfm.window_days", "must be at least 1".to_string()));
     }
-    check_models(&spec.models, &mut issues);
-    check_gates(&spec.gates, &mut issues);
-    for (i, f) in spec.privacy.hash_fields.iter().enumerate() {
-        if !crate::stages::privacy::FIELDS.contains(&f.as_str()) {
-            issues.push(issue(
-                &format!("privacy.hash_fields[{i}]"),
-                format!("`{f}` is not one of {}", crate::stages::privacy::FIELDS.join(", ")),
-            ));
-        }
-    }
-    if !spec.privacy.hash_fields.is_empty() && std::env::var(&spec.privacy.key_env).map_or(true, |k| k.is_empty()) {
-        issues.push(issue(
-            "privacy.key_env",
-            format!("hashing is asked for but the environment variable {} holding the key is not set", spec.privacy.key_env),
-        ));
-    }
+    check_models(&spec.models, issues);
     if !(1..=22).contains(&spec.output.zstd_level) {
         issues.push(issue("output.zstd_level", "must be 1..=22".to_string()));
     }
@@ -201,90 +285,53 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     if spec.behavior.windows_days.iter().any(|&w| w == 0) {
         issues.push(issue("behavior.windows_days", "windows must be at least 1 day".to_string()));
     }
-
-    let locale = match spec.pipeline.locale.as_str() {
-        "en" => Locale::En,
-        "zh" => Locale::Zh,
-        other => {
-            issues.push(issue("pipeline.locale", format!("`{other}` is not one of en, zh")));
-            Locale::En
-        }
-    };
-    let features: Vec<spec::RuleSpec> = spec
-        .features
-        .iter()
-        .map(|f| spec::RuleSpec {
-            name: f.name.clone(),
-            when: f.expr.clone(),
-            description: f.description.clone(),
-            label: None,
-            label_zh: None,
-        })
-        .collect();
-    let features = parse_named(&features, "features", "expr", &mut issues);
-    let rules = |v: &Vec<spec::RuleSpec>, section: &str, issues: &mut Vec<ConfigIssue>| parse_named(v, section, "when", issues);
-    let segments = rules(&spec.segments, "segments", &mut issues);
-    let lifecycle = rules(&spec.lifecycle, "lifecycle", &mut issues);
-    let tags = rules(&spec.tags, "tags", &mut issues);
-
-    for (i, stage) in spec.report.funnel.iter().enumerate() {
-        if !lifecycle.iter().any(|r| &r.name == stage) {
-            issues.push(issue(&format!("report.funnel[{i}]"), format!("`{stage}` is not a [[lifecycle]] stage")));
-        }
-    }
-
-    let plan = Plan {
-        config_path: path.to_path_buf(),
-        config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
-        spec,
-        input_root,
-        output_root,
-        as_of,
-        locale,
-        tables,
-        features,
-        segments,
-        lifecycle,
-        tags,
-    };
-    Ok((plan, issues))
 }
 
-fn check_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) {
-    use crate::stages::gates::CHECKS;
-    const INPUTS: &[&str] = &["customers", "orders", "order_items", "events", "social_interactions", "feedback"];
-    const OUTPUTS: &[&str] = &["profiles", "tags", "identity_map", "segment_summary", "model_eval", "quarantine"];
+fn resolve_privacy(p: &spec::PrivacySpec, issues: &mut Vec<ConfigIssue>) -> Privacy {
+    let hash_fields: Vec<PiiField> =
+        p.hash_fields.iter().enumerate().filter_map(|(i, f)| f.resolve(&format!("privacy.hash_fields[{i}]"), issues)).collect();
+    if !p.hash_fields.is_empty() && std::env::var(&p.key_env).map_or(true, |k| k.is_empty()) {
+        issues.push(issue(
+            "privacy.key_env",
+            format!("hashing is asked for but the environment variable {} holding the key is not set", p.key_env),
+        ));
+    }
+    Privacy { hash_fields, key_env: p.key_env.clone() }
+}
+
+fn resolve_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) -> Vec<Gate> {
+    let mut out = Vec::new();
     for (i, g) in gates.iter().enumerate() {
         let key = |k: &str| format!("gates[{i}].{k}");
-        if !CHECKS.contains(&g.check.as_str()) {
-            issues.push(issue(&key("check"), format!("`{}` is not one of {}", g.check, CHECKS.join(", "))));
-            continue;
-        }
-        let input_only = matches!(g.check.as_str(), "duplicate_share" | "freshness");
-        let output_only = matches!(g.check.as_str(), "null_share" | "unique_key" | "accepted_values");
-        let valid = if input_only {
-            INPUTS.contains(&g.table.as_str())
-        } else if output_only {
-            OUTPUTS.contains(&g.table.as_str())
-        } else {
-            INPUTS.contains(&g.table.as_str()) || OUTPUTS.contains(&g.table.as_str())
+        let severity = g.severity.resolve(&key("severity"), issues);
+        let Some(check) = g.check.resolve(&key("check"), issues) else { continue };
+        let input = Table::from_name(&g.table).map(GateTable::Input);
+        let output = OutputTable::parse(&g.table).map(GateTable::Output);
+        let table = match check.checks() {
+            Checks::Inputs => input,
+            Checks::Outputs => output,
+            Checks::Both => input.or(output),
         };
-        if !valid {
-            issues.push(issue(&key("table"), format!("`{}` is not a table `{}` can check", g.table, g.check)));
+        if table.is_none() {
+            issues.push(issue(&key("table"), format!("`{}` is not a table `{check}` can check", g.table)));
         }
-        if output_only && g.column.is_none() {
-            issues.push(issue(&key("column"), format!("`{}` needs a column", g.check)));
+        if check.needs_column() && g.column.is_none() {
+            issues.push(issue(&key("column"), format!("`{check}` needs a column")));
         }
-        if !matches!(g.check.as_str(), "unique_key" | "accepted_values") && g.max.is_none() {
-            issues.push(issue(&key("max"), format!("`{}` needs max", g.check)));
+        if !check.counts_offenders() && g.max.is_none() {
+            issues.push(issue(&key("max"), format!("`{check}` needs max")));
         }
-        if g.check == "accepted_values" && g.values.is_empty() {
+        if check == GateCheck::AcceptedValues && g.values.is_empty() {
             issues.push(issue(&key("values"), "list the accepted values".to_string()));
         }
-        if !["warn", "fail"].contains(&g.severity.as_str()) {
-            issues.push(issue(&key("severity"), format!("`{}` is not warn or fail", g.severity)));
-        }
+        let (Some(table), Some(severity)) = (table, severity) else { continue };
+        let name = g.name.clone().unwrap_or_else(|| match &g.column {
+            Some(c) => format!("{check}_{}_{c}", g.table),
+            None => format!("{check}_{}", g.table),
+        });
+        out.push(Gate { name, check, table, column: g.column.clone(), max: g.max, values: g.values.clone(), severity });
     }
+    out
 }
 
 fn check_models(m: &spec::ModelsSpec, issues: &mut Vec<ConfigIssue>) {
@@ -335,10 +382,6 @@ fn issue(key: &str, message: String) -> ConfigIssue {
     ConfigIssue { key: key.to_string(), message }
 }
 
-fn yesterday_utc() -> NaiveDate {
-    chrono::Utc::now().date_naive().pred_opt().expect("a date before today exists")
-}
-
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -357,13 +400,7 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
             let default = spec::TableSpec::default();
             let ts = spec.tables.get(table.name()).unwrap_or(&default);
             let key = format!("tables.{}", table.name());
-            let format = match ts.format.as_deref() {
-                None => None,
-                Some(f) => Format::parse(f).unwrap_or_else(|| {
-                    issues.push(issue(&format!("{key}.format"), format!("`{f}` is not one of auto, parquet, csv, ndjson")));
-                    None
-                }),
-            };
+            let format = ts.format.resolve(&format!("{key}.format"), issues).unwrap_or(Format::Auto);
             for canonical in ts.columns.keys() {
                 if table.column(canonical).is_none() {
                     issues.push(issue(&format!("{key}.columns.{canonical}"), format!("`{canonical}` is not a column of {}", table.name())));
@@ -380,13 +417,8 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
         .collect()
 }
 
-fn check_identity(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
-    for (i, rule) in spec.identity.link_on.iter().enumerate() {
-        if !["id_number", "phone", "email", "source_id"].contains(&rule.as_str()) {
-            issues.push(issue(&format!("identity.link_on[{i}]"), format!("`{rule}` is not one of id_number, phone, email, source_id")));
-        }
-    }
-    let id = &spec.identity;
+fn resolve_identity(id: &spec::IdentitySpec, base: &Path, issues: &mut Vec<ConfigIssue>) -> Identity {
+    let link_on = id.link_on.iter().enumerate().filter_map(|(i, r)| r.resolve(&format!("identity.link_on[{i}]"), issues)).collect();
     if !(id.match_threshold > 0.0 && id.match_threshold < 1.0) {
         issues.push(issue("identity.match_threshold", format!("must be between 0 and 1, got {}", id.match_threshold)));
     }
@@ -396,16 +428,26 @@ fn check_identity(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
     if id.max_cluster_size < 2 {
         issues.push(issue("identity.max_cluster_size", "must be at least 2".to_string()));
     }
+    let mut survivorship = BTreeMap::new();
     for (field, rule) in &id.survivorship {
-        if !crate::stages::identity::SURVIVING.contains(&field.as_str()) {
-            issues.push(issue(&format!("identity.survivorship.{field}"), format!("`{field}` is not a golden-record field")));
+        let key = format!("identity.survivorship.{field}");
+        let golden = GoldenField::parse(field);
+        if golden.is_none() {
+            issues.push(issue(&key, format!("`{field}` is not a golden-record field")));
         }
-        if !["newest", "most_frequent", "source_priority"].contains(&rule.as_str()) {
-            issues.push(issue(
-                &format!("identity.survivorship.{field}"),
-                format!("`{rule}` is not one of newest, most_frequent, source_priority"),
-            ));
+        if let (Some(golden), Some(rule)) = (golden, rule.resolve(&key, issues)) {
+            survivorship.insert(golden, rule);
         }
+    }
+    Identity {
+        source_priority: id.source_priority.clone(),
+        link_on,
+        fuzzy: id.fuzzy,
+        match_threshold: id.match_threshold,
+        max_block_size: id.max_block_size,
+        max_cluster_size: id.max_cluster_size,
+        overrides: id.overrides.as_deref().map(|p| base.join(p)),
+        survivorship,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pipeline config as written in `pipelines/*.toml`. Each field's doc comment is its user
 //! documentation; defaults live next to the field. Unknown keys are collected by `load`.
 
+use super::choice::{Choice, Format, GateCheck, LinkRule, Locale, PiiField, Severity, Survivorship};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -59,7 +60,7 @@ pub struct ReportSpec {
 pub struct PrivacySpec {
     /// Any of `name`, `phone`, `email`, `id_number`.
     #[serde(default)]
-    pub hash_fields: Vec<String>,
+    pub hash_fields: Vec<Choice<PiiField>>,
     #[serde(default = "default_key_env")]
     pub key_env: String,
 }
@@ -83,7 +84,7 @@ pub struct GateSpec {
     /// table), `null_share` (output column), `duplicate_share` (input table: re-sent rows /
     /// read), `freshness` (days from the input table's newest timestamp to as-of),
     /// `unique_key` (output column unique and non-null), `accepted_values` (output column).
-    pub check: String,
+    pub check: Choice<GateCheck>,
     pub table: String,
     pub column: Option<String>,
     /// Largest acceptable value of what the check measures.
@@ -93,11 +94,11 @@ pub struct GateSpec {
     pub values: Vec<String>,
     /// `fail` (nothing is published, exit 1) or `warn` (logged, recorded, published).
     #[serde(default = "default_severity")]
-    pub severity: String,
+    pub severity: Choice<Severity>,
 }
 
-fn default_severity() -> String {
-    "fail".into()
+fn default_severity() -> Choice<Severity> {
+    Severity::Fail.into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,7 +113,7 @@ pub struct PipelineSection {
     pub as_of: Option<String>,
     /// Language of the label columns and the report: `en` or `zh`.
     #[serde(default = "default_locale")]
-    pub locale: String,
+    pub locale: Choice<Locale>,
 }
 
 impl Default for PipelineSection {
@@ -121,26 +122,37 @@ impl Default for PipelineSection {
     }
 }
 
-fn default_locale() -> String {
-    "en".into()
+fn default_locale() -> Choice<Locale> {
+    Locale::En.into()
 }
 
 fn default_name() -> String {
     "nightly".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TableSpec {
     /// File, folder or glob relative to the input root; default: the folder named after the table.
     pub path: Option<String>,
     /// `auto` (by extension), `parquet`, `csv` or `ndjson`.
-    pub format: Option<String>,
+    #[serde(default = "default_format")]
+    pub format: Choice<Format>,
     /// Canonical column name = column name in the source files.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
     /// Optional canonical columns that this pipeline treats as required.
     #[serde(default)]
     pub required: Vec<String>,
+}
+
+impl Default for TableSpec {
+    fn default() -> Self {
+        TableSpec { path: None, format: default_format(), columns: BTreeMap::new(), required: Vec::new() }
+    }
+}
+
+fn default_format() -> Choice<Format> {
+    Format::Auto.into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,7 +162,7 @@ pub struct IdentitySpec {
     pub source_priority: Vec<String>,
     /// Deterministic link rules in order of precedence: `id_number`, `phone`, `email`, `source_id`.
     #[serde(default = "default_link_on")]
-    pub link_on: Vec<String>,
+    pub link_on: Vec<Choice<LinkRule>>,
     /// Probabilistic (Fellegi-Sunter) matching after the deterministic rules.
     #[serde(default = "default_true")]
     pub fuzzy: bool,
@@ -168,7 +180,7 @@ pub struct IdentitySpec {
     pub overrides: Option<String>,
     /// Golden-record rule per field: `newest` (default), `most_frequent` or `source_priority`.
     #[serde(default)]
-    pub survivorship: BTreeMap<String, String>,
+    pub survivorship: BTreeMap<String, Choice<Survivorship>>,
 }
 
 impl Default for IdentitySpec {
@@ -206,8 +218,8 @@ fn default_source_priority() -> Vec<String> {
     ["crm", "store", "shop", "wechat"].map(String::from).to_vec()
 }
 
-fn default_link_on() -> Vec<String> {
-    ["id_number", "phone", "email", "source_id"].map(String::from).to_vec()
+fn default_link_on() -> Vec<Choice<LinkRule>> {
+    [LinkRule::IdNumber, LinkRule::Phone, LinkRule::Email, LinkRule::SourceId].map(Choice::from).to_vec()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,8 +1,7 @@
-//! All file I/O: scanning inputs, collecting lazy plans, writing Parquet, publishing.
+//! Every polars read, collect and write: scanning inputs, executing plans, Parquet files.
 //! Stages build lazy plans; only this module executes them, so polars API changes stay here.
 
 pub mod parquet;
-pub mod publish;
 pub mod scan;
 
 use crate::error::{Error, Result};

@@ -1,8 +1,7 @@
-//! Writing output tables as Parquet the way analysts' engines expect (DESIGN.md "Outputs").
+//! Writing output tables as Parquet the way analysts' engines expect (README "Outputs").
 
 use crate::error::{Error, Result};
 use polars::prelude::*;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
@@ -16,12 +15,9 @@ pub struct WriteOptions {
     pub zstd_level: i32,
 }
 
-/// One written file as the manifest lists it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct FileEntry {
-    pub table: String,
-    /// Path relative to the output root.
-    pub path: String,
+/// What was written: rows, and the file's size and sha256 as they are on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
@@ -40,9 +36,8 @@ fn utc_micros(df: &DataFrame) -> Result<DataFrame> {
     df.clone().lazy().select(exprs).collect().map_err(|e| Error::internal("casting timestamps", e))
 }
 
-/// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version), fsync it and
-/// return its manifest entry.
-pub fn write(df: &DataFrame, table: &str, path: &Path, rel: &str, opts: WriteOptions) -> Result<FileEntry> {
+/// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version) and fsync it.
+pub fn write(df: &DataFrame, path: &Path, opts: WriteOptions) -> Result<Written> {
     let mut df = utc_micros(df)?;
     let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let level = polars::polars_utils::compression::ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::internal("zstd level", e))?;
@@ -59,7 +54,7 @@ pub fn write(df: &DataFrame, table: &str, path: &Path, rel: &str, opts: WriteOpt
     file.flush().map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     let (bytes, sha256) = digest(path)?;
-    Ok(FileEntry { table: table.to_string(), path: rel.to_string(), rows: df.height() as u64, bytes, sha256 })
+    Ok(Written { rows: df.height() as u64, bytes, sha256 })
 }
 
 /// Size and sha256 of a file as it is on disk.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct InputFile {
     pub path: PathBuf,
+    /// Never `Auto`: decided per file by `discover`.
     pub format: Format,
     pub bytes: u64,
     /// The same content was delivered earlier under this name: the file is not read again.
@@ -35,9 +36,12 @@ pub fn discover(source: &TableSource) -> Result<Vec<InputFile>> {
     paths.sort();
     let mut files = Vec::new();
     for path in paths {
-        let format = match source.format.or_else(|| Format::from_path(&path)) {
-            Some(f) => f,
-            None => continue, // README, .crc and other non-data files
+        let format = match source.format {
+            Format::Auto => match Format::from_path(&path) {
+                Some(f) => f,
+                None => continue, // README, .crc and other non-data files
+            },
+            f => f,
         };
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         files.push(InputFile { path, format, bytes, duplicate_of: None });
@@ -127,6 +131,7 @@ pub fn scan(file: &InputFile) -> Result<(LazyFrame, Schema)> {
             .with_infer_schema_length(Some(std::num::NonZeroUsize::new(1000).unwrap()))
             .with_row_index(row_index)
             .finish(),
+        Format::Auto => return Err(Error::Internal(format!("{path_str}: the format was not decided before reading"))),
     }
     .map_err(|e| Error::input(&path_str, format!("cannot open: {e}")))?;
     let mut lf = lf;

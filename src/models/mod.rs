@@ -4,13 +4,14 @@
 //! serves the nightly run (`stages::predict`) and `portrait models`.
 
 pub mod bgnbd;
-pub mod command;
 pub mod gamma_gamma;
 pub mod kmeans;
 pub mod optimize;
 pub mod special;
 pub mod summary;
 
+use crate::error::{Error, Result};
+use polars::prelude::{DataFrame, DataType};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -166,4 +167,22 @@ pub fn fit_and_predict(customers: &[Option<Customer>], s: &Settings, holdout_day
     };
     let report = Report { unit_days: unit, customers: buyers.len(), repeat_customers: repeat.len(), bgnbd: bg, gamma_gamma: gg, warnings };
     (report, predictions)
+}
+
+/// A column as floats (None for nulls).
+pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| Error::internal(name, e))?;
+    Ok(c.f64().map_err(|e| Error::internal(name, e))?.iter().collect())
+}
+
+/// The model inputs of every row of a summary frame, from the columns named
+/// x, t_x, T and monetary (in that order); None for rows without purchases.
+pub fn customers_of(df: &DataFrame, names: [&str; 4]) -> Result<Vec<Option<Customer>>> {
+    let (x, t_x, t, m) = (f64s(df, names[0])?, f64s(df, names[1])?, f64s(df, names[2])?, f64s(df, names[3])?);
+    Ok((0..df.height())
+        .map(|i| match (x[i], t_x[i], t[i]) {
+            (Some(x), Some(t_x), Some(t)) => Some(Customer { x, t_x, t, monetary: m[i] }),
+            _ => None,
+        })
+        .collect())
 }

@@ -2,7 +2,7 @@
 //! nightly run and `portrait models`. As in the paper, several purchases on one day count as
 //! one (their values add up) and every time is measured from the customer's first purchase.
 
-use crate::stages::features::{date_lit, money_sum};
+use crate::expr::{date_lit, money_sum};
 use chrono::NaiveDate;
 use polars::prelude::*;
 

@@ -8,11 +8,11 @@ mod charts;
 
 use crate::config::{Locale, NamedExpr, Plan};
 use crate::error::{Error, Result};
-use crate::models::command::f64s;
-use crate::pipeline::NO_PURCHASE;
+use crate::models::f64s;
 use crate::stages::gates::GateResult;
 use crate::stages::predict;
-use crate::stages::write::Accounting;
+use crate::stages::score::NO_PURCHASE;
+use crate::store::Accounting;
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,13 +27,13 @@ const TEMPLATE: &str = include_str!("../../templates/report.html");
 /// What one published day's report is made from.
 pub struct Day<'a> {
     pub plan: &'a Plan,
-    pub as_of: &'a str,
+    pub as_of: crate::day::Day,
     pub profiles: &'a DataFrame,
     pub segment_summary: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
     /// The published day the migrations compare with.
-    pub previous: Option<String>,
+    pub previous: Option<crate::day::Day>,
 }
 
 #[derive(Serialize)]
@@ -141,14 +141,11 @@ pub fn render(day: &Day) -> Result<String> {
         charts::share_bars(&names, &[(w["customer_share"], share("customer_share")?), (w["revenue_share"], share("revenue_share")?)])?;
     chart_list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
 
-    chart_list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.spec.rfm.bins as usize, &w)?, w["rfm_caption"]));
+    chart_list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.rfm.bins as usize, &w)?, w["rfm_caption"]));
 
     // The funnel in report.funnel's order, else the rules'.
-    let stages: Vec<String> = if plan.spec.report.funnel.is_empty() {
-        plan.lifecycle.iter().map(|r| r.name.clone()).collect()
-    } else {
-        plan.spec.report.funnel.clone()
-    };
+    let stages: Vec<String> =
+        if plan.report.funnel.is_empty() { plan.lifecycle.iter().map(|r| r.name.clone()).collect() } else { plan.report.funnel.clone() };
     let in_stage = strs(day.profiles, "lifecycle_stage");
     let counts: Vec<(String, u64)> = stages
         .iter()
@@ -166,7 +163,7 @@ pub fn render(day: &Day) -> Result<String> {
     };
     chart_list.push(chart("migration", w["migration"], migration_svg, &caption));
 
-    let clv: Vec<f64> = f64s(day.profiles, &predict::clv_column(&plan.spec.models))?.into_iter().flatten().collect();
+    let clv: Vec<f64> = f64s(day.profiles, &predict::clv_column(&plan.models))?.into_iter().flatten().collect();
     let alive: Vec<f64> = f64s(day.profiles, "pred_p_alive")?.into_iter().flatten().collect();
     let clv_svg = if clv.is_empty() {
         charts::message(w["not_fitted"])?
@@ -213,9 +210,9 @@ pub fn render(day: &Day) -> Result<String> {
     env.add_template("report", TEMPLATE).map_err(|e| Error::internal("report template", e))?;
     let ctx = minijinja::context! {
         w => w,
-        lang => locale.code(),
-        pipeline => plan.spec.pipeline.name,
-        as_of => day.as_of,
+        lang => locale.name(),
+        pipeline => plan.name,
+        as_of => day.as_of.to_string(),
         dictionary => crate::dictionary::FILE_NAME,
         kpis => vec![
             (w["customers"], thousands(customers as f64)),

@@ -4,8 +4,8 @@
 //! identity map, and hold back rows after `--as-of`. Rows that cannot be used go to quarantine
 //! with a reason; every row ends up in exactly one of used / duplicate / quarantined / after_as_of.
 
+use crate::expr::one_of;
 use crate::schema::Table;
-use crate::stages::ingest::one_of;
 use polars::prelude::*;
 
 /// A cleaned table: rows to use, quarantined rows (with `_file`, `_row`, `reason`) and rows

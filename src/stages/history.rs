@@ -4,6 +4,7 @@
 //! (`grouping` = `migration:segment` / `migration:lifecycle_stage`, `segment` = `from -> to`).
 
 use crate::error::{Error, Result};
+use crate::stages::score::NO_PURCHASE;
 use polars::prelude::*;
 
 /// Marks a customer absent on one of the two days.
@@ -77,7 +78,7 @@ impl History {
         let side = |f: &str, prefix: &str, absent: &str| {
             when(col(format!("{prefix}present")).is_null())
                 .then(lit(absent))
-                .otherwise(col(format!("{prefix}{f}")).fill_null(lit(if f == "segment" { crate::pipeline::NO_PURCHASE } else { "none" })))
+                .otherwise(col(format!("{prefix}{f}")).fill_null(lit(if f == "segment" { NO_PURCHASE } else { "none" })))
         };
         let mut parts = vec![summary];
         for f in ["segment", "lifecycle_stage"] {

@@ -1,10 +1,11 @@
 //! Stage 1, ingest: open every file of every table, map its columns onto the canonical schema
-//! (SCHEMA.md), parse the messy formats into typed columns, and split rows into usable ones and
+//! (docs/inputs.md), parse the messy formats into typed columns, and split rows into usable ones and
 //! quarantine. A value that cannot be parsed becomes null and is counted per column; a row is
 //! quarantined only when a required (key or timestamp) value is missing or unparseable.
 
 use crate::config::TableSource;
 use crate::error::{Error, Result};
+use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
 use crate::schema::{Kind, Table};
 use polars::prelude::*;
@@ -213,10 +214,6 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
             _ => e.cast(dtype_of(kind)),
         },
     }
-}
-
-pub fn one_of(e: Expr, values: &[&str]) -> Expr {
-    values.iter().map(|v| e.clone().eq(lit(*v))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
 }
 
 fn strptime(fmt: &str) -> StrptimeOptions {

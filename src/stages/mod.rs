@@ -1,4 +1,6 @@
-//! The stages of a run, in order: ingest, clean (with identity), features, score, write.
+//! The stages of a run, in order: ingest, clean (with identity), features, predict, score,
+//! privacy, history and gates. Each is one job over lazy frames or a materialised profile;
+//! wiring them together is `pipeline`'s, publishing is `store`'s.
 
 pub mod clean;
 pub mod features;
@@ -9,4 +11,3 @@ pub mod ingest;
 pub mod predict;
 pub mod privacy;
 pub mod score;
-pub mod write;

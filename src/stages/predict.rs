@@ -3,12 +3,10 @@
 //! `clv_<H>d`, `clv_rank_pct`, and the persona `cluster` with its labels. Segments, lifecycle
 //! stages and tags are applied after this stage, so their rules can use these columns.
 
-use crate::config::spec::{ClusterFeature, ModelsSpec};
-use crate::config::Plan;
+use crate::config::{ClusterFeature, ModelsSpec, Plan};
 use crate::error::{Error, Result};
-use crate::models::command::{customers_of, f64s};
 use crate::models::kmeans::{self, Matrix};
-use crate::models::{fit_and_predict, summary, Report, Settings};
+use crate::models::{customers_of, f64s, fit_and_predict, summary, Report, Settings};
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,22 +27,23 @@ pub fn clv_column(m: &ModelsSpec) -> String {
 
 /// Join each person's purchase summary up to as-of and purchase days after it.
 pub fn with_model_inputs(profile: LazyFrame, orders_used: LazyFrame, orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
-    let unit = plan.spec.models.unit_days as f64;
-    let cal = summary::calibration(summary::purchase_days(orders_used, "_key"), "_key", plan.as_of, unit).select([
+    let unit = plan.models.unit_days as f64;
+    let cal = summary::calibration(summary::purchase_days(orders_used, "_key"), "_key", plan.as_of.0, unit).select([
         col("_key"),
         col("x").alias(INPUTS[0]),
         col("t_x").alias(INPUTS[1]),
         col("T").alias(INPUTS[2]),
         col("monetary").alias(INPUTS[3]),
     ]);
-    let after = summary::holdout(summary::purchase_days(orders_after, "_key"), "_key", plan.as_of, None).rename(["actual"], [ACTUAL], true);
+    let after =
+        summary::holdout(summary::purchase_days(orders_after, "_key"), "_key", plan.as_of.0, None).rename(["actual"], [ACTUAL], true);
     let left = || JoinArgs::new(JoinType::Left);
     profile.join(cal, [col("_key")], [col("_key")], left()).join(after, [col("_key")], [col("_key")], left())
 }
 
 /// One row `last_day`: the newest paid purchase day after as-of (null when there is none).
 pub fn newest_after(orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
-    summary::newest_day_after(summary::purchase_days(orders_after, "_key"), plan.as_of)
+    summary::newest_day_after(summary::purchase_days(orders_after, "_key"), plan.as_of.0)
 }
 
 /// What the models found, for the manifest.
@@ -100,7 +99,7 @@ fn rank_pct(values: &[Option<f64>]) -> Vec<Option<f64>> {
 pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Result<(DataFrame, Outcome)> {
     // Row order feeds the fits and k-means samples: fix it so every run gives the same result.
     let mut df = profile.sort(["_key"], Default::default()).map_err(|e| Error::internal("predict: sort", e))?;
-    let spec = &plan.spec.models;
+    let spec = &plan.models;
     let customers = customers_of(&df, INPUTS)?;
     let started = std::time::Instant::now();
     let (fit, p) = fit_and_predict(&customers, &settings(spec), holdout_days);
@@ -171,7 +170,7 @@ fn feature_matrix(df: &DataFrame, features: &[ClusterFeature]) -> Result<Vec<f64
 
 /// k-means personas: k from config or by the best silhouette on a sample, restarts on the
 /// sample, final centres refined on everyone. None when there are too few people.
-fn clusters(df: &DataFrame, c: &crate::config::spec::ClustersSpec) -> Result<(Clusters, Option<Vec<u32>>)> {
+fn clusters(df: &DataFrame, c: &crate::config::ClustersSpec) -> Result<(Clusters, Option<Vec<u32>>)> {
     let features: Vec<String> = c.features.iter().map(|f| f.column.clone()).collect();
     let data = feature_matrix(df, &c.features)?;
     let all = Matrix { data: &data, dim: c.features.len() };

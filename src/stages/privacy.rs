@@ -1,13 +1,11 @@
 //! Personal data in outputs: never in clear. Golden-record fields named in `[privacy]` become
 //! `basic_<field>_hmac` columns: hex HMAC-SHA-256 under a key from the environment.
 
-use crate::config::spec::PrivacySpec;
+use crate::config::{PiiField, Privacy};
 use crate::error::{ConfigIssue, Error, Result};
 use hmac::{Hmac, Mac};
 use polars::prelude::*;
 use sha2::Sha256;
-
-pub const FIELDS: &[&str] = &["name", "phone", "email", "id_number"];
 
 /// Hex HMAC-SHA-256 of `value` under `key`.
 pub fn hmac_hex(key: &[u8], value: &str) -> String {
@@ -16,13 +14,13 @@ pub fn hmac_hex(key: &[u8], value: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Add the hashed columns to the materialised profile (it carries `_pii_<field>`).
 /// The profile column holding the keyed hash of a personal-data field.
-pub fn hmac_column(field: &str) -> String {
-    format!("basic_{field}_hmac")
+pub fn hmac_column(field: PiiField) -> String {
+    format!("basic_{}_hmac", field.name())
 }
 
-pub fn hash_fields(mut profile: DataFrame, spec: &PrivacySpec) -> Result<DataFrame> {
+/// Add the hashed columns to the materialised profile (it carries `_pii_<field>`).
+pub fn hash_fields(mut profile: DataFrame, spec: &Privacy) -> Result<DataFrame> {
     if spec.hash_fields.is_empty() {
         return Ok(profile);
     }
@@ -30,7 +28,7 @@ pub fn hash_fields(mut profile: DataFrame, spec: &PrivacySpec) -> Result<DataFra
         file: "(environment)".into(),
         issues: vec![ConfigIssue { key: "privacy.key_env".into(), message: format!("{} is not set", spec.key_env) }],
     })?;
-    for field in &spec.hash_fields {
+    for &field in &spec.hash_fields {
         let values = profile.column(&format!("_pii_{field}")).and_then(|c| c.str().cloned()).map_err(|e| Error::internal("privacy", e))?;
         let hashed: Vec<Option<String>> = values.iter().map(|v| v.map(|v| hmac_hex(key.as_bytes(), v))).collect();
         profile.with_column(Column::new(hmac_column(field).into(), hashed)).map_err(|e| Error::internal("privacy", e))?;

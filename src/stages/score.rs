@@ -2,8 +2,12 @@
 //! 8-class value model, lifecycle stage and tags from config rules.
 
 use crate::config::{Locale, NamedExpr, Plan};
-use crate::stages::features::{count_if, money_mean, money_sum_if, Clock};
+use crate::day::Day;
+use crate::expr::{count_if, money_mean, money_sum_if};
 use polars::prelude::*;
+
+/// The segment of customers who never bought, in summaries and migrations.
+pub const NO_PURCHASE: &str = "no_purchase";
 
 /// The 8-class value model (R, F, M each above or below the mean of buyers):
 /// (R above, F above, M above) -> (code, 中文).
@@ -19,8 +23,8 @@ pub const VALUE_CLASSES: [((bool, bool, bool), &str, &str); 8] = [
 ];
 
 /// Paid orders and spend in the RFM window, per customer.
-pub fn rfm_inputs(orders: LazyFrame, clock: Clock, window_days: u32) -> LazyFrame {
-    let in_window = col("status").eq(lit("paid")).and(clock.within(col("order_ts"), window_days));
+pub fn rfm_inputs(orders: LazyFrame, day: Day, window_days: u32) -> LazyFrame {
+    let in_window = col("status").eq(lit("paid")).and(day.within(col("order_ts"), window_days));
     orders
         .group_by([col("_key")])
         .agg([count_if(in_window.clone()).alias("rfm_frequency"), money_sum_if(col("net_amount"), in_window).alias("rfm_monetary")])
@@ -41,12 +45,12 @@ pub fn quantile_score(x: Expr, bins: u32) -> Expr {
 
 /// Adds `rfm_*` to the profile. Buyers are customers with at least one paid order up to as-of;
 /// for everyone else the RFM columns are null.
-pub fn rfm(profile: LazyFrame, orders: LazyFrame, clock: Clock, plan: &Plan) -> LazyFrame {
-    let bins = plan.spec.rfm.bins;
+pub fn rfm(profile: LazyFrame, orders: LazyFrame, day: Day, plan: &Plan) -> LazyFrame {
+    let bins = plan.rfm.bins;
     let buyer = col("behavior_recency_days").is_not_null();
     let only_buyers = |e: Expr, dtype: DataType| when(buyer.clone()).then(e).otherwise(lit(NULL).cast(dtype));
     profile
-        .join(rfm_inputs(orders, clock, plan.spec.rfm.window_days), [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
+        .join(rfm_inputs(orders, day, plan.rfm.window_days), [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
         .with_columns([
             only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
             only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),

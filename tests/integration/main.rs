@@ -10,6 +10,7 @@ mod exit_codes;
 mod fixture;
 mod identity;
 mod kill;
+mod layers;
 mod layouts;
 mod models;
 mod readers;

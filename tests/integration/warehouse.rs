@@ -1,6 +1,6 @@
 //! Running like a warehouse job: quality gates stop a publish, backfills run day by day.
 
-use crate::util::{nightly, portrait, s, tiny};
+use crate::util::{manifest, nightly, portrait, run_ok, s, tiny};
 use std::path::Path;
 
 /// The sample pipeline with extra gates appended.
@@ -352,5 +352,26 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
         ["gates[7].check", "gates[8].table", "gates[8].column", "privacy.hash_fields[0]", "models.clusters.k", "identity.match_threshold"]
     {
         assert!(o.stderr.contains(key), "`{key}` missing from {}", o.stderr);
+    }
+}
+
+#[test]
+fn a_gate_on_every_published_table_validates_and_runs() {
+    // profile_changes was once refused because the config kept its own list of outputs.
+    let dir = tempfile::tempdir().unwrap();
+    let tables = ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine"];
+    let gates: String = tables
+        .iter()
+        .map(|t| format!("[[gates]]\ncheck = \"row_count_change\"\ntable = \"{t}\"\nmax = 100.0\nseverity = \"warn\"\n"))
+        .collect();
+    let config = pipeline_with(dir.path(), &gates);
+    let o = portrait(&["validate", "--pipeline", s(&config)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = dir.path().join("out");
+    run_ok(&config, &tiny(), &out);
+    let m = manifest(&out);
+    for t in tables {
+        let g = m["gates"].as_array().unwrap().iter().find(|g| g["name"] == format!("row_count_change_{t}")).unwrap();
+        assert_eq!(g["status"], "pass", "{t}: {g}");
     }
 }

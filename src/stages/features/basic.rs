@@ -1,7 +1,9 @@
 //! 基本属性 basic attributes from the golden record: age and band, gender, region and city
 //! tier, occupation, education, income band, tenure, the sources a person was seen in.
 
-use super::Clock;
+use crate::config::PiiField;
+use crate::day::Day;
+use crate::expr::one_of;
 use polars::prelude::*;
 
 /// 一线 and 新一线 cities (2023 list of 第一财经·新一线城市研究所); others are `other`.
@@ -41,9 +43,9 @@ const NEW_TIER1: &[&str] = &[
 
 pub fn city_tier(city: Expr) -> Expr {
     let c = city.str().to_lowercase();
-    when(crate::stages::ingest::one_of(c.clone(), TIER1))
+    when(one_of(c.clone(), TIER1))
         .then(lit("tier1"))
-        .when(crate::stages::ingest::one_of(c.clone(), NEW_TIER1))
+        .when(one_of(c.clone(), NEW_TIER1))
         .then(lit("new_tier1"))
         .when(c.is_not_null())
         .then(lit("other"))
@@ -51,10 +53,10 @@ pub fn city_tier(city: Expr) -> Expr {
 }
 
 /// Completed years between `birth` and `as_of`.
-pub fn age(birth: Expr, clock: Clock) -> Expr {
+pub fn age(birth: Expr, day: Day) -> Expr {
     use chrono::Datelike;
-    let md = clock.as_of.month() as i32 * 100 + clock.as_of.day() as i32;
-    let years = lit(clock.as_of.year()) - birth.clone().dt().year();
+    let md = day.0.month() as i32 * 100 + day.0.day() as i32;
+    let years = lit(day.0.year()) - birth.clone().dt().year();
     let birthday_not_yet =
         (birth.clone().dt().month().cast(DataType::Int32) * lit(100) + birth.dt().day().cast(DataType::Int32)).gt(lit(md));
     (years - when(birthday_not_yet).then(lit(1)).otherwise(lit(0))).cast(DataType::Int32)
@@ -69,8 +71,8 @@ fn band(value: Expr, bounds: &[(f64, &str)]) -> Expr {
 
 /// `carry`: golden personal-data fields passed on as `_pii_<field>` for `privacy` to hash
 /// (only those asked for: the others are never computed).
-pub fn features(customers: LazyFrame, clock: Clock, carry: &[String]) -> LazyFrame {
-    let age_expr = age(col("birth_date"), clock);
+pub fn features(customers: LazyFrame, day: Day, carry: &[PiiField]) -> LazyFrame {
+    let age_expr = age(col("birth_date"), day);
     // Ages outside 0..=120 are data errors (a birth date in the future, 1900-01-01 defaults).
     let age_expr =
         when(age_expr.clone().is_between(lit(0), lit(120), ClosedInterval::Both)).then(age_expr).otherwise(lit(NULL).cast(DataType::Int32));
@@ -95,13 +97,13 @@ pub fn features(customers: LazyFrame, clock: Clock, carry: &[String]) -> LazyFra
             &[(0.0, "<50k"), (50_000.0, "50k-100k"), (100_000.0, "100k-200k"), (200_000.0, "200k-500k"), (500_000.0, "500k+")],
         )
         .alias("basic_income_band"),
-        clock.days_since(col("registered_at")).cast(DataType::Int32).alias("basic_tenure_days"),
+        day.days_since(col("registered_at")).cast(DataType::Int32).alias("basic_tenure_days"),
         col("sources").alias("basic_sources"),
         col("source_count").alias("basic_source_count"),
         col("record_count").alias("basic_record_count"),
         col("marketing_opt_in").alias("basic_marketing_opt_in"),
     ];
     // `_` columns never reach an output.
-    columns.extend(carry.iter().map(|f| col(f.as_str()).alias(format!("_pii_{f}"))));
+    columns.extend(carry.iter().map(|f| col(f.name()).alias(format!("_pii_{f}"))));
     customers.with_column(age_expr.alias("basic_age")).select(columns)
 }

@@ -2,8 +2,10 @@
 //! favourite channel, category, hour and weekday, the browse -> cart -> purchase funnel and
 //! events of each configured type over each configured window.
 
-use super::{count_if, favourite, ratio, Clock, Inputs};
-use crate::config::spec::BehaviorSpec;
+use super::{favourite, Inputs};
+use crate::config::BehaviorSpec;
+use crate::day::Day;
+use crate::expr::{count_if, ratio};
 use polars::prelude::*;
 
 fn paid() -> Expr {
@@ -21,7 +23,7 @@ pub fn event_columns(spec: &BehaviorSpec) -> Vec<(String, String, u32)> {
     out
 }
 
-pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame {
+pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
     let paid_orders = inputs.orders.clone().filter(paid());
     let purchases = paid_orders
         .clone()
@@ -30,12 +32,12 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
             col("order_ts").max().alias("_last"),
             col("order_ts").min().alias("_first"),
             col("order_ts").dt().date().n_unique().cast(DataType::UInt32).alias("behavior_purchase_days"),
-            count_if(clock.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
-            count_if(clock.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
+            count_if(day.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
+            count_if(day.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
         ])
         .with_columns([
-            clock.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
-            clock.days_since(col("_first")).cast(DataType::Int32).alias("behavior_first_purchase_days"),
+            day.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
+            day.days_since(col("_first")).cast(DataType::Int32).alias("behavior_first_purchase_days"),
             col("_last").dt().date().alias("behavior_last_purchase_date"),
         ])
         .with_column(
@@ -60,15 +62,15 @@ pub fn features(inputs: &Inputs, clock: Clock, spec: &BehaviorSpec) -> LazyFrame
 
     let is = |t: &str| col("event_type").eq(lit(t.to_string()));
     let mut event_aggs = vec![
-        count_if(is("view").and(clock.within(col("event_ts"), 30))).alias("behavior_views_30d"),
-        count_if(is("add_to_cart").and(clock.within(col("event_ts"), 30))).alias("behavior_carts_30d"),
+        count_if(is("view").and(day.within(col("event_ts"), 30))).alias("behavior_views_30d"),
+        count_if(is("add_to_cart").and(day.within(col("event_ts"), 30))).alias("behavior_carts_30d"),
     ];
     for (name, t, w) in event_columns(spec) {
-        event_aggs.push(count_if(is(&t).and(clock.within(col("event_ts"), w))).alias(name));
+        event_aggs.push(count_if(is(&t).and(day.within(col("event_ts"), w))).alias(name));
     }
     let events = inputs.events.clone().group_by([col("_key")]).agg(event_aggs);
 
-    let days = |lf: LazyFrame, ts: &str| lf.filter(clock.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")]);
+    let days = |lf: LazyFrame, ts: &str| lf.filter(day.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")]);
     let active =
         concat([days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")], UnionArgs::default())
             .expect("same schema")

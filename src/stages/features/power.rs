@@ -3,18 +3,19 @@
 //! Spend counts paid orders at their net amount; refunded and cancelled orders count only in
 //! the refund rate.
 
-use super::{count_if, money_sum_if, ratio, Clock};
+use crate::day::Day;
+use crate::expr::{count_if, money_sum_if, ratio};
 use polars::prelude::*;
 
-pub fn features(orders: LazyFrame, clock: Clock) -> LazyFrame {
+pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
     let paid = || col("status").eq(lit("paid"));
-    let last_half = clock.within(col("order_ts"), 182);
-    let prev_half = clock.within(col("order_ts"), 364).and(last_half.clone().not());
+    let last_half = day.within(col("order_ts"), 182);
+    let prev_half = day.within(col("order_ts"), 364).and(last_half.clone().not());
     orders
         .group_by([col("_key")])
         .agg([
             money_sum_if(col("net_amount"), paid()).alias("power_total_spend"),
-            money_sum_if(col("net_amount"), paid().and(clock.within(col("order_ts"), 365))).alias("power_spend_12m"),
+            money_sum_if(col("net_amount"), paid().and(day.within(col("order_ts"), 365))).alias("power_spend_12m"),
             count_if(paid()).alias("power_order_count"),
             when(paid()).then(col("net_amount")).otherwise(lit(NULL).cast(DataType::Float64)).max().alias("power_max_order_value"),
             money_sum_if(col("net_amount"), paid().and(last_half)).alias("_s_last"),

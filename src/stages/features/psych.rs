@@ -2,7 +2,7 @@
 //! Chinese and English, declared motive (what they write about) and revealed motive and price
 //! sensitivity (what their purchases show).
 
-use super::{count_if, ratio};
+use crate::expr::{count_if, one_of, ratio};
 use polars::prelude::*;
 
 /// Negated phrases first: they are replaced by a negative marker before words are counted, so
@@ -77,7 +77,7 @@ pub fn derived(profile: LazyFrame) -> LazyFrame {
                 .then(lit("price"))
                 .when(col("power_price_tier").eq(lit("high")))
                 .then(lit("quality"))
-                .when(crate::stages::ingest::one_of(col("behavior_fav_channel"), &["mobile", "mini_program"]))
+                .when(one_of(col("behavior_fav_channel"), &["mobile", "mini_program"]))
                 .then(lit("convenience"))
                 .otherwise(lit(NULL).cast(DataType::String))
                 .alias("psych_motive_revealed"),

@@ -1,8 +1,7 @@
 //! 社交特征 social activity: shares, likes, comments, invites (referrals), follows, platforms,
 //! followers and an influence score for finding opinion leaders (意见领袖).
 
-use super::count_if;
-use super::Clock;
+use crate::expr::count_if;
 use polars::prelude::*;
 
 /// Influence = ln(1 + followers) + 2·invites + shares + 0.5·comments + 0.1·likes: reach counts
@@ -17,7 +16,7 @@ pub fn influence(followers: Expr, invites: Expr, shares: Expr, comments: Expr, l
     .round(4, RoundMode::HalfToEven)
 }
 
-pub fn features(social: LazyFrame, _clock: Clock) -> LazyFrame {
+pub fn features(social: LazyFrame) -> LazyFrame {
     let is = |a: &str| col("action").eq(lit(a.to_string()));
     social
         .sort_by_exprs([col("_key"), col("ts")], SortMultipleOptions::default())

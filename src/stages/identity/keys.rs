@@ -4,6 +4,7 @@
 //! ones. New keys hash the cluster's smallest member, made unique if that key was ever used.
 
 use super::cluster_key;
+use crate::day::Day;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -29,12 +30,7 @@ fn previous_keys(df: &DataFrame) -> Result<Previous> {
     let (source, id, key) = (s("source")?, s("source_customer_id")?, s("customer_key")?);
     let created: Vec<Option<NaiveDate>> = match df.column("key_created").and_then(|c| c.cast(&DataType::Int32)) {
         Ok(c) => {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-            c.i32()
-                .map_err(|e| Error::internal("key_created", e))?
-                .iter()
-                .map(|d| d.map(|d| epoch + chrono::Duration::days(d as i64)))
-                .collect()
+            c.i32().map_err(|e| Error::internal("key_created", e))?.iter().map(|d| d.and_then(Day::from_epoch_days).map(|d| d.0)).collect()
         }
         Err(_) => vec![None; df.height()],
     };

@@ -4,11 +4,11 @@
 //! stay stable across nights (`keys`); a golden record per person by survivorship.
 
 pub mod compare;
-pub mod eval;
 pub mod fuzzy;
 pub mod keys;
 
-use crate::config::spec::IdentitySpec;
+use crate::config::{Closed, GoldenField, Identity, LinkRule, Survivorship};
+use crate::day::Day;
 use crate::error::{Error, Result};
 use compare::{Prepared, N_FIELDS};
 use polars::prelude::*;
@@ -221,11 +221,10 @@ pub fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
         vec![None; df.height()]
     } else {
         let c = df.column("birth_date").and_then(|c| c.cast(&DataType::Int32)).map_err(|e| Error::internal("identity: birth_date", e))?;
-        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
         c.i32()
             .map_err(|e| Error::internal("identity: birth_date", e))?
             .iter()
-            .map(|d| d.map(|d| epoch + chrono::Duration::days(d as i64)))
+            .map(|d| d.and_then(Day::from_epoch_days).map(|d| d.0))
             .collect()
     };
     Ok((0..df.height())
@@ -275,11 +274,11 @@ pub struct Context<'a> {
 /// customer record. A record's rule is the first that linked it (precedence: source id,
 /// override, `link_on` in order, probabilistic; `singleton` when none did); its score is 1
 /// for deterministic links, else the best match probability that linked it.
-pub fn resolve(customers: &DataFrame, spec: &IdentitySpec) -> Result<DataFrame> {
+pub fn resolve(customers: &DataFrame, spec: &Identity) -> Result<DataFrame> {
     resolve_with(customers, spec, &Context::default()).map(|(df, _)| df)
 }
 
-pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -> Result<(DataFrame, Report)> {
+pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Result<(DataFrame, Report)> {
     let n = customers.height();
     let source = str_col(customers, "source")?;
     let sid = str_col(customers, "source_customer_id")?;
@@ -313,14 +312,15 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
             }
         }
     }
-    let rules: Vec<&str> = spec.link_on.iter().map(String::as_str).filter(|r| *r != "source_id").collect();
-    for (k, field) in rules.iter().enumerate() {
+    // Records of one source id are always one person (above); the other rules by their field.
+    let rules: Vec<LinkRule> = spec.link_on.iter().copied().filter(|r| *r != LinkRule::SourceId).collect();
+    for (k, rule) in rules.iter().enumerate() {
         let values: Vec<Option<&str>> = records
             .iter()
-            .map(|r| match *field {
-                "id_number" => r.id_number.as_deref(),
-                "phone" => r.phone.as_deref(),
-                _ => r.email.as_deref(),
+            .map(|r| match rule {
+                LinkRule::IdNumber => r.id_number.as_deref(),
+                LinkRule::Phone => r.phone.as_deref(),
+                LinkRule::Email | LinkRule::SourceId => r.email.as_deref(),
             })
             .collect();
         equal_value_links(&values, Rule::Field(k as u8), &mut links);
@@ -372,7 +372,7 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
                 Joined::Yes
             }
             _ => {
-                let id_link = matches!(l.rule, Rule::Field(k) if rules[k as usize] == "id_number");
+                let id_link = matches!(l.rule, Rule::Field(k) if rules[k as usize] == LinkRule::IdNumber);
                 clusters.join(l.a, l.b, guarded, !id_link, spec.max_cluster_size)
             }
         };
@@ -415,8 +415,7 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
     let rule_names: Vec<&str> = rule_of.iter().map(|r| r.map_or("singleton", |r| rule_name(r, &rules))).collect();
     let scores: Vec<f64> = rule_of.iter().zip(&score).map(|(r, s)| if r.is_some() { *s } else { 1.0 }).collect();
     let mut out = customers.clone();
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-    let created: Vec<Option<i32>> = created.iter().map(|d| d.map(|d| (d - epoch).num_days() as i32)).collect();
+    let created: Vec<Option<i32>> = created.iter().map(|d| d.map(|d| Day(d).epoch_days())).collect();
     let created =
         Column::new("key_created".into(), created).cast(&DataType::Date).map_err(|e| Error::internal("identity: key_created", e))?;
     for c in [
@@ -431,11 +430,11 @@ pub fn resolve_with(customers: &DataFrame, spec: &IdentitySpec, ctx: &Context) -
     Ok((out, report))
 }
 
-fn rule_name<'a>(r: Rule, fields: &[&'a str]) -> &'a str {
+fn rule_name(r: Rule, fields: &[LinkRule]) -> &'static str {
     match r {
         Rule::SourceId => "source_id",
         Rule::Override => "override",
-        Rule::Field(k) => fields[k as usize],
+        Rule::Field(k) => fields[k as usize].name(),
         Rule::Probabilistic => "probabilistic",
     }
 }
@@ -456,47 +455,28 @@ pub fn identity_map(resolved: LazyFrame) -> LazyFrame {
         .unique_stable(Some(cols(["source", "source_customer_id"])), UniqueKeepStrategy::First)
 }
 
-/// Fields of the golden record, chosen by survivorship: the newest non-null value by
-/// `updated_at`, ties broken by source priority.
-pub const SURVIVING: &[&str] = &[
-    "name",
-    "gender",
-    "birth_date",
-    "phone",
-    "email",
-    "id_number",
-    "address",
-    "postcode",
-    "province",
-    "city",
-    "occupation",
-    "education",
-    "annual_income",
-    "marketing_opt_in",
-];
-
 /// One row per person (`_key`, `customer_key`) with the surviving fields, first registration,
 /// record count and sources. Per field (`identity.survivorship`): `newest` non-null value by
 /// `updated_at` (ties: source priority; the default), `source_priority` (the most trusted
 /// source's value, ties: newest) or `most_frequent` (ties: the smallest value).
-pub fn golden(resolved: LazyFrame, spec: &IdentitySpec) -> LazyFrame {
+pub fn golden(resolved: LazyFrame, spec: &Identity) -> LazyFrame {
     let source_priority = &spec.source_priority;
     let rank =
         source_priority.iter().enumerate().rev().fold(lit(source_priority.len() as i32), |acc, (i, s)| {
             when(col("source").eq(lit(s.as_str()))).then(lit(i as i32)).otherwise(acc)
         });
-    let mut aggs: Vec<Expr> = SURVIVING
+    let mut aggs: Vec<Expr> = GoldenField::ALL
         .iter()
-        .map(|f| {
-            let value = col(*f);
-            match spec.survivorship.get(*f).map(String::as_str) {
-                Some("source_priority") => {
+        .map(|&f| {
+            let value = col(f.name());
+            match spec.survivorship(f) {
+                Survivorship::SourcePriority => {
                     value.sort_by([col("_rank")], SortMultipleOptions::default().with_maintain_order(true)).drop_nulls().first()
                 }
-                Some("most_frequent") => value.drop_nulls().mode(true).sort(Default::default()).first(),
-                _ => value.drop_nulls().first(),
+                Survivorship::MostFrequent => value.drop_nulls().mode(true).sort(Default::default()).first(),
+                Survivorship::Newest => value.drop_nulls().first(),
             }
-            .alias(*f)
+            .alias(f.name())
         })
         .collect();
     aggs.extend([
@@ -546,11 +526,11 @@ mod tests {
             "email" => [Some("b@x"), Some("b@x"), Some("a@x")],
         )
         .unwrap();
-        for f in SURVIVING.iter().filter(|f| !["name", "phone", "email"].contains(f)) {
-            df.with_column(Column::full_null((*f).into(), 3, &DataType::String)).unwrap();
+        for f in GoldenField::ALL.iter().map(|f| f.name()).filter(|f| !["name", "phone", "email"].contains(f)) {
+            df.with_column(Column::full_null(f.into(), 3, &DataType::String)).unwrap();
         }
-        let spec = IdentitySpec {
-            survivorship: [("name", "source_priority"), ("email", "most_frequent")].map(|(k, v)| (k.to_string(), v.to_string())).into(),
+        let spec = Identity {
+            survivorship: [(GoldenField::Name, Survivorship::SourcePriority), (GoldenField::Email, Survivorship::MostFrequent)].into(),
             ..Default::default()
         };
         let g = golden(df.lazy(), &spec).collect().unwrap();
@@ -572,7 +552,7 @@ mod tests {
             "email" => [Some("zw@x.com"), Some("zw@x.com"), Some("zw@x.com")],
         )
         .unwrap();
-        let (out, report) = resolve_with(&df, &IdentitySpec::default(), &Context::default()).unwrap();
+        let (out, report) = resolve_with(&df, &Identity::default(), &Context::default()).unwrap();
         let keys: Vec<&str> = out.column("customer_key").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
         assert_ne!(keys[0], keys[1], "two phones, two people");
         assert_eq!(keys[0], keys[2], "C joins the first");
@@ -588,7 +568,7 @@ mod tests {
             "email" => ["e@x.com", "e@x.com", "e@x.com", "e@x.com", "e@x.com"],
         )
         .unwrap();
-        let spec = IdentitySpec { max_cluster_size: 3, ..Default::default() };
+        let spec = Identity { max_cluster_size: 3, ..Default::default() };
         let (out, report) = resolve_with(&df, &spec, &Context::default()).unwrap();
         let mut sizes: HashMap<&str, usize> = HashMap::new();
         for k in out.column("customer_key").unwrap().str().unwrap().iter() {
@@ -608,7 +588,7 @@ mod tests {
             "email" => [Some("a@x.com"), None, Some("a@x.com"), Some("b@x.com")],
         )
         .unwrap();
-        let out = resolve(&df, &IdentitySpec::default()).unwrap();
+        let out = resolve(&df, &Identity::default()).unwrap();
         let keys: Vec<&str> = out.column("customer_key").unwrap().str().unwrap().iter().map(|k| k.unwrap()).collect();
         assert_eq!(keys[0], keys[1]);
         assert_eq!(keys[0], keys[2]);

@@ -2,8 +2,7 @@
 //! scored against a truth file with pairwise precision, recall and F1 (the record-linkage
 //! literature's measure: a pair of records is predicted a match when both land in one cluster).
 
-use crate::config::spec::IdentitySpec;
-use crate::config::TableSource;
+use crate::config::{Identity, TableSource};
 use crate::error::{Error, Result};
 use crate::schema::Table;
 use crate::stages::{clean, identity, ingest};
@@ -93,17 +92,10 @@ fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
 }
 
 /// `out`: also write every record's cluster and how it was linked (CSV) for inspection.
-pub fn run(customers: &Path, truth: &Path, spec: &IdentitySpec, out: Option<&Path>) -> Result<Report> {
+pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) -> Result<Report> {
     let truth = read_truth(truth)?;
     let started = Instant::now();
-    let source = TableSource {
-        table: Table::Customers,
-        location: PathBuf::from(customers),
-        format: None,
-        rename: Default::default(),
-        extra_required: Default::default(),
-    };
-    let ing = ingest::ingest(&source)?;
+    let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)))?;
     let records = crate::io::collect(clean::customers(ing.rows))?;
     let resolved = identity::resolve(&records, spec)?;
     let seconds = started.elapsed().as_secs_f64();

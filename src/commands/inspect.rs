@@ -2,41 +2,42 @@
 //! summary of its columns, or one customer's whole profile with the source records behind it
 //! and why each segment, stage and tag rule fired (the rules come from the day's manifest).
 
+use crate::config::{Closed, OutputTable};
+use crate::day::Day;
 use crate::error::{Error, Result};
-use crate::run::{published_days, read_published};
-use crate::stages::write::{self, RuleEntry};
-use chrono::NaiveDate;
+use crate::store::Store;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn inspect(root: &Path, dt: Option<NaiveDate>, customer: Option<&str>, table: Option<&str>) -> Result<String> {
-    let days = published_days(root);
+pub fn inspect(root: &Path, dt: Option<Day>, customer: Option<&str>, table: Option<&str>) -> Result<String> {
+    let store = Store::new(root);
+    let days = store.published_days();
     let day = match dt {
         Some(d) if days.contains(&d) => d,
         Some(d) => return Err(Error::MissingInput(format!("{d} is not published in {}", root.display()))),
         None => *days.last().ok_or_else(|| Error::MissingInput(format!("nothing is published in {}", root.display())))?,
     };
     match customer {
-        Some(key) => customer_profile(root, day, key),
-        None => tables(root, day, table),
+        Some(key) => customer_profile(&store, day, key),
+        None => tables(&store, day, table),
     }
 }
 
-fn read(root: &Path, table: &str, day: NaiveDate) -> Result<DataFrame> {
-    read_published(root, table, day)?.ok_or_else(|| Error::MissingInput(format!("no table `{table}` published for {day}")))
+fn read(store: &Store, table: &str, day: Day) -> Result<DataFrame> {
+    store.read_table(table, day)?.ok_or_else(|| Error::MissingInput(format!("no table `{table}` published for {day}")))
 }
 
 /// Every table (or one): rows, then per column its type, nulls, distinct values and range.
-fn tables(root: &Path, day: NaiveDate, only: Option<&str>) -> Result<String> {
-    let names: Vec<&str> = crate::dictionary::TABLES.iter().map(|(n, ..)| *n).filter(|n| only.is_none_or(|o| o == *n)).collect();
+fn tables(store: &Store, day: Day, only: Option<&str>) -> Result<String> {
+    let names: Vec<&str> = OutputTable::ALL.iter().map(|t| t.name()).filter(|n| only.is_none_or(|o| o == *n)).collect();
     if names.is_empty() {
         return Err(Error::Usage(format!("unknown table `{}`", only.unwrap_or_default())));
     }
-    let mut out = format!("{} dt={day}\n", root.display());
+    let mut out = format!("{} dt={day}\n", store.root.display());
     for name in names {
-        let df = read(root, name, day)?;
+        let df = read(store, name, day)?;
         let _ = writeln!(out, "\n{name}: {} rows, {} columns", df.height(), df.width());
         let _ = writeln!(out, "  {:<32} {:<14} {:>8} {:>9}  range / most frequent", "column", "type", "nulls", "distinct");
         for c in df.columns() {
@@ -118,8 +119,8 @@ const GROUPS: &[(&str, &str)] = &[
 ];
 
 /// One customer's profile by dimension, the records merged into them, and the rules that fired.
-fn customer_profile(root: &Path, day: NaiveDate, key: &str) -> Result<String> {
-    let profiles = read(root, "profiles", day)?;
+fn customer_profile(store: &Store, day: Day, key: &str) -> Result<String> {
+    let profiles = read(store, "profiles", day)?;
     let keys = profiles.column("customer_key").and_then(|c| c.str().cloned()).map_err(|e| Error::internal("profiles", e))?;
     let row = keys
         .iter()
@@ -142,7 +143,7 @@ fn customer_profile(root: &Path, day: NaiveDate, key: &str) -> Result<String> {
         let _ = writeln!(out, "  {:<32} {}", name, value(name).map_or_else(String::new, |v| show(&v)));
     }
 
-    if let Some(map) = read_published(root, "identity_map", day)? {
+    if let Some(map) = store.read_table("identity_map", day)? {
         let mask =
             map.column("customer_key").and_then(|c| c.str().map(|s| s.equal(key))).map_err(|e| Error::internal("identity_map", e))?;
         let records = map.filter(&mask).map_err(|e| Error::internal("identity_map", e))?;
@@ -154,12 +155,7 @@ fn customer_profile(root: &Path, day: NaiveDate, key: &str) -> Result<String> {
         }
     }
 
-    let manifest = root.join(write::dt_folder(write::MANIFEST_TABLE, &day.to_string())).join("_manifest.json");
-    let rules: BTreeMap<String, Vec<RuleEntry>> = std::fs::read_to_string(&manifest)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| serde_json::from_value(m["rules"].clone()).ok())
-        .unwrap_or_default();
+    let rules = store.manifest(day).map(|m| m.rules).unwrap_or_default();
     let names: Vec<&str> = profiles.get_column_names().into_iter().map(|n| n.as_str()).collect();
     let evidence = |when: &str| -> String {
         let used: Vec<String> = names

@@ -1,10 +1,10 @@
 //! `portrait models`: the nightly run's models on any purchase history, the way analysts use
 //! lifetimes: fit on a calibration period, predict, and compare with a holdout if given.
 
-use super::{fit_and_predict, summary, Customer, Report, Settings};
 use crate::config::TableSource;
 use crate::error::{Error, Result};
 use crate::io::{self, parquet::WriteOptions};
+use crate::models::{customers_of, fit_and_predict, summary, Report, Settings};
 use crate::schema::Table;
 use crate::stages::{clean, ingest};
 use chrono::NaiveDate;
@@ -48,37 +48,13 @@ pub struct Params {
     pub holdout: Option<Holdout>,
 }
 
-pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = df.column(name).and_then(|c| c.cast(&DataType::Float64)).map_err(|e| Error::internal(name, e))?;
-    Ok(c.f64().map_err(|e| Error::internal(name, e))?.iter().collect())
-}
-
-/// The model inputs of every row of a summary frame, from the columns named
-/// x, t_x, T and monetary (in that order); None for rows without purchases.
-pub fn customers_of(df: &DataFrame, names: [&str; 4]) -> Result<Vec<Option<Customer>>> {
-    let (x, t_x, t, m) = (f64s(df, names[0])?, f64s(df, names[1])?, f64s(df, names[2])?, f64s(df, names[3])?);
-    Ok((0..df.height())
-        .map(|i| match (x[i], t_x[i], t[i]) {
-            (Some(x), Some(t_x), Some(t)) => Some(Customer { x, t_x, t, monetary: m[i] }),
-            _ => None,
-        })
-        .collect())
-}
-
 pub fn run(o: &Options) -> Result<Params> {
     if let Some(h) = o.holdout_end {
         if h <= o.calibration_end {
             return Err(Error::Usage("--holdout-end must be after --calibration-end".into()));
         }
     }
-    let source = TableSource {
-        table: Table::Orders,
-        location: o.orders.clone(),
-        format: None,
-        rename: Default::default(),
-        extra_required: Default::default(),
-    };
-    let ing = ingest::ingest(&source)?;
+    let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()))?;
     let (ok, bad) = clean::orders(ing.rows.clone());
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
     let days = summary::purchase_days(deduped, "source_customer_id").cache();
@@ -166,7 +142,7 @@ pub fn run(o: &Options) -> Result<Params> {
 fn write_outputs(out: &Path, customers: &DataFrame, params: &Params) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let opts = WriteOptions { row_group_size: 128 * 1024, zstd_level: 3 };
-    io::parquet::write(customers, "customers", &out.join("customers.parquet"), "customers.parquet", opts)?;
+    io::parquet::write(customers, &out.join("customers.parquet"), opts)?;
     let json = serde_json::to_string_pretty(params).map_err(|e| Error::internal("params.json", e))?;
     let path = out.join("params.json");
     std::fs::write(&path, json + "\n").map_err(|e| Error::io(&path, e))

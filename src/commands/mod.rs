@@ -1,0 +1,12 @@
+//! The subcommands' work, each calling the library below it: `run` (and backfill),
+//! `validate`, `explain`, `docs`, `status`, `inspect`, `models`, `identity-eval`. No stage,
+//! model or store imports a command.
+
+pub mod docs;
+pub mod explain;
+pub mod identity_eval;
+pub mod inspect;
+pub mod models;
+pub mod run;
+pub mod status;
+pub mod validate;

@@ -1,0 +1,369 @@
+//! `portrait run`: one day as a list of phases, each handing a typed result to the next —
+//! read the customers, resolve identities, one pass over every input, the models, the output
+//! tables, the built-in checks and the gates, writing, publishing. `backfill` runs days in
+//! order.
+
+use super::validate::validate;
+use crate::config::{OutputTable, Overrides, Plan};
+use crate::day::Day;
+use crate::error::{Error, Result};
+use crate::io::{self, parquet::WriteOptions};
+use crate::outputs::{self, Tables};
+use crate::pipeline::{self, Executed};
+use crate::progress::Progress;
+use crate::schema::Table;
+use crate::stages::gates::{self, GateResult, Status};
+use crate::stages::ingest::Ingested;
+use crate::stages::predict::{self, Outcome};
+use crate::stages::{identity, privacy};
+use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
+use polars::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The run's own sections of the manifest (after the store's envelope).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSections {
+    /// Data-quality gates from the config, with what was observed.
+    pub gates: Vec<GateResult>,
+    /// Identity resolution: links by rule, blocking, the Fellegi-Sunter model, guards, keys.
+    pub identity: identity::Report,
+    /// Model fits, fallbacks taken and the persona clusters.
+    pub models: Outcome,
+    /// The segment, lifecycle and tag rules as configured (`portrait inspect` shows why a tag fired).
+    pub rules: BTreeMap<&'static str, Vec<RuleEntry>>,
+    /// The `model_eval` table's rows (empty without data after as-of).
+    pub model_eval: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+pub type RunManifest = Manifest<RunSections>;
+
+/// `portrait run --from --to`: every day in order; published days are skipped unless `force`.
+pub fn backfill(
+    pipeline: &std::path::Path,
+    from: Day,
+    to: Day,
+    force: bool,
+    input: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> Result<String> {
+    if to < from {
+        return Err(Error::Usage("--to must not be before --from".into()));
+    }
+    let (mut published, mut skipped) = (0, 0);
+    for day in from.0.iter_days().take_while(|d| *d <= to.0).map(Day) {
+        let plan = validate(pipeline, &Overrides { input: input.clone(), output: output.clone(), as_of: Some(day) })?;
+        if !force && Store::new(&plan.output_root).is_published(day) {
+            tracing::info!(as_of = %day, "already published: skipped (use --force to re-run)");
+            skipped += 1;
+            continue;
+        }
+        run(&plan)?;
+        published += 1;
+    }
+    Ok(format!("backfill {from}..{to}: published {published} days, skipped {skipped} already published"))
+}
+
+/// One day: execute, check, publish. Returns the published manifest.
+pub fn run(plan: &Plan) -> Result<RunManifest> {
+    let started = chrono::Utc::now();
+    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+    let store = Store::new(&plan.output_root);
+    let _lock = store.lock(&started.to_rfc3339())?;
+    // Every event of the run carries its id and day (`spans` in JSON logs).
+    let _run_span = tracing::info_span!("run", run_id = %run_id, as_of = %plan.as_of).entered();
+    let whole = Instant::now();
+    tracing::info!(run_id = %run_id, as_of = %plan.as_of, input = %plan.input_root.display(), output = %store.root.display(), "run started");
+    let mut stages = Stages::start();
+
+    let (customers, ingested) = read_customers(plan)?;
+    stages.done(customers.height(), customers.height());
+    let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
+    stages.done(customers.height(), identity.clusters);
+    let executed = pipeline::execute(pipeline::build(plan, ingested, resolved)?)?;
+    stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.profile.height());
+    let people = executed.profile.height();
+    let (predicted, models) = predict_people(plan, &executed)?;
+    stages.done(people, predicted.height());
+    let Executed { identity_map, quarantine, accounting, files, .. } = executed;
+    let tables = build_tables(plan, &store, predicted, &models, identity_map, quarantine)?;
+    stages.done(people, tables.rows());
+
+    let checks = built_in_checks(&accounting, &tables.profiles)?;
+    let gates = pass_gates(plan, &store, &run_id, &accounting, &tables)?;
+    let accounting = by_name(accounting);
+    let (outputs, documents) = write(plan, &store, &run_id, &tables, &accounting, &gates)?;
+    stages.done(tables.rows(), outputs.len());
+
+    let manifest = Manifest {
+        schema_version: io::parquet::SCHEMA_VERSION,
+        run_id,
+        as_of: plan.as_of.to_string(),
+        pipeline: plan.config_path.display().to_string(),
+        pipeline_sha256: plan.config_sha256.clone(),
+        versions: BTreeMap::from([("portrait", env!("CARGO_PKG_VERSION")), ("polars", "0.55.2")]),
+        inputs: input_entries(&files),
+        accounting,
+        outputs,
+        documents,
+        checks,
+        run: RunSections {
+            gates,
+            identity,
+            models,
+            rules: rules(plan),
+            model_eval: rows_as_json(&tables.model_eval),
+            stage_seconds: stages.seconds,
+        },
+    };
+    store.publish(plan.as_of, &manifest)?;
+    tracing::info!(
+        as_of = %manifest.as_of,
+        profiles = tables.profiles.height(),
+        input_rows = manifest.accounting.values().map(|a| a.read).sum::<u64>(),
+        quarantined = manifest.accounting.values().map(|a| a.quarantined).sum::<u64>(),
+        seconds = whole.elapsed().as_secs_f64(),
+        "published"
+    );
+    Ok(manifest)
+}
+
+/// The stages a run reports, in order: name (logs, manifest) and what the spinner says.
+const STAGES: [(&str, &str); 6] = [
+    ("ingest_customers", "reading customers"),
+    ("identity", "identity resolution"),
+    ("execute", "reading every input and building the profile"),
+    ("models", "models"),
+    ("score", "segments, lifecycle, tags, summaries"),
+    ("write", "quality gates, writing"),
+];
+
+/// Times the stages: one `stage finished` event each (rows in, rows out, seconds), a span
+/// per stage on every event, the spinner's text, and the manifest's `stage_seconds`.
+struct Stages {
+    next: usize,
+    lap: Instant,
+    progress: Progress,
+    span: Option<tracing::span::EnteredSpan>,
+    seconds: BTreeMap<String, f64>,
+}
+
+impl Stages {
+    fn start() -> Stages {
+        let (name, doing) = STAGES[0];
+        let span = Some(tracing::info_span!("stage", stage = name).entered());
+        Stages { next: 0, lap: Instant::now(), progress: Progress::start(doing), span, seconds: BTreeMap::new() }
+    }
+
+    fn done(&mut self, rows_in: usize, rows_out: usize) {
+        let name = STAGES[self.next].0;
+        let seconds = (self.lap.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        tracing::info!(stage = name, rows_in, rows_out, seconds, "stage finished");
+        self.seconds.insert(name.to_string(), seconds);
+        self.next += 1;
+        let (next, doing) = STAGES.get(self.next).copied().unwrap_or(("publish", "publishing"));
+        self.progress.stage(doing);
+        self.span.take();
+        self.span = Some(tracing::info_span!("stage", stage = next).entered());
+        self.lap = Instant::now();
+    }
+}
+
+/// Read every table lazily and the customers for real. The customers file is parsed once:
+/// its quarantine and counts are kept from this pass for the one over all inputs.
+fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
+    let mut ingested = pipeline::ingest_all(plan)?;
+    let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
+    let plans = vec![pipeline::customer_records(cust), cust.quarantine.clone(), cust.read.clone(), cust.unparseable.clone()];
+    let mut frames = io::collect_all(plans)?.into_iter();
+    let mut next = || frames.next().ok_or_else(|| Error::Internal("a plan was not executed".into()));
+    let customers = next()?;
+    (cust.quarantine, cust.read, cust.unparseable) = (next()?.lazy(), next()?.lazy(), next()?.lazy());
+    if customers.height() == 0 {
+        let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
+        return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
+    }
+    Ok((customers, ingested))
+}
+
+/// Records -> persons, keeping the previous published day's keys and the steward's overrides.
+fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Result<(DataFrame, identity::Report)> {
+    let previous = store.previous_table(OutputTable::IdentityMap.name(), plan.as_of)?;
+    let overrides = match &plan.identity.overrides {
+        Some(p) => identity::read_overrides(p)?,
+        None => Vec::new(),
+    };
+    let ctx = identity::Context { previous: previous.as_ref(), overrides: &overrides, as_of: Some(plan.as_of.0) };
+    identity::resolve_with(customers, &plan.identity, &ctx)
+}
+
+/// The models on the whole profile, then the keyed hashes of personal data.
+fn predict_people(plan: &Plan, executed: &Executed) -> Result<(DataFrame, Outcome)> {
+    let holdout_days = executed.newest_after.map(|d| d.days_after(plan.as_of) as f64);
+    let (predicted, outcome) = predict::predict(executed.profile.clone(), plan, holdout_days)?;
+    Ok((privacy::hash_fields(predicted, &plan.privacy)?, outcome))
+}
+
+/// Every output table of the day, computed.
+fn build_tables(
+    plan: &Plan,
+    store: &Store,
+    predicted: DataFrame,
+    models: &Outcome,
+    identity_map: DataFrame,
+    quarantine: DataFrame,
+) -> Result<Tables> {
+    let previous = store.previous_table(OutputTable::Profiles.name(), plan.as_of)?.map(DataFrame::lazy);
+    let s = outputs::scored(plan, predicted.lazy(), models, previous)?;
+    let frames = io::collect_all(vec![s.profiles, s.tags, s.segment_summary, s.model_eval, s.profile_changes])?;
+    let [profiles, tags, segment_summary, model_eval, profile_changes]: [DataFrame; 5] =
+        frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
+    let tables = Tables { profiles, tags, identity_map, segment_summary, model_eval, profile_changes, quarantine };
+    for (table, df) in tables.all() {
+        tracing::info!(table = table.name(), rows = df.height(), "output computed");
+    }
+    Ok(tables)
+}
+
+/// Rows accounted in every input table (already checked by `pipeline::execute`) and
+/// `customer_key` unique and non-null: failing either is a bug (exit 70).
+fn built_in_checks(accounting: &BTreeMap<Table, Accounting>, profiles: &DataFrame) -> Result<Vec<Check>> {
+    let mut checks: Vec<Check> = accounting
+        .iter()
+        .map(|(table, a)| Check {
+            name: format!("rows_accounted_{}", table.name()),
+            status: "pass",
+            detail: format!(
+                "read {} = used {} + duplicate {} + quarantined {} + after_as_of {}",
+                a.read, a.used, a.duplicate, a.quarantined, a.after_as_of
+            ),
+        })
+        .collect();
+    let key = profiles.column("customer_key").map_err(|e| Error::internal("profiles", e))?;
+    let nulls = key.null_count();
+    let unique = key.n_unique().map_err(|e| Error::internal("profiles", e))?;
+    if nulls > 0 || unique != profiles.height() {
+        return Err(Error::Internal(format!(
+            "customer_key is not a unique non-null key: {nulls} nulls, {unique} distinct of {}",
+            profiles.height()
+        )));
+    }
+    checks.push(Check { name: "customer_key_unique_not_null".into(), status: "pass", detail: format!("{unique} keys") });
+    Ok(checks)
+}
+
+/// The configured gates; a failing `fail` gate leaves its report in `_rejected/` and stops
+/// the run (exit 1) with nothing published.
+fn pass_gates(
+    plan: &Plan,
+    store: &Store,
+    run_id: &str,
+    accounting: &BTreeMap<Table, Accounting>,
+    tables: &Tables,
+) -> Result<Vec<GateResult>> {
+    let previous = store.previous_day(plan.as_of).and_then(|d| store.manifest(d).ok());
+    let outputs: Vec<(OutputTable, &DataFrame)> = tables.all().collect();
+    let observed = gates::Observed { as_of: plan.as_of, accounting, outputs: &outputs, previous: previous.as_ref() };
+    let results = gates::evaluate(&plan.gates, &observed);
+    for g in results.iter().filter(|g| g.status != Status::Pass) {
+        tracing::warn!(gate = %g.name, status = ?g.status, observed = ?g.observed, max = ?g.max, detail = %g.detail, "quality gate");
+    }
+    let failed: Vec<String> = results.iter().filter(|g| g.status == Status::Fail).map(|g| format!("{} ({})", g.name, g.detail)).collect();
+    if !failed.is_empty() {
+        let report = serde_json::json!({"run_id": run_id, "as_of": plan.as_of.to_string(), "gates": results, "accounting": by_name(accounting.clone())});
+        let path = store.reject(plan.as_of, run_id, serde_json::to_string_pretty(&report).unwrap_or_default().as_bytes())?;
+        return Err(Error::QualityGate(format!("{} failed; nothing published; report in {}", failed.join("; "), path.display())));
+    }
+    let warnings = results.iter().filter(|g| g.status == Status::Warn).count();
+    tracing::info!(gates = results.len(), warnings, "quality gates passed");
+    Ok(results)
+}
+
+/// Stage every table and the day's documents: `report.html` and the data dictionary it links
+/// to (no run id in them: the same day run twice gives the same files).
+fn write(
+    plan: &Plan,
+    store: &Store,
+    run_id: &str,
+    tables: &Tables,
+    accounting: &BTreeMap<String, Accounting>,
+    gates: &[GateResult],
+) -> Result<(Vec<crate::store::manifest::FileEntry>, Vec<DocumentEntry>)> {
+    let opts = WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level };
+    let outputs = tables.all().map(|(t, df)| store.stage_table(run_id, t.name(), plan.as_of, df, opts)).collect::<Result<Vec<_>>>()?;
+    let day = crate::report::Day {
+        plan,
+        as_of: plan.as_of,
+        profiles: &tables.profiles,
+        segment_summary: &tables.segment_summary,
+        accounting,
+        gates,
+        previous: store.previous_day(plan.as_of),
+    };
+    let schemas: Vec<(OutputTable, Schema)> = tables.all().map(|(t, df)| (t, (**df.schema()).clone())).collect();
+    let dictionary = crate::dictionary::markdown(plan, &crate::dictionary::describe(plan, &schemas)?)?;
+    let documents =
+        [(crate::report::FILE_NAME, crate::report::render(&day)?.into_bytes()), (crate::dictionary::FILE_NAME, dictionary.into_bytes())];
+    let documents = documents
+        .iter()
+        .map(|(name, data)| store.stage_document(run_id, crate::report::TABLE, plan.as_of, name, data))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((outputs, documents))
+}
+
+/// Accounting keyed by table name, as the manifest and the report show it.
+fn by_name(accounting: BTreeMap<Table, Accounting>) -> BTreeMap<String, Accounting> {
+    accounting.into_iter().map(|(t, a)| (t.name().to_string(), a)).collect()
+}
+
+fn input_entries(files: &BTreeMap<Table, Vec<crate::io::scan::InputFile>>) -> Vec<InputEntry> {
+    files
+        .iter()
+        .flat_map(|(t, files)| {
+            files.iter().map(move |f| InputEntry {
+                table: t.name().into(),
+                path: f.path.display().to_string(),
+                bytes: f.bytes,
+                duplicate_of: f.duplicate_of.as_ref().map(|p| p.display().to_string()),
+            })
+        })
+        .collect()
+}
+
+/// The manifest's `rules`: `segments`, `lifecycle` and `tags` in config order.
+fn rules(plan: &Plan) -> BTreeMap<&'static str, Vec<RuleEntry>> {
+    let entries = |rules: &[crate::config::NamedExpr]| {
+        rules
+            .iter()
+            .map(|r| RuleEntry {
+                name: r.name.clone(),
+                when: r.sql.clone(),
+                label: r.label_en.clone(),
+                label_zh: r.label_zh.clone(),
+                description: r.description.clone(),
+            })
+            .collect()
+    };
+    BTreeMap::from([("segments", entries(&plan.segments)), ("lifecycle", entries(&plan.lifecycle)), ("tags", entries(&plan.tags))])
+}
+
+/// A small table as JSON objects, one per row (for the manifest).
+fn rows_as_json(df: &DataFrame) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let value = |v: AnyValue| match v {
+        AnyValue::String(s) => serde_json::Value::from(s),
+        AnyValue::Null => serde_json::Value::Null,
+        v => v.extract::<f64>().map_or(serde_json::Value::Null, |f| {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                serde_json::Value::from(f as i64)
+            } else {
+                serde_json::Value::from(f)
+            }
+        }),
+    };
+    (0..df.height())
+        .map(|i| df.columns().iter().map(|c| (c.name().to_string(), c.get(i).map_or(serde_json::Value::Null, value))).collect())
+        .collect()
+}

@@ -1,0 +1,67 @@
+//! Expression helpers shared by the stages, the output tables and the models: counts,
+//! exact money sums, fixed-point means and safe ratios. Sums are taken in whole cents or
+//! micro-units as integers so that a result never depends on the order rows arrive in (float
+//! sums differ in the last bit from run to run and would break byte-identical output).
+
+use polars::prelude::*;
+
+pub use crate::day::datetime_lit;
+
+/// A `Date` literal.
+pub fn date_lit(d: chrono::NaiveDate) -> Expr {
+    crate::day::Day(d).lit()
+}
+
+/// `e` is one of `values` (exact text match).
+pub fn one_of(e: Expr, values: &[&str]) -> Expr {
+    values.iter().map(|v| e.clone().eq(lit(*v))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
+}
+
+/// Count of rows where `cond` holds, as a fast aggregation (`when/then/sum`, not `filter`).
+pub fn count_if(cond: Expr) -> Expr {
+    when(cond).then(lit(1u32)).otherwise(lit(0u32)).sum()
+}
+
+/// Sum of the money `value` where `cond` holds, exact (in cents).
+pub fn money_sum_if(value: Expr, cond: Expr) -> Expr {
+    when(cond).then(cents(value)).otherwise(lit(0i64)).sum().cast(DataType::Float64) / lit(100.0)
+}
+
+/// Exact sum of a money column (see `money_sum_if`).
+pub fn money_sum(value: Expr) -> Expr {
+    cents(value).sum().cast(DataType::Float64) / lit(100.0)
+}
+
+/// Exact mean of a money column over its non-null values (NaN when there are none).
+/// Use it as its own column, not inside a larger expression: polars 0.55's common
+/// sub-expression pass mis-broadcasts a repeated scalar aggregate in `with_columns` and panics.
+pub fn money_mean(value: Expr) -> Expr {
+    cents(value.clone()).sum().cast(DataType::Float64) / value.count().cast(DataType::Float64) / lit(100.0)
+}
+
+/// Sum of a float column in fixed point (micro-units): like `money_sum`, the same whatever
+/// order the rows arrive in.
+pub fn fixed_sum(value: Expr) -> Expr {
+    micros(value).sum().cast(DataType::Float64) / lit(1e6)
+}
+
+/// Mean of a float column over its non-null values, summed in fixed point (see `fixed_sum`).
+/// Null when there are none.
+pub fn fixed_mean(value: Expr) -> Expr {
+    ratio(micros(value.clone()).sum(), value.count()) / lit(1e6)
+}
+
+fn micros(value: Expr) -> Expr {
+    (value * lit(1e6)).round(0, RoundMode::HalfToEven).cast(DataType::Int64)
+}
+
+fn cents(value: Expr) -> Expr {
+    (value * lit(100.0)).round(0, RoundMode::HalfToEven).cast(DataType::Int64)
+}
+
+/// `num / den`, null when the denominator is zero or null.
+pub fn ratio(num: Expr, den: Expr) -> Expr {
+    when(den.clone().gt(lit(0)))
+        .then(num.cast(DataType::Float64) / den.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}

@@ -1,0 +1,26 @@
+//! `identity_map`: which person every source record was resolved to, and by which rule.
+
+use super::{ColumnDoc, TableDoc};
+use polars::prelude::*;
+
+/// The published map: the identity stage's map without the internal row key, sorted.
+pub fn build(id_map: LazyFrame) -> LazyFrame {
+    id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default())
+}
+
+pub const DOC: TableDoc =
+    TableDoc { grain: "source record", about: "Which person every source record was resolved to, and by which rule.", columns: COLUMNS };
+
+const COLUMNS: &[ColumnDoc] = &[
+    ("source", "Source system of the record.", "", "source names"),
+    ("source_customer_id", "The record's id in its source.", "", ""),
+    ("customer_key", "The person the record belongs to.", "", "a profiles.customer_key"),
+    (
+        "match_rule",
+        "The strongest rule that linked the record.",
+        "",
+        "source_id, override, id_number, phone, email, probabilistic, singleton",
+    ),
+    ("match_score", "1 for deterministic links, else the best match probability.", "probability", "0..1"),
+    ("key_created", "The day the person's key was first issued.", "date", ""),
+];

@@ -1,0 +1,116 @@
+//! The published tables, one module each: how the table is built and what each of its columns
+//! means, side by side (as dbt keeps a model's SQL and its docs together). The data
+//! dictionary and the publish list are derived from here, so a new table is one module and
+//! one `OutputTable` variant, and a new column is one edit in its table's module.
+
+pub mod identity_map;
+pub mod model_eval;
+pub mod profile_changes;
+pub mod profiles;
+pub mod quarantine;
+pub mod segment_summary;
+pub mod tags;
+
+use crate::config::{Closed, OutputTable, Plan};
+use crate::error::Result;
+use crate::stages::history::History;
+use crate::stages::predict::Outcome;
+use polars::prelude::*;
+
+/// A column's documentation: (name, meaning, unit, allowed values).
+pub type ColumnDoc = (&'static str, &'static str, &'static str, &'static str);
+
+/// What the dictionary says of a table: one row per …, what it is, its fixed columns.
+pub struct TableDoc {
+    pub grain: &'static str,
+    pub about: &'static str,
+    pub columns: &'static [ColumnDoc],
+}
+
+pub const MONEY: &str = "money (input currency)";
+pub const DAYS: &str = "days";
+pub const SHARE: &str = "share 0..1";
+pub const COUNT: &str = "count";
+
+pub fn doc(table: OutputTable) -> TableDoc {
+    match table {
+        OutputTable::Profiles => profiles::DOC,
+        OutputTable::Tags => tags::DOC,
+        OutputTable::IdentityMap => identity_map::DOC,
+        OutputTable::SegmentSummary => segment_summary::DOC,
+        OutputTable::ModelEval => model_eval::DOC,
+        OutputTable::ProfileChanges => profile_changes::DOC,
+        OutputTable::Quarantine => quarantine::DOC,
+    }
+}
+
+/// Meaning, unit and allowed values of one published column; None when it is undocumented.
+/// Columns the config names (event windows, model horizons, config features, rules, hashes)
+/// are described from the plan.
+pub fn meaning(plan: &Plan, table: OutputTable, column: &str) -> Option<(String, String, String)> {
+    if table == OutputTable::Profiles {
+        if let Some(m) = profiles::configured(plan, column) {
+            return Some(m);
+        }
+    }
+    doc(table).columns.iter().find(|(c, ..)| *c == column).map(|(_, m, u, v)| (m.to_string(), u.to_string(), v.to_string()))
+}
+
+/// The tables built on the predicted profile, as plans.
+pub struct Scored {
+    pub profiles: LazyFrame,
+    pub tags: LazyFrame,
+    pub segment_summary: LazyFrame,
+    pub model_eval: LazyFrame,
+    pub profile_changes: LazyFrame,
+}
+
+/// Plans of the tables read from the profile with the models' columns (`predict::predict`).
+/// `previous`: the previous published day's profiles, for the history.
+pub fn scored(plan: &Plan, predicted: LazyFrame, outcome: &Outcome, previous: Option<LazyFrame>) -> Result<Scored> {
+    let scored = crate::stages::score::apply_rules(predicted, plan).cache();
+    let profiles = profiles::build(scored.clone())?;
+    let history = History::new(profiles.clone(), previous);
+    Ok(Scored {
+        tags: tags::build(profiles.clone()),
+        segment_summary: segment_summary::build(profiles.clone(), plan, outcome, &history)?,
+        model_eval: model_eval::build(scored, outcome.holdout_days)?,
+        profile_changes: profile_changes::build(&history)?,
+        profiles,
+    })
+}
+
+/// Every table of a day, computed.
+pub struct Tables {
+    pub profiles: DataFrame,
+    pub tags: DataFrame,
+    pub identity_map: DataFrame,
+    pub segment_summary: DataFrame,
+    pub model_eval: DataFrame,
+    pub profile_changes: DataFrame,
+    pub quarantine: DataFrame,
+}
+
+impl Tables {
+    pub fn get(&self, table: OutputTable) -> &DataFrame {
+        match table {
+            OutputTable::Profiles => &self.profiles,
+            OutputTable::Tags => &self.tags,
+            OutputTable::IdentityMap => &self.identity_map,
+            OutputTable::SegmentSummary => &self.segment_summary,
+            OutputTable::ModelEval => &self.model_eval,
+            OutputTable::ProfileChanges => &self.profile_changes,
+            OutputTable::Quarantine => &self.quarantine,
+        }
+    }
+
+    /// The tables in publish order.
+    pub fn all(&self) -> impl Iterator<Item = (OutputTable, &DataFrame)> {
+        OutputTable::ALL.iter().map(|&t| (t, self.get(t)))
+    }
+
+    /// Rows of all tables.
+    pub fn rows(&self) -> usize {
+        self.all().map(|(_, df)| df.height()).sum()
+    }
+}

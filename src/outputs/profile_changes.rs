@@ -1,0 +1,24 @@
+//! `profile_changes`: customers whose segment, lifecycle stage or tags changed since the
+//! previous published day (the comparison itself is the history stage's).
+
+use super::{ColumnDoc, TableDoc};
+use crate::error::Result;
+use crate::stages::history::History;
+use polars::prelude::LazyFrame;
+
+pub fn build(history: &History) -> Result<LazyFrame> {
+    history.changes()
+}
+
+pub const DOC: TableDoc = TableDoc {
+    grain: "(person, changed field)",
+    about: "Customers whose segment, lifecycle stage or tags changed since the previous published day.",
+    columns: COLUMNS,
+};
+
+const COLUMNS: &[ColumnDoc] = &[
+    ("customer_key", "The person.", "", ""),
+    ("field", "The changed field.", "", "segment, lifecycle_stage, tags"),
+    ("before", "Value on the previous published day (tags as a comma list); null for a new customer.", "", ""),
+    ("after", "Value now; null for a customer gone (e.g. merged).", "", ""),
+];

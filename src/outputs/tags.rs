@@ -1,0 +1,20 @@
+//! `tags`: the profile's tags in long form, one row per (customer_key, tag), for BI filters.
+
+use super::{ColumnDoc, TableDoc};
+use polars::prelude::*;
+
+pub fn build(profiles: LazyFrame) -> LazyFrame {
+    profiles
+        .select([col("customer_key"), col("tags").alias("tag"), col("tag_labels").alias("label")])
+        .explode(cols(["tag", "label"]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
+        .filter(col("tag").is_not_null())
+        .sort(["customer_key", "tag"], Default::default())
+}
+
+pub const DOC: TableDoc = TableDoc { grain: "(person, tag)", about: "The profile's tags in long form, for BI filters.", columns: COLUMNS };
+
+const COLUMNS: &[ColumnDoc] = &[
+    ("customer_key", "The person.", "", "a profiles.customer_key"),
+    ("tag", "Tag name.", "", ""),
+    ("label", "The tag's label in the pipeline's locale.", "", ""),
+];

@@ -1,0 +1,129 @@
+//! The output root: where each published day's tables, documents and manifest live, how a
+//! day is read back (status, inspect, history, the previous identity map) and how a run
+//! publishes (staging, verify, rename, manifest last, lock). Every path under the root is
+//! built here.
+//!
+//! ```text
+//! <root>/<table>/dt=YYYY-MM-DD/part-<run_id>-00000.parquet   one folder per output table and day
+//! <root>/report/dt=YYYY-MM-DD/{report.html,data_dictionary.md}
+//! <root>/_manifest/dt=YYYY-MM-DD/_manifest.json              moved last: the day is published
+//! <root>/_rejected/dt=YYYY-MM-DD/<run_id>.json               a run a gate refused
+//! <root>/_staging/<run_id>/…                                  a run's files before the rename
+//! <root>/_portrait.lock                                       one run at a time
+//! ```
+
+pub mod manifest;
+pub mod publish;
+
+use crate::day::Day;
+use crate::error::{Error, Result};
+use crate::io;
+use polars::prelude::DataFrame;
+use std::path::{Path, PathBuf};
+
+pub use manifest::{Accounting, Check, DocumentEntry, InputEntry, Manifest, Published, RuleEntry};
+pub use publish::Lock;
+
+/// The manifest's folder; `_` keeps it out of readers' globs over the output root.
+const MANIFEST: &str = "_manifest";
+const MANIFEST_FILE: &str = "_manifest.json";
+const REJECTED: &str = "_rejected";
+
+/// An output root.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: &Path) -> Store {
+        Store { root: root.to_path_buf() }
+    }
+
+    /// The folder of a table's day relative to the root: `profiles/dt=2026-11-22`.
+    pub fn day_folder(table: &str, day: Day) -> String {
+        format!("{table}/{}", day.folder())
+    }
+
+    fn manifest_path(&self, day: Day) -> PathBuf {
+        self.root.join(Store::day_folder(MANIFEST, day)).join(MANIFEST_FILE)
+    }
+
+    /// Where a run refused by a gate leaves its report.
+    pub fn rejected_path(&self, day: Day, run_id: &str) -> PathBuf {
+        self.root.join(Store::day_folder(REJECTED, day)).join(format!("{run_id}.json"))
+    }
+
+    /// A day is published when its manifest is in place (it is moved there last).
+    pub fn is_published(&self, day: Day) -> bool {
+        self.manifest_path(day).exists()
+    }
+
+    /// Published days, oldest first.
+    pub fn published_days(&self) -> Vec<Day> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(MANIFEST)) else { return Vec::new() };
+        let mut days: Vec<Day> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Day::from_folder(&e.file_name().to_string_lossy()))
+            .filter(|d| self.is_published(*d))
+            .collect();
+        days.sort();
+        days
+    }
+
+    /// The newest published day before `day`, if any.
+    pub fn previous_day(&self, day: Day) -> Option<Day> {
+        self.published_days().into_iter().filter(|d| *d < day).next_back()
+    }
+
+    /// A published day's manifest as `status`, `inspect` and the gates read it.
+    pub fn manifest(&self, day: Day) -> Result<Published> {
+        let path = self.manifest_path(day);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))
+    }
+
+    /// All Parquet files of one table's published day as one frame (None without a folder or files).
+    pub fn read_table(&self, table: &str, day: Day) -> Result<Option<DataFrame>> {
+        let folder = self.root.join(Store::day_folder(table, day));
+        let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+        files.sort();
+        let mut frames = Vec::new();
+        for f in files {
+            frames.push(io::parquet::read(&f)?);
+        }
+        let Some(mut df) = frames.pop() else { return Ok(None) };
+        for f in frames {
+            df.vstack_mut(&f).map_err(|e| Error::internal(table, e))?;
+        }
+        // The folder's Hive `dt` is not a column of the table.
+        Ok(Some(df.drop("dt").unwrap_or(df)))
+    }
+
+    /// A table of the newest published day before `day` (keys stay stable across nights;
+    /// profile changes and gates compare with it).
+    pub fn previous_table(&self, table: &str, day: Day) -> Result<Option<DataFrame>> {
+        let Some(previous) = self.previous_day(day) else { return Ok(None) };
+        let df = self.read_table(table, previous)?;
+        if let Some(df) = &df {
+            tracing::info!(dt = %previous, table, rows = df.height(), "previous published day read");
+        }
+        Ok(df)
+    }
+
+    /// Reports of runs refused by a gate: `dt=… <run_id>.json`, sorted.
+    pub fn rejected_runs(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(REJECTED)) else { return Vec::new() };
+        let mut runs: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .flat_map(|d| {
+                std::fs::read_dir(d.path()).into_iter().flatten().filter_map(|e| e.ok()).map(move |f| (d.file_name(), f.file_name()))
+            })
+            .map(|(dt, f)| format!("{} {}", dt.to_string_lossy(), f.to_string_lossy()))
+            .collect();
+        runs.sort();
+        runs
+    }
+}

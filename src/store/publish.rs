@@ -1,0 +1,188 @@
+//! Publishing a day atomically, and the output root's lock. Readers see a day's folder
+//! complete or not at all: everything is written under `_staging/<run_id>/` (skipped by
+//! Spark/DuckDB globs), checked against what was written, then renamed into place with
+//! `_SUCCESS` in each folder; the manifest is moved last.
+
+use super::manifest::{DocumentEntry, FileEntry, Manifest};
+use super::{Store, MANIFEST, MANIFEST_FILE};
+use crate::day::Day;
+use crate::error::{Error, Result};
+use crate::io::parquet::{self, WriteOptions};
+use polars::prelude::DataFrame;
+use serde::Serialize;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const STAGING: &str = "_staging";
+const TRASH: &str = "_trash";
+
+impl Store {
+    /// Take the output root's lock (exit 75 while a live run holds it), then remove what
+    /// killed runs left in staging: holding the lock, any staging folder is a dead run's.
+    pub fn lock(&self, started: &str) -> Result<Lock> {
+        let lock = Lock::acquire(&self.root, started)?;
+        for dir in [STAGING, TRASH] {
+            let _ = fs::remove_dir_all(self.root.join(dir));
+        }
+        Ok(lock)
+    }
+
+    /// Write a table's day into the run's staging folder; its manifest entry.
+    pub fn stage_table(&self, run_id: &str, table: &str, day: Day, df: &DataFrame, opts: WriteOptions) -> Result<FileEntry> {
+        let rel_dir = Store::day_folder(table, day);
+        mkdirs(&staging_dir(&self.root, run_id).join(&rel_dir))?;
+        let rel = format!("{rel_dir}/part-{run_id}-00000.parquet");
+        let w = parquet::write(df, &staging_dir(&self.root, run_id).join(&rel), opts)?;
+        Ok(FileEntry { table: table.to_string(), path: rel, rows: w.rows, bytes: w.bytes, sha256: w.sha256 })
+    }
+
+    /// Write a document into the staging folder of `folder`'s day; its manifest entry.
+    pub fn stage_document(&self, run_id: &str, folder: &str, day: Day, name: &str, data: &[u8]) -> Result<DocumentEntry> {
+        let rel = format!("{}/{name}", Store::day_folder(folder, day));
+        let path = staging_dir(&self.root, run_id).join(&rel);
+        write_file(&path, data)?;
+        let (bytes, sha256) = parquet::digest(&path)?;
+        Ok(DocumentEntry { path: rel, bytes, sha256 })
+    }
+
+    /// Leave the report of a run a gate refused; its path.
+    pub fn reject(&self, day: Day, run_id: &str, report: &[u8]) -> Result<PathBuf> {
+        let path = self.rejected_path(day, run_id);
+        write_file(&path, report)?;
+        Ok(path)
+    }
+
+    /// Check the staged files against their entries (rows re-read, bytes and sha256
+    /// recomputed), write `_SUCCESS` in each folder and the manifest, then move them into place.
+    pub fn publish<S: Serialize>(&self, day: Day, manifest: &Manifest<S>) -> Result<()> {
+        let staging = staging_dir(&self.root, &manifest.run_id);
+        for e in &manifest.outputs {
+            let path = staging.join(&e.path);
+            let (bytes, sha) = parquet::digest(&path)?;
+            let rows = parquet::read(&path)?.height() as u64;
+            if (bytes, &sha, rows) != (e.bytes, &e.sha256, e.rows) {
+                return Err(Error::Internal(format!("staged file {} does not match what was written", e.path)));
+            }
+        }
+        for d in &manifest.documents {
+            if parquet::digest(&staging.join(&d.path))? != (d.bytes, d.sha256.clone()) {
+                return Err(Error::Internal(format!("staged file {} does not match what was written", d.path)));
+            }
+        }
+        let folder_of = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        let mut rels: Vec<String> = manifest.outputs.iter().map(|e| folder_of(&e.path)).collect();
+        rels.extend(manifest.documents.iter().map(|d| folder_of(&d.path)));
+        rels.dedup();
+        let manifest_rel = Store::day_folder(MANIFEST, day);
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal("manifest json", e))?;
+        write_file(&staging.join(&manifest_rel).join(MANIFEST_FILE), &json)?;
+        for rel in &rels {
+            write_file(&staging.join(rel).join("_SUCCESS"), b"")?;
+        }
+        rels.push(manifest_rel);
+        promote(&self.root, &manifest.run_id, &rels)
+    }
+}
+
+fn staging_dir(root: &Path, run_id: &str) -> PathBuf {
+    root.join(STAGING).join(run_id)
+}
+
+pub fn mkdirs(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).map_err(|e| Error::io(path, e))
+}
+
+pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    if let Some(p) = path.parent() {
+        mkdirs(p)?;
+    }
+    let mut f = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    use std::io::Write;
+    f.write_all(data).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(path: &Path) {
+    // Makes the rename durable; not all file systems allow opening a folder, so best effort.
+    if let Ok(d) = fs::File::open(path) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Move each staged `<rel>` folder (e.g. `profiles/dt=2026-11-22`) into `root/<rel>`,
+/// replacing what was there, then remove the staging folder.
+fn promote(root: &Path, run_id: &str, rels: &[String]) -> Result<()> {
+    let staging = staging_dir(root, run_id);
+    let trash = root.join(TRASH).join(run_id);
+    for rel in rels {
+        let from = staging.join(rel);
+        let to = root.join(rel);
+        let parent = to.parent().expect("a dt folder has a parent");
+        mkdirs(parent)?;
+        if to.exists() {
+            let old = trash.join(rel);
+            mkdirs(old.parent().expect("has parent"))?;
+            fs::rename(&to, &old).map_err(|e| Error::io(&to, e))?;
+        }
+        fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        sync_dir(parent);
+    }
+    let _ = fs::remove_dir_all(&trash);
+    let _ = fs::remove_dir_all(&staging);
+    // Leave no empty `_staging/` or `_trash/` behind (fails harmlessly while not empty).
+    let _ = fs::remove_dir(root.join(STAGING));
+    let _ = fs::remove_dir(root.join(TRASH));
+    Ok(())
+}
+
+/// An exclusive lock on an output root, released on drop.
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn acquire(root: &Path, started: &str) -> Result<Lock> {
+        mkdirs(root)?;
+        let path = root.join("_portrait.lock");
+        let me = format!(
+            "pid={} host={} started={}",
+            std::process::id(),
+            fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+            started
+        );
+        for _ in 0..2 {
+            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    f.write_all(me.as_bytes()).map_err(|e| Error::io(&path, e))?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    if holder_is_dead(&holder) {
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    return Err(Error::Locked { path, holder });
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Locked { path, holder: "a run that keeps re-taking the lock".into() })
+    }
+}
+
+/// A lock whose pid no longer runs on this host was left by a killed run.
+fn holder_is_dead(holder: &str) -> bool {
+    let pid = holder.split_whitespace().find_map(|kv| kv.strip_prefix("pid=")).and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        None => false,
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
