@@ -283,7 +283,6 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
     let source = str_col(customers, "source")?;
     let sid = str_col(customers, "source_customer_id")?;
     let member: Vec<String> = source.iter().zip(sid.iter()).map(|(s, i)| member_id(s.unwrap_or(""), i.unwrap_or(""))).collect();
-    let index: HashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
     let started = std::time::Instant::now();
     let records = prepare(customers)?;
     let mut report = Report { records: n, ..Default::default() };
@@ -291,9 +290,44 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
 
     let mut links: Vec<Link> = Vec::new();
     equal_value_links(&member.iter().map(|m| Some(m.as_str())).collect::<Vec<_>>(), Rule::SourceId, &mut links);
+    let (apart, alone) = override_links(&member, ctx.overrides, &mut links);
+    // Records of one source id are always one person (above); the other rules by their field.
+    let rules: Vec<LinkRule> = spec.link_on.iter().copied().filter(|r| *r != LinkRule::SourceId).collect();
+    for (k, rule) in rules.iter().enumerate() {
+        let values: Vec<Option<&str>> = records
+            .iter()
+            .map(|r| match rule {
+                LinkRule::IdNumber => r.id_number.as_deref(),
+                LinkRule::Phone => r.phone.as_deref(),
+                LinkRule::Email | LinkRule::SourceId => r.email.as_deref(),
+            })
+            .collect();
+        equal_value_links(&values, Rule::Field(k as u8), &mut links);
+    }
+    if spec.fuzzy {
+        fuzzy_links(&records, spec, prepared_s, &mut links, &mut report);
+    }
+    // Strongest evidence first: rule precedence, then higher probability; ties by record.
+    links.sort_by(|x, y| x.rule.cmp(&y.rule).then(y.score.total_cmp(&x.score)).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+
+    let clusters = Clusters {
+        uf: UnionFind::new(n),
+        phones: records.iter().map(|r| r.phone.iter().cloned().collect()).collect(),
+        ids: records.iter().map(|r| r.id_number.iter().filter(|_| r.cn_id).cloned().collect()).collect(),
+        apart,
+        alone,
+    };
+    let linked = apply_links(clusters, &links, &rules, spec.max_cluster_size, &mut report);
+    with_keys(customers, &member, linked, &rules, ctx, report)
+}
+
+/// The steward's decisions: `link` pairs become links; `split` pairs must stay apart and a
+/// `split` of one record keeps it alone.
+fn override_links(member: &[String], overrides: &[Override], links: &mut Vec<Link>) -> (HashMap<u32, Vec<u32>>, Vec<bool>) {
+    let index: HashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
     let mut apart: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut alone = vec![false; n];
-    for o in ctx.overrides {
+    let mut alone = vec![false; member.len()];
+    for o in overrides {
         match o {
             Override::Link(a, b) => {
                 if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
@@ -312,58 +346,52 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
             }
         }
     }
-    // Records of one source id are always one person (above); the other rules by their field.
-    let rules: Vec<LinkRule> = spec.link_on.iter().copied().filter(|r| *r != LinkRule::SourceId).collect();
-    for (k, rule) in rules.iter().enumerate() {
-        let values: Vec<Option<&str>> = records
-            .iter()
-            .map(|r| match rule {
-                LinkRule::IdNumber => r.id_number.as_deref(),
-                LinkRule::Phone => r.phone.as_deref(),
-                LinkRule::Email | LinkRule::SourceId => r.email.as_deref(),
-            })
-            .collect();
-        equal_value_links(&values, Rule::Field(k as u8), &mut links);
-    }
-    if spec.fuzzy {
-        let t = std::time::Instant::now();
-        let (pairs, blocking) = fuzzy::candidate_pairs(&records, spec.max_block_size);
-        let blocking_s = t.elapsed().as_secs_f64();
-        let (vectors, patterns) = fuzzy::compare_pairs(&records, &pairs);
-        let compare_s = t.elapsed().as_secs_f64() - blocking_s;
-        let model = fuzzy::train(&records, spec.max_block_size);
-        let train_s = t.elapsed().as_secs_f64() - blocking_s - compare_s;
-        tracing::info!(prepare_s = prepared_s, blocking_s, compare_s, train_s, "identity timings");
-        let probability: HashMap<&[u8; N_FIELDS], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
-        for (&(a, b), v) in pairs.iter().zip(&vectors) {
-            let p = probability[v];
-            if p >= spec.match_threshold && fuzzy::has_identifying_evidence(v) {
-                links.push(Link { a, b, rule: Rule::Probabilistic, score: p });
-            }
-        }
-        tracing::info!(
-            candidate_pairs = pairs.len(),
-            patterns = patterns.len(),
-            em_iterations = model.iterations,
-            lambda = model.lambda,
-            "fuzzy matching"
-        );
-        report.blocking = blocking;
-        report.model = Some(model);
-    }
-    // Strongest evidence first: rule precedence, then higher probability; ties by record.
-    links.sort_by(|x, y| x.rule.cmp(&y.rule).then(y.score.total_cmp(&x.score)).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+    (apart, alone)
+}
 
-    let mut clusters = Clusters {
-        uf: UnionFind::new(n),
-        phones: records.iter().map(|r| r.phone.iter().cloned().collect()).collect(),
-        ids: records.iter().map(|r| r.id_number.iter().filter(|_| r.cn_id).cloned().collect()).collect(),
-        apart,
-        alone,
-    };
+/// Fellegi-Sunter: candidate pairs by blocking, the model trained by EM, a link for every
+/// pair at or above the threshold with identifying evidence.
+fn fuzzy_links(records: &[Prepared], spec: &Identity, prepared_s: f64, links: &mut Vec<Link>, report: &mut Report) {
+    let t = std::time::Instant::now();
+    let (pairs, blocking) = fuzzy::candidate_pairs(records, spec.max_block_size);
+    let blocking_s = t.elapsed().as_secs_f64();
+    let (vectors, patterns) = fuzzy::compare_pairs(records, &pairs);
+    let compare_s = t.elapsed().as_secs_f64() - blocking_s;
+    let model = fuzzy::train(records, spec.max_block_size);
+    let train_s = t.elapsed().as_secs_f64() - blocking_s - compare_s;
+    tracing::info!(prepare_s = prepared_s, blocking_s, compare_s, train_s, "identity timings");
+    let probability: HashMap<&[u8; N_FIELDS], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
+    for (&(a, b), v) in pairs.iter().zip(&vectors) {
+        let p = probability[v];
+        if p >= spec.match_threshold && fuzzy::has_identifying_evidence(v) {
+            links.push(Link { a, b, rule: Rule::Probabilistic, score: p });
+        }
+    }
+    tracing::info!(
+        candidate_pairs = pairs.len(),
+        patterns = patterns.len(),
+        em_iterations = model.iterations,
+        lambda = model.lambda,
+        "fuzzy matching"
+    );
+    report.blocking = blocking;
+    report.model = Some(model);
+}
+
+/// The clusters after the links (strongest first) and, per record, the first rule that
+/// linked it and its best score.
+struct Linked {
+    clusters: Clusters,
+    rule_of: Vec<Option<Rule>>,
+    score: Vec<f64>,
+}
+
+/// Join the links' records through the guards (conflicting ids, cluster size, overrides).
+fn apply_links(mut clusters: Clusters, links: &[Link], rules: &[LinkRule], max_cluster_size: usize, report: &mut Report) -> Linked {
+    let n = clusters.alone.len();
     let mut rule_of: Vec<Option<Rule>> = vec![None; n];
     let mut score = vec![0.0f64; n];
-    for l in &links {
+    for l in links {
         let guarded = !matches!(l.rule, Rule::SourceId | Rule::Override);
         let joined = match l.rule {
             // A re-sent record is the same record whatever else happens.
@@ -373,7 +401,7 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
             }
             _ => {
                 let id_link = matches!(l.rule, Rule::Field(k) if rules[k as usize] == LinkRule::IdNumber);
-                clusters.join(l.a, l.b, guarded, !id_link, spec.max_cluster_size)
+                clusters.join(l.a, l.b, guarded, !id_link, max_cluster_size)
             }
         };
         match joined {
@@ -385,7 +413,7 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
                     }
                 }
                 if matches!(joined, Joined::Yes) {
-                    *report.links_by_rule.entry(rule_name(l.rule, &rules).to_string()).or_default() += 1;
+                    *report.links_by_rule.entry(rule_name(l.rule, rules).to_string()).or_default() += 1;
                 }
             }
             Joined::Conflict => report.refused_conflict += 1,
@@ -400,9 +428,22 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
             "identity links refused by the chain guards"
         );
     }
+    Linked { clusters, rule_of, score }
+}
 
-    let roots: Vec<u32> = (0..n as u32).map(|i| clusters.uf.find(i)).collect();
-    let (keys, created, key_report) = keys::assign(&member, &roots, ctx.previous, ctx.as_of)?;
+/// The records with their person's stable `customer_key`, dense `_key`, rule, score and the
+/// day the key was created.
+fn with_keys(
+    customers: &DataFrame,
+    member: &[String],
+    mut linked: Linked,
+    rules: &[LinkRule],
+    ctx: &Context,
+    mut report: Report,
+) -> Result<(DataFrame, Report)> {
+    let n = member.len();
+    let roots: Vec<u32> = (0..n as u32).map(|i| linked.clusters.uf.find(i)).collect();
+    let (keys, created, key_report) = keys::assign(member, &roots, ctx.previous, ctx.as_of)?;
     report.keys = key_report;
     // `_key`: a dense u32 per person (rank of its customer_key) for joins and group-bys on the
     // big tables; 4 bytes a row instead of a 19-character string.
@@ -412,8 +453,8 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
     report.clusters = sorted.len();
     let dense: HashMap<&str, u32> = sorted.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
     let internal: Vec<u32> = keys.iter().map(|k| dense[k.as_str()]).collect();
-    let rule_names: Vec<&str> = rule_of.iter().map(|r| r.map_or("singleton", |r| rule_name(r, &rules))).collect();
-    let scores: Vec<f64> = rule_of.iter().zip(&score).map(|(r, s)| if r.is_some() { *s } else { 1.0 }).collect();
+    let rule_names: Vec<&str> = linked.rule_of.iter().map(|r| r.map_or("singleton", |r| rule_name(r, rules))).collect();
+    let scores: Vec<f64> = linked.rule_of.iter().zip(&linked.score).map(|(r, s)| if r.is_some() { *s } else { 1.0 }).collect();
     let mut out = customers.clone();
     let created: Vec<Option<i32>> = created.iter().map(|d| d.map(|d| Day(d).epoch_days())).collect();
     let created =
