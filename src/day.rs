@@ -49,6 +49,11 @@ impl Day {
         lit(self.epoch_days()).cast(DataType::Date)
     }
 
+    /// Midnight at the start of the day.
+    pub fn start(self) -> NaiveDateTime {
+        self.0.and_hms_opt(0, 0, 0).expect("midnight")
+    }
+
     /// Midnight after the day: rows at or after it belong to a later run.
     pub fn end(self) -> NaiveDateTime {
         self.0.succ_opt().expect("date in range").and_hms_opt(0, 0, 0).expect("midnight")
@@ -77,6 +82,29 @@ impl Day {
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// How input timestamps are read. Every timestamp inside a run is a local time (no zone) in
+/// the business's time zone `zone`; values before `earliest` or after `latest` are implausible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Times {
+    /// IANA name, `UTC` by default.
+    pub zone: String,
+    pub earliest: NaiveDateTime,
+    pub latest: NaiveDateTime,
+}
+
+impl Times {
+    /// For files read without a pipeline (`portrait models`, identity-eval): UTC, and any
+    /// date from 1900 to 2200.
+    pub fn permissive() -> Times {
+        let at = |y| NaiveDate::from_ymd_opt(y, 1, 1).expect("a valid date").and_hms_opt(0, 0, 0).expect("midnight");
+        Times { zone: "UTC".into(), earliest: at(1900), latest: at(2200) }
+    }
+
+    pub fn is_utc(&self) -> bool {
+        self.zone == "UTC"
     }
 }
 

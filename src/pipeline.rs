@@ -49,7 +49,25 @@ pub struct Executed {
 
 /// Read every table lazily (schemas checked, nothing executed yet).
 pub fn ingest_all(plan: &Plan) -> Result<BTreeMap<Table, Ingested>> {
-    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s)?))).collect()
+    let times = plan.times();
+    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s, &times)?))).collect()
+}
+
+/// An input error polars raised while executing names no file: find the file by reading each
+/// input file alone (only on this failure path), so the message says which one.
+pub fn name_the_file(plan: &Plan, e: Error) -> Error {
+    let Error::InputData { file, message } = e else { return e };
+    if file != io::UNKNOWN_FILE {
+        return Error::InputData { file, message };
+    }
+    for source in &plan.tables {
+        for f in io::scan::discover(source).unwrap_or_default() {
+            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source).and_then(|(lf, _)| io::collect(lf)) {
+                return Error::input(f.path.display(), message);
+            }
+        }
+    }
+    Error::InputData { file, message }
 }
 
 /// The customers to resolve: the cleaned, usable customer records.

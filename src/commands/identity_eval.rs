@@ -3,6 +3,7 @@
 //! literature's measure: a pair of records is predicted a match when both land in one cluster).
 
 use crate::config::{Identity, TableSource};
+use crate::day::Times;
 use crate::error::{Error, Result};
 use crate::schema::Table;
 use crate::stages::{clean, identity, ingest};
@@ -95,7 +96,7 @@ fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
 pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) -> Result<Report> {
     let truth = read_truth(truth)?;
     let started = Instant::now();
-    let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)))?;
+    let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)), &Times::permissive())?;
     let records = crate::io::collect(clean::customers(ing.rows))?;
     let resolved = identity::resolve(&records, spec)?;
     let seconds = started.elapsed().as_secs_f64();

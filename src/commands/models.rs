@@ -2,6 +2,7 @@
 //! lifetimes: fit on a calibration period, predict, and compare with a holdout if given.
 
 use crate::config::TableSource;
+use crate::day::Times;
 use crate::error::{Error, Result};
 use crate::io::{self, parquet::WriteOptions};
 use crate::models::{customers_of, fit_and_predict, summary, Report, Settings};
@@ -54,7 +55,7 @@ pub fn run(o: &Options) -> Result<Params> {
             return Err(Error::Usage("--holdout-end must be after --calibration-end".into()));
         }
     }
-    let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()))?;
+    let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &Times::permissive())?;
     let (ok, bad) = clean::orders(ing.rows.clone());
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
     let days = summary::purchase_days(deduped, "source_customer_id").cache();

@@ -83,7 +83,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     stages.done(customers.height(), customers.height());
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
     stages.done(customers.height(), identity.clusters);
-    let executed = pipeline::execute(pipeline::build(plan, ingested, resolved)?)?;
+    let executed = pipeline::execute(pipeline::build(plan, ingested, resolved)?).map_err(|e| pipeline::name_the_file(plan, e))?;
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.profile.height());
     let people = executed.profile.height();
     let (predicted, models) = predict_people(plan, &executed)?;
@@ -178,7 +178,7 @@ fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)>
     let mut ingested = pipeline::ingest_all(plan)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
     let plans = vec![pipeline::customer_records(cust), cust.quarantine.clone(), cust.read.clone(), cust.unparseable.clone()];
-    let mut frames = io::collect_all(plans)?.into_iter();
+    let mut frames = io::collect_all(plans).map_err(|e| pipeline::name_the_file(plan, e))?.into_iter();
     let mut next = || frames.next().ok_or_else(|| Error::Internal("a plan was not executed".into()));
     let customers = next()?;
     (cust.quarantine, cust.read, cust.unparseable) = (next()?.lazy(), next()?.lazy(), next()?.lazy());

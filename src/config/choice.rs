@@ -102,6 +102,34 @@ closed!(
         Parquet = "parquet",
         Csv = "csv",
         Ndjson = "ndjson" | "jsonl",
+        /// An Excel workbook (`.xlsx`, `.xls`): one sheet, its first row the header.
+        Xlsx = "xlsx" | "xls",
+    }
+);
+
+closed!(
+    /// The character encoding of a text input (`[tables.<t>] encoding`). `auto`: a byte-order
+    /// mark, else UTF-8 when the file is valid UTF-8, else GB18030 when it decodes cleanly.
+    Encoding {
+        Utf8 = "utf-8" | "utf8",
+        Gb18030 = "gb18030",
+        /// GBK is a subset of GB18030, decoded as such (the WHATWG Encoding Standard's rule).
+        Gbk = "gbk" | "cp936",
+        /// UTF-16 with a byte-order mark (little-endian without one).
+        Utf16 = "utf-16" | "utf16",
+        Auto = "auto",
+    }
+);
+
+closed!(
+    /// The unit of epoch numbers in a timestamp column (`[tables.<t>.epoch_units]`); `auto`
+    /// decides per value by magnitude.
+    EpochUnit {
+        Auto = "auto",
+        Seconds = "s",
+        Millis = "ms",
+        Micros = "us",
+        Nanos = "ns",
     }
 );
 
@@ -166,6 +194,8 @@ closed!(
         NullShare = "null_share",
         /// Re-sent rows / rows read of an input table.
         DuplicateShare = "duplicate_share",
+        /// Quarantined rows / rows read of an input table.
+        QuarantineShare = "quarantine_share",
         /// Days from an input table's newest timestamp to as-of.
         Freshness = "freshness",
         /// Offending rows of an output column that must be unique and non-null.
@@ -186,7 +216,7 @@ pub enum Checks {
 impl GateCheck {
     pub fn checks(self) -> Checks {
         match self {
-            GateCheck::DuplicateShare | GateCheck::Freshness => Checks::Inputs,
+            GateCheck::DuplicateShare | GateCheck::QuarantineShare | GateCheck::Freshness => Checks::Inputs,
             GateCheck::NullShare | GateCheck::UniqueKey | GateCheck::AcceptedValues => Checks::Outputs,
             GateCheck::RowCountChange => Checks::Both,
         }

@@ -5,9 +5,11 @@
 pub mod choice;
 pub mod spec;
 
-pub use choice::{Checks, Closed, Format, GateCheck, GoldenField, LinkRule, Locale, OutputTable, PiiField, Severity, Survivorship};
+pub use choice::{
+    Checks, Closed, Encoding, EpochUnit, Format, GateCheck, GoldenField, LinkRule, Locale, OutputTable, PiiField, Severity, Survivorship,
+};
 
-use crate::day::Day;
+use crate::day::{Day, Times};
 use crate::error::{ConfigIssue, Error, Result};
 use crate::schema::Table;
 use polars::prelude::Expr;
@@ -28,6 +30,8 @@ impl Format {
             Some(Format::Csv)
         } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {
             Some(Format::Ndjson)
+        } else if name.ends_with(".xlsx") || name.ends_with(".xlsm") || name.ends_with(".xls") {
+            Some(Format::Xlsx)
         } else {
             None
         }
@@ -42,6 +46,12 @@ pub struct TableSource {
     pub location: PathBuf,
     /// `Auto`: by each file's extension.
     pub format: Format,
+    /// Text files' encoding.
+    pub encoding: Encoding,
+    /// Excel: the sheet to read (None: the first).
+    pub sheet: Option<String>,
+    /// Timestamp columns holding epoch numbers of a known unit.
+    pub epoch_units: BTreeMap<String, EpochUnit>,
     /// canonical column -> source column
     pub rename: BTreeMap<String, String>,
     /// Optional columns this pipeline requires.
@@ -51,7 +61,16 @@ pub struct TableSource {
 impl TableSource {
     /// A table read from `location` with the canonical column names (`portrait models`, identity-eval).
     pub fn canonical(table: Table, location: PathBuf) -> TableSource {
-        TableSource { table, location, format: Format::Auto, rename: BTreeMap::new(), extra_required: BTreeSet::new() }
+        TableSource {
+            table,
+            location,
+            format: Format::Auto,
+            encoding: Encoding::Utf8,
+            sheet: None,
+            epoch_units: BTreeMap::new(),
+            rename: BTreeMap::new(),
+            extra_required: BTreeSet::new(),
+        }
     }
 }
 
@@ -141,6 +160,8 @@ pub struct Gate {
     pub column: Option<String>,
     pub max: Option<f64>,
     pub values: Vec<String>,
+    /// Shares are judged from this many rows read.
+    pub min_rows: u64,
     pub severity: Severity,
 }
 
@@ -163,6 +184,10 @@ pub struct Plan {
     pub output_root: PathBuf,
     pub as_of: Day,
     pub locale: Locale,
+    /// The business's IANA time zone: local days, windows and hours are counted in it.
+    pub time_zone: String,
+    /// Timestamps before this day are implausible.
+    pub earliest: Day,
     pub tables: Vec<TableSource>,
     pub identity: Identity,
     pub behavior: BehaviorSpec,
@@ -176,6 +201,20 @@ pub struct Plan {
     pub lifecycle: Vec<NamedExpr>,
     pub tags: Vec<NamedExpr>,
     pub gates: Vec<Gate>,
+}
+
+impl Plan {
+    /// How this run reads timestamps: in its time zone, from `earliest` to the day after the
+    /// later of as-of and today (UTC). Rows after as-of but not after that wait for a later
+    /// run (`after_as_of`); a backfill of a past day keeps them for the model's evaluation.
+    pub fn times(&self) -> Times {
+        let today = Day(chrono::Utc::now().date_naive());
+        Times {
+            zone: self.time_zone.clone(),
+            earliest: self.earliest.start(),
+            latest: self.as_of.max(today).end() + chrono::Duration::days(1),
+        }
+    }
 }
 
 /// What the command line may override.
@@ -211,6 +250,20 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         (None, None) => Day::yesterday_utc(),
     };
     let locale = spec.pipeline.locale.resolve("pipeline.locale", &mut issues).unwrap_or(Locale::En);
+    let time_zone = match spec.pipeline.time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz.name().to_string(),
+        Err(_) => {
+            issues.push(issue(
+                "pipeline.time_zone",
+                format!("`{}` is not an IANA time zone (e.g. Asia/Shanghai, UTC)", spec.pipeline.time_zone),
+            ));
+            "UTC".to_string()
+        }
+    };
+    let earliest = Day::parse(&spec.pipeline.earliest).unwrap_or_else(|| {
+        issues.push(issue("pipeline.earliest", format!("`{}` is not a date YYYY-MM-DD", spec.pipeline.earliest)));
+        Day(crate::day::EPOCH)
+    });
     let tables = resolve_tables(&spec, &input_root, &mut issues);
     let identity = resolve_identity(&spec.identity, &base, &mut issues);
     check_numbers(&spec, &mut issues);
@@ -245,6 +298,8 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         output_root,
         as_of,
         locale,
+        time_zone,
+        earliest,
         tables,
         identity,
         behavior: spec.behavior,
@@ -329,7 +384,16 @@ fn resolve_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) -> Vec
             Some(c) => format!("{check}_{}_{c}", g.table),
             None => format!("{check}_{}", g.table),
         });
-        out.push(Gate { name, check, table, column: g.column.clone(), max: g.max, values: g.values.clone(), severity });
+        out.push(Gate {
+            name,
+            check,
+            table,
+            column: g.column.clone(),
+            max: g.max,
+            values: g.values.clone(),
+            min_rows: g.min_rows,
+            severity,
+        });
     }
     out
 }
@@ -401,6 +465,18 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
             let ts = spec.tables.get(table.name()).unwrap_or(&default);
             let key = format!("tables.{}", table.name());
             let format = ts.format.resolve(&format!("{key}.format"), issues).unwrap_or(Format::Auto);
+            let encoding = ts.encoding.resolve(&format!("{key}.encoding"), issues).unwrap_or(Encoding::Utf8);
+            let mut epoch_units = BTreeMap::new();
+            for (column, unit) in &ts.epoch_units {
+                let unit_key = format!("{key}.epoch_units.{column}");
+                match table.column(column) {
+                    Some(c) if c.kind == crate::schema::Kind::Datetime => {}
+                    _ => issues.push(issue(&unit_key, format!("`{column}` is not a timestamp column of {}", table.name()))),
+                }
+                if let Some(u) = unit.resolve(&unit_key, issues) {
+                    epoch_units.insert(column.clone(), u);
+                }
+            }
             for canonical in ts.columns.keys() {
                 if table.column(canonical).is_none() {
                     issues.push(issue(&format!("{key}.columns.{canonical}"), format!("`{canonical}` is not a column of {}", table.name())));
@@ -412,7 +488,16 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
                 }
             }
             let location = input_root.join(ts.path.as_deref().unwrap_or(table.name()));
-            TableSource { table, location, format, rename: ts.columns.clone(), extra_required: ts.required.iter().cloned().collect() }
+            TableSource {
+                table,
+                location,
+                format,
+                encoding,
+                sheet: ts.sheet.clone(),
+                epoch_units,
+                rename: ts.columns.clone(),
+                extra_required: ts.required.iter().cloned().collect(),
+            }
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! The pipeline config as written in `pipelines/*.toml`. Each field's doc comment is its user
 //! documentation; defaults live next to the field. Unknown keys are collected by `load`.
 
-use super::choice::{Choice, Format, GateCheck, LinkRule, Locale, PiiField, Severity, Survivorship};
+use super::choice::{Choice, Encoding, EpochUnit, Format, GateCheck, LinkRule, Locale, PiiField, Severity, Survivorship};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -92,6 +92,10 @@ pub struct GateSpec {
     /// For `accepted_values`.
     #[serde(default)]
     pub values: Vec<String>,
+    /// Shares (`duplicate_share`, `quarantine_share`) are judged only when the table has at
+    /// least this many rows read: on a handful of rows one bad row is no evidence.
+    #[serde(default)]
+    pub min_rows: u64,
     /// `fail` (nothing is published, exit 1) or `warn` (logged, recorded, published).
     #[serde(default = "default_severity")]
     pub severity: Choice<Severity>,
@@ -114,11 +118,36 @@ pub struct PipelineSection {
     /// Language of the label columns and the report: `en` or `zh`.
     #[serde(default = "default_locale")]
     pub locale: Choice<Locale>,
+    /// The business's time zone (IANA name, e.g. `Asia/Shanghai`): timestamps without a zone
+    /// are local times in it, zoned ones are converted to it, and the as-of day, windows,
+    /// hours and weekdays are counted in it.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Timestamps before this day (YYYY-MM-DD) are implausible: a required one quarantines its
+    /// row, an optional one reads as null (counted under `unparseable`).
+    #[serde(default = "default_earliest")]
+    pub earliest: String,
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
+fn default_earliest() -> String {
+    "2000-01-01".into()
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
-        PipelineSection { name: default_name(), input: None, output: None, as_of: None, locale: default_locale() }
+        PipelineSection {
+            name: default_name(),
+            input: None,
+            output: None,
+            as_of: None,
+            locale: default_locale(),
+            time_zone: default_time_zone(),
+            earliest: default_earliest(),
+        }
     }
 }
 
@@ -134,9 +163,18 @@ fn default_name() -> String {
 pub struct TableSpec {
     /// File, folder or glob relative to the input root; default: the folder named after the table.
     pub path: Option<String>,
-    /// `auto` (by extension), `parquet`, `csv` or `ndjson`.
+    /// `auto` (by extension), `parquet`, `csv`, `ndjson` or `xlsx`.
     #[serde(default = "default_format")]
     pub format: Choice<Format>,
+    /// Text files' encoding: `utf-8` (default), `gb18030`, `gbk`, `utf-16` or `auto`.
+    #[serde(default = "default_encoding")]
+    pub encoding: Choice<Encoding>,
+    /// Excel: the sheet to read (default: the first).
+    pub sheet: Option<String>,
+    /// Timestamp columns holding epoch numbers: `column = "s" | "ms" | "us" | "ns"` (default
+    /// `auto`: by magnitude).
+    #[serde(default)]
+    pub epoch_units: BTreeMap<String, Choice<EpochUnit>>,
     /// Canonical column name = column name in the source files.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
@@ -147,12 +185,24 @@ pub struct TableSpec {
 
 impl Default for TableSpec {
     fn default() -> Self {
-        TableSpec { path: None, format: default_format(), columns: BTreeMap::new(), required: Vec::new() }
+        TableSpec {
+            path: None,
+            format: default_format(),
+            encoding: default_encoding(),
+            sheet: None,
+            epoch_units: BTreeMap::new(),
+            columns: BTreeMap::new(),
+            required: Vec::new(),
+        }
     }
 }
 
 fn default_format() -> Choice<Format> {
     Format::Auto.into()
+}
+
+fn default_encoding() -> Choice<Encoding> {
+    Encoding::Utf8.into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

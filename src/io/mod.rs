@@ -1,11 +1,17 @@
 //! Every polars read, collect and write: scanning inputs, executing plans, Parquet files.
 //! Stages build lazy plans; only this module executes them, so polars API changes stay here.
 
+pub mod excel;
 pub mod parquet;
 pub mod scan;
+pub mod text;
 
 use crate::error::{Error, Result};
 use polars::prelude::*;
+
+/// The file of an input error polars raised while executing a plan over many files (see
+/// `pipeline::name_the_file`).
+pub const UNKNOWN_FILE: &str = "(while reading inputs)";
 
 /// Execute several plans together so shared sub-plans (cached scans) run once.
 pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
@@ -31,7 +37,7 @@ fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e @ (PolarsError::ComputeError(_) | PolarsError::IO { .. } | PolarsError::SchemaMismatch(_) | PolarsError::NoData(_)))) => {
-            Err(Error::input("(while reading inputs)", first_paragraph(&e.to_string())))
+            Err(Error::input(UNKNOWN_FILE, first_paragraph(&e.to_string())))
         }
         Ok(Err(e)) => Err(Error::internal("executing the plan", e)),
         Err(p) => {

@@ -1,5 +1,6 @@
 //! Finding a table's files and opening them lazily. Every polars reader call lives here.
 
+use super::{excel, text};
 use crate::config::{Format, TableSource};
 use crate::error::{Error, Result};
 use polars::prelude::*;
@@ -101,42 +102,85 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Open one file lazily with a 1-based `_row` (the data row; for CSV, the line after the
 /// header) and return it with its schema. CSV is read as text so that ingest parses every
-/// value itself and can tell a garbage value from a missing one.
-pub fn scan(file: &InputFile) -> Result<(LazyFrame, Schema)> {
+/// value itself and can tell a garbage value from a missing one; Excel likewise. Text in
+/// another encoding than UTF-8 is decoded first (`source.encoding`).
+pub fn scan(file: &InputFile, source: &TableSource) -> Result<(LazyFrame, Schema)> {
     let path_str = file.path.to_string_lossy().to_string();
-    let path = PlRefPath::new(path_str.as_str());
-    let row_index = Some(RowIndex { name: "_row".into(), offset: 1 });
     let lf = match file.format {
         Format::Parquet => {
             if file.bytes < 12 {
                 return Err(Error::input(&path_str, format!("not a Parquet file ({} bytes, no footer)", file.bytes)));
             }
-            let args = ScanArgsParquet { row_index, glob: false, ..Default::default() };
-            LazyFrame::scan_parquet(path, args)
+            let args = ScanArgsParquet { row_index: row_index(), glob: false, ..Default::default() };
+            LazyFrame::scan_parquet(PlRefPath::new(path_str.as_str()), args)
         }
-        Format::Csv => {
-            let sep = if path_str.ends_with(".tsv") { b'\t' } else { b',' };
-            LazyCsvReader::new(path)
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .with_truncate_ragged_lines(true)
-                .with_missing_is_null(true)
-                .with_raise_if_empty(false)
-                .with_glob(false)
-                .with_separator(sep)
-                .with_row_index(row_index)
-                .finish()
-        }
-        Format::Ndjson => LazyJsonLineReader::new(path)
-            .with_infer_schema_length(Some(std::num::NonZeroUsize::new(1000).unwrap()))
-            .with_row_index(row_index)
-            .finish(),
+        Format::Csv | Format::Ndjson => match text::decoded(&file.path, source)? {
+            None => scan_text(file, &path_str),
+            Some(utf8) => read_text(file, &path_str, utf8).map(IntoLazy::lazy),
+        },
+        Format::Xlsx => return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str)),
         Format::Auto => return Err(Error::Internal(format!("{path_str}: the format was not decided before reading"))),
     }
     .map_err(|e| Error::input(&path_str, format!("cannot open: {e}")))?;
-    let mut lf = lf;
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| Error::input(&path_str, format!("cannot read the schema (corrupt or not {:?}?): {e}", file.format)))?;
+    with_schema(lf, file, &path_str)
+}
+
+fn with_schema(mut lf: LazyFrame, file: &InputFile, path: &str) -> Result<(LazyFrame, Schema)> {
+    let schema =
+        lf.collect_schema().map_err(|e| Error::input(path, format!("cannot read the schema (corrupt or not {:?}?): {e}", file.format)))?;
     Ok((lf, (*schema).clone()))
+}
+
+fn row_index() -> Option<RowIndex> {
+    Some(RowIndex { name: "_row".into(), offset: 1 })
+}
+
+fn separator(path: &str) -> u8 {
+    if path.ends_with(".tsv") {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// A UTF-8 text file, scanned lazily.
+fn scan_text(file: &InputFile, path: &str) -> PolarsResult<LazyFrame> {
+    let p = PlRefPath::new(path);
+    match file.format {
+        Format::Csv => LazyCsvReader::new(p)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_truncate_ragged_lines(true)
+            .with_missing_is_null(true)
+            .with_raise_if_empty(false)
+            .with_glob(false)
+            .with_separator(separator(path))
+            .with_row_index(row_index())
+            .finish(),
+        _ => LazyJsonLineReader::new(p)
+            .with_infer_schema_length(Some(std::num::NonZeroUsize::new(1000).unwrap()))
+            .with_row_index(row_index())
+            .finish(),
+    }
+}
+
+/// A text file decoded to UTF-8 in memory (exports in other encodings are small), read with
+/// the same options as `scan_text`.
+fn read_text(file: &InputFile, path: &str, utf8: String) -> PolarsResult<DataFrame> {
+    let cursor = std::io::Cursor::new(utf8.into_bytes());
+    match file.format {
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_raise_if_empty(false)
+            .with_row_index(row_index())
+            .map_parse_options(|o| o.with_separator(separator(path)).with_truncate_ragged_lines(true).with_missing_is_null(true))
+            .into_reader_with_file_handle(cursor)
+            .finish(),
+        _ => JsonReader::new(cursor)
+            .with_json_format(JsonFormat::JsonLines)
+            .infer_schema_len(Some(std::num::NonZeroUsize::new(1000).unwrap()))
+            .finish()
+            .and_then(|df| df.with_row_index("_row".into(), Some(1))),
+    }
 }

@@ -42,6 +42,9 @@ pub struct Observed<'a> {
     pub previous: Option<&'a Published>,
 }
 
+/// What a freshness gate says of a table whose every row was lost.
+const NO_DATED_ROWS: &str = "cannot judge freshness";
+
 /// Evaluate every gate. A gate whose table or column is absent fails (a config that names
 /// what does not exist should not pass silently).
 pub fn evaluate(gates: &[Gate], o: &Observed) -> Vec<GateResult> {
@@ -55,8 +58,12 @@ fn one(g: &Gate, o: &Observed) -> GateResult {
         (Some(v), None) => v > 0.0, // unique_key, accepted_values: count of offending rows
         (None, _) => detail.starts_with("cannot"),
     };
+    // A table without one dated row lost its data (every timestamp unparseable or implausible,
+    // an empty extract): that fails whatever the gate's severity.
+    let lost = g.check == GateCheck::Freshness && observed.is_none() && detail.starts_with(NO_DATED_ROWS);
     let status = match (violated, g.severity) {
         (false, _) => Status::Pass,
+        (true, _) if lost => Status::Fail,
         (true, Severity::Warn) => Status::Warn,
         (true, Severity::Fail) => Status::Fail,
     };
@@ -109,8 +116,13 @@ fn measure(g: &Gate, o: &Observed) -> (Option<f64>, String) {
             }
             None => missing_column(),
         },
-        GateCheck::DuplicateShare => match input {
-            Some(a) => (Some(a.duplicate as f64 / a.read.max(1) as f64), format!("{} re-sent of {} read", a.duplicate, a.read)),
+        GateCheck::DuplicateShare | GateCheck::QuarantineShare => match input {
+            Some(a) if a.read < g.min_rows => (Some(0.0), format!("{} rows read, fewer than min_rows {}: not judged", a.read, g.min_rows)),
+            Some(a) => {
+                let (n, what) =
+                    if g.check == GateCheck::DuplicateShare { (a.duplicate, "re-sent") } else { (a.quarantined, "quarantined") };
+                (Some(n as f64 / a.read.max(1) as f64), format!("{n} {what} of {} read", a.read))
+            }
             None => (None, format!("cannot find input table {}", g.table.name())),
         },
         GateCheck::Freshness => match input.map(|a| a.newest.clone()) {
@@ -121,7 +133,7 @@ fn measure(g: &Gate, o: &Observed) -> (Option<f64>, String) {
                 }
                 None => (None, format!("cannot read the newest timestamp {ts}")),
             },
-            Some(None) => (None, format!("cannot judge freshness: {} has no dated rows up to as-of", g.table.name())),
+            Some(None) => (None, format!("{NO_DATED_ROWS}: {} has no dated rows up to as-of", g.table.name())),
             None => (None, format!("cannot find input table {}", g.table.name())),
         },
         GateCheck::UniqueKey => match column() {
@@ -154,7 +166,16 @@ mod tests {
     use super::*;
 
     fn gate(check: GateCheck, table: GateTable, column: Option<&str>, max: Option<f64>) -> Gate {
-        Gate { name: String::new(), check, table, column: column.map(Into::into), max, values: vec![], severity: Severity::Fail }
+        Gate {
+            name: String::new(),
+            check,
+            table,
+            column: column.map(Into::into),
+            max,
+            values: vec![],
+            min_rows: 0,
+            severity: Severity::Fail,
+        }
     }
 
     #[test]
@@ -182,6 +203,18 @@ mod tests {
         assert_eq!(r(gate(RowCountChange, profiles_t, None, Some(0.0))).status, Status::Pass, "4 rows as before");
         assert_eq!(r(gate(NullShare, profiles_t, Some("customer_key"), Some(0.2))).observed, Some(0.25));
         assert_eq!(r(gate(DuplicateShare, orders, None, Some(0.1))).observed, Some(0.2));
+        // No quarantined row of 150; with min_rows above 150 the share is not judged.
+        assert_eq!(r(gate(QuarantineShare, orders, None, Some(0.05))).observed, Some(0.0));
+        let mut few = gate(DuplicateShare, orders, None, Some(0.1));
+        few.min_rows = 1000;
+        assert_eq!(r(few).status, Status::Pass, "150 rows are too few to judge");
+        // Every row lost: freshness cannot be judged, and that fails even a warning gate.
+        let mut lost = accounting.clone();
+        lost.insert(Table::Events, Accounting { read: 10, quarantined: 10, ..Default::default() });
+        let o2 = Observed { accounting: &lost, ..o };
+        let mut fresh = gate(Freshness, GateTable::Input(Table::Events), None, Some(7.0));
+        fresh.severity = Severity::Warn;
+        assert_eq!(one(&fresh, &o2).status, Status::Fail);
         assert_eq!(r(gate(Freshness, orders, None, Some(2.0))).observed, Some(3.0), "2026-11-19 to 11-22");
         // One null and one repeated key: 2 offending rows.
         assert_eq!(r(gate(UniqueKey, profiles_t, Some("customer_key"), None)).observed, Some(2.0));

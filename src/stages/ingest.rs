@@ -3,11 +3,12 @@
 //! quarantine. A value that cannot be parsed becomes null and is counted per column; a row is
 //! quarantined only when a required (key or timestamp) value is missing or unparseable.
 
-use crate::config::TableSource;
+use crate::config::{EpochUnit, Format, TableSource};
+use crate::day::{datetime_lit, Times};
 use crate::error::{Error, Result};
 use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
-use crate::schema::{Kind, Table};
+use crate::schema::{Column, Kind, Table};
 use polars::prelude::*;
 
 /// One table after ingest, still lazy.
@@ -27,115 +28,163 @@ pub struct Ingested {
 }
 
 /// Ingest one table. Missing files are an error (exit 66), a missing required column or a
-/// file polars cannot open is an input error naming the file (exit 65).
-pub fn ingest(source: &TableSource) -> Result<Ingested> {
+/// file polars cannot open is an input error naming the file (exit 65). Timestamps are read
+/// as `times` says (time zone, plausible range).
+pub fn ingest(source: &TableSource, times: &Times) -> Result<Ingested> {
     let files = scan::discover(source)?;
-    let table = source.table;
-    let mut rows = Vec::new();
-    let mut quarantine = Vec::new();
-    let mut reads = Vec::new();
-    let mut unparseable = Vec::new();
-    let mut missing_optional = std::collections::BTreeSet::new();
-
+    let mut parts = Parts::default();
     for (idx, file) in files.iter().enumerate().filter(|(_, f)| f.duplicate_of.is_none()) {
-        let (lf, schema) = scan::scan(file)?;
-        let mut raw = vec![col("_row").cast(DataType::UInt32)];
-        let mut parsed = vec![col("_row").cast(DataType::UInt32), lit(idx as u32).alias("_file")];
-        let mut problems = Vec::new();
-        let mut usable = Vec::new();
-        let mut failures = Vec::new();
-        let mut values = Vec::new();
-        for c in table.columns() {
-            let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
-            let required = c.required || source.extra_required.contains(c.name);
-            let Some(dtype) = schema.get(source_name) else {
-                if required {
-                    return Err(Error::input(
-                        file.path.display(),
-                        format!(
-                            "table {}: required column `{}` is missing (columns present: {})",
-                            table.name(),
-                            source_name,
-                            schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
-                missing_optional.insert(c.name.to_string());
-                raw.push(lit(NULL).cast(DataType::String).alias(c.name));
-                parsed.push(lit(NULL).cast(dtype_of(c.kind)).alias(c.name));
-                failures.push(lit(0u64).alias(c.name));
-                continue;
-            };
-            if let Err(msg) = check_source_type(dtype, c.kind) {
-                return Err(Error::input(
-                    file.path.display(),
-                    format!("table {}: column `{source_name}` has type {dtype}, {msg}", table.name()),
-                ));
-            }
-            let value = if c.kind == Kind::Str && file.format == crate::config::Format::Parquet && dtype == &DataType::String {
-                col(source_name) // typed Parquet text is taken as written; clean trims what matters
-            } else {
-                parse(col(source_name), dtype, c.kind)
-            };
-            // Parsed once into a column every branch below reads (usable rows, quarantine
-            // reasons, unparseable counts): parsing text timestamps is the costly part.
-            let parsed_name = format!("__parsed_{}", c.name);
-            values.push(value.alias(parsed_name.as_str()));
-            let value = col(parsed_name.as_str());
-            raw.push(col(source_name).cast(DataType::String).alias(c.name));
-            if required {
-                usable.push(value.clone().is_not_null());
-                problems.push(
-                    when(value.clone().is_null())
-                        .then(lit(format!("missing or unparseable {}", c.name)))
-                        .otherwise(lit(NULL).cast(DataType::String)),
-                );
-            }
-            failures.push(if c.kind == Kind::Str {
-                lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
-            } else if dtype == &DataType::String {
-                let present =
-                    col(source_name).is_not_null().and(col(source_name).str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
-                present.and(value.clone().is_null()).cast(DataType::UInt64).sum().alias(c.name)
-            } else {
-                (col(source_name).is_not_null().and(value.clone().is_null())).cast(DataType::UInt64).sum().alias(c.name)
-            });
-            parsed.push(value.alias(c.name));
-        }
-        // Which rows are usable is one boolean per row; the reason text is built only for the
-        // few rows that are not.
-        let usable = usable.into_iter().reduce(|a, b| a.and(b)).unwrap_or(lit(true));
-        let lf = lf.with_columns(values).with_column(usable.alias("_usable"));
-        // Text files are parsed once and held for the four branches below; Parquet is
-        // cheaper to read again than to hold.
-        let lf = if file.format == crate::config::Format::Parquet { lf } else { lf.cache() };
-        rows.push(lf.clone().filter(col("_usable")).select(parsed));
-        let reason = concat_str(problems, "; ", true);
-        quarantine.push(
-            lf.clone()
-                .filter(col("_usable").not())
-                .select(raw.clone().into_iter().chain([reason.alias("_reason")]).collect::<Vec<_>>())
-                .select([
-                    lit(table.name()).alias("table"),
-                    lit(file.path.to_string_lossy().to_string()).alias("file"),
-                    col("_row").cast(DataType::UInt32).alias("row"),
-                    col("_reason").alias("reason"),
-                    raw_text(table),
-                ]),
-        );
-        reads.push(lf.clone().select([len().cast(DataType::UInt64).alias("read")]));
-        unparseable.push(lf.select(failures));
+        ingest_file(source, times, idx as u32, file, &mut parts)?;
     }
     let union = |v: Vec<LazyFrame>| concat(v, UnionArgs::default()).map_err(|e| Error::internal("union of input files", e));
     Ok(Ingested {
-        table,
+        table: source.table,
         files,
-        rows: union(rows)?,
-        quarantine: union(quarantine)?,
-        read: union(reads)?.select([col("read").sum()]),
-        unparseable: union(unparseable)?.select([all().as_expr().sum()]),
-        missing_optional: missing_optional.into_iter().collect(),
+        rows: union(parts.rows)?,
+        quarantine: union(parts.quarantine)?,
+        read: union(parts.reads)?.select([col("read").sum()]),
+        unparseable: union(parts.unparseable)?.select([all().as_expr().sum()]),
+        missing_optional: parts.missing_optional.into_iter().collect(),
     })
+}
+
+/// Per file: usable rows, quarantined rows, rows read, unparseable counts.
+#[derive(Default)]
+struct Parts {
+    rows: Vec<LazyFrame>,
+    quarantine: Vec<LazyFrame>,
+    reads: Vec<LazyFrame>,
+    unparseable: Vec<LazyFrame>,
+    missing_optional: std::collections::BTreeSet<String>,
+}
+
+/// What one canonical column contributes to a file's plan.
+struct ColumnPlan {
+    /// The parsed value, computed once as `__parsed_<name>` (every branch reads it).
+    value: Expr,
+    /// The canonical column of a usable row.
+    parsed: Expr,
+    /// The value as written, for quarantine's `raw`.
+    raw: Expr,
+    /// Required columns: whether the row is usable, and why not.
+    usable: Option<Expr>,
+    problem: Option<Expr>,
+    /// Non-empty values that did not parse (or were implausible), summed.
+    failure: Expr,
+}
+
+fn ingest_file(source: &TableSource, times: &Times, idx: u32, file: &InputFile, parts: &mut Parts) -> Result<()> {
+    let table = source.table;
+    let (lf, schema) = scan::scan(file, source)?;
+    let mut columns = Vec::new();
+    for c in table.columns() {
+        let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
+        let required = c.required || source.extra_required.contains(c.name);
+        let Some(dtype) = schema.get(source_name) else {
+            if required {
+                let present = schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(Error::input(
+                    file.path.display(),
+                    format!("table {}: required column `{source_name}` is missing (columns present: {present})", table.name()),
+                ));
+            }
+            parts.missing_optional.insert(c.name.to_string());
+            columns.push(ColumnPlan {
+                value: lit(NULL).cast(dtype_of(c.kind)).alias(format!("__parsed_{}", c.name)),
+                parsed: lit(NULL).cast(dtype_of(c.kind)).alias(c.name),
+                raw: lit(NULL).cast(DataType::String).alias(c.name),
+                usable: None,
+                problem: None,
+                failure: lit(0u64).alias(c.name),
+            });
+            continue;
+        };
+        if let Err(msg) = check_source_type(dtype, c.kind) {
+            return Err(Error::input(
+                file.path.display(),
+                format!("table {}: column `{source_name}` has type {dtype}, {msg}", table.name()),
+            ));
+        }
+        let epoch = source.epoch_units.get(c.name).copied().unwrap_or(EpochUnit::Auto);
+        columns.push(plan_column(c, col(source_name), dtype, required, file.format, times, epoch));
+    }
+    // Which rows are usable is one boolean per row; the reason text is built only for the
+    // few rows that are not.
+    let usable = columns.iter().filter_map(|c| c.usable.clone()).reduce(|a, b| a.and(b)).unwrap_or(lit(true));
+    let values: Vec<Expr> = columns.iter().map(|c| c.value.clone()).collect();
+    let lf = lf.with_columns(values).with_column(usable.alias("_usable"));
+    // Text files are parsed once and held for the four branches below; Parquet is cheaper to
+    // read again than to hold.
+    let lf = if file.format == Format::Parquet { lf } else { lf.cache() };
+    let mut parsed = vec![col("_row").cast(DataType::UInt32), lit(idx).alias("_file")];
+    parsed.extend(columns.iter().map(|c| c.parsed.clone()));
+    parts.rows.push(lf.clone().filter(col("_usable")).select(parsed));
+    let mut raw = vec![col("_row").cast(DataType::UInt32)];
+    raw.extend(columns.iter().map(|c| c.raw.clone()));
+    let reason = concat_str(columns.iter().filter_map(|c| c.problem.clone()).collect::<Vec<_>>(), "; ", true);
+    parts.quarantine.push(
+        lf.clone().filter(col("_usable").not()).select(raw.into_iter().chain([reason.alias("_reason")]).collect::<Vec<_>>()).select([
+            lit(table.name()).alias("table"),
+            lit(file.path.to_string_lossy().to_string()).alias("file"),
+            col("_row").cast(DataType::UInt32).alias("row"),
+            col("_reason").alias("reason"),
+            raw_text(table),
+        ]),
+    );
+    parts.reads.push(lf.clone().select([len().cast(DataType::UInt64).alias("read")]));
+    parts.unparseable.push(lf.select(columns.into_iter().map(|c| c.failure).collect::<Vec<_>>()));
+    Ok(())
+}
+
+fn plan_column(c: &Column, source: Expr, dtype: &DataType, required: bool, format: Format, times: &Times, epoch: EpochUnit) -> ColumnPlan {
+    let parsed = if c.kind == Kind::Str && format == Format::Parquet && dtype == &DataType::String {
+        source.clone() // typed Parquet text is taken as written; clean trims what matters
+    } else if c.kind == Kind::Datetime {
+        parse_timestamp(source.clone(), dtype, times, epoch)
+    } else {
+        parse(source.clone(), dtype, c.kind)
+    };
+    let parsed_name = format!("__parsed_{}", c.name);
+    let value = col(parsed_name.as_str());
+    // Timestamps outside the plausible range are not kept: a required one quarantines its
+    // row with its own reason, an optional one reads as null and counts as unparseable.
+    let kept = if c.kind == Kind::Datetime { plausible(value.clone(), times) } else { value.clone() };
+    let (usable, problem) = if required {
+        let missing = when(value.clone().is_null()).then(lit(format!("missing or unparseable {}", c.name)));
+        let no_reason = lit(NULL).cast(DataType::String);
+        let reason = if c.kind == Kind::Datetime {
+            let range =
+                format!("implausible {} (before pipeline.earliest {} or after {})", c.name, times.earliest.date(), times.latest.date());
+            missing.when(kept.clone().is_null()).then(lit(range)).otherwise(no_reason)
+        } else {
+            missing.otherwise(no_reason)
+        };
+        (Some(kept.clone().is_not_null()), Some(reason))
+    } else {
+        (None, None)
+    };
+    let failure = if c.kind == Kind::Str {
+        lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
+    } else if dtype == &DataType::String {
+        let present = source.clone().is_not_null().and(source.clone().str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
+        present.and(kept.clone().is_null()).cast(DataType::UInt64).sum().alias(c.name)
+    } else {
+        (source.clone().is_not_null().and(kept.clone().is_null())).cast(DataType::UInt64).sum().alias(c.name)
+    };
+    ColumnPlan {
+        value: parsed.alias(parsed_name.as_str()),
+        parsed: kept.alias(c.name),
+        raw: source.cast(DataType::String).alias(c.name),
+        usable,
+        problem,
+        failure,
+    }
+}
+
+/// The timestamp when it lies in `times`' plausible range, else null.
+fn plausible(ts: Expr, times: &Times) -> Expr {
+    let inside = ts.clone().gt_eq(datetime_lit(times.earliest)).and(ts.clone().lt(datetime_lit(times.latest)));
+    when(inside).then(ts).otherwise(lit(NULL).cast(dtype_of(Kind::Datetime)))
 }
 
 /// The raw values of a quarantined row as `column=value` pairs, so it can be fixed and re-sent.
@@ -205,15 +254,70 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
         Kind::Bool => e.cast(DataType::Boolean),
         Kind::Date if is_text || dtype.is_integer() => parse_date(text()),
         Kind::Date => e.cast(DataType::Date),
-        Kind::Datetime if is_text => parse_datetime(text()),
-        Kind::Datetime if dtype.is_integer() => e.cast(DataType::Int64).cast(dtype_of(Kind::Datetime)),
-        Kind::Datetime => match dtype {
-            DataType::Datetime(_, Some(_)) => {
-                e.dt().convert_time_zone(TimeZone::UTC).dt().replace_time_zone(None, lit("raise"), NonExistent::Raise).cast(dtype_of(kind))
-            }
-            _ => e.cast(dtype_of(kind)),
-        },
+        Kind::Datetime => parse_timestamp(e, dtype, &Times::permissive(), EpochUnit::Auto),
     }
+}
+
+/// A timestamp column of any source type as a local time in `times.zone` (no zone, µs):
+/// text in the common forms (with or without an offset, epoch numbers as text), epoch
+/// numbers (by `unit`, or by magnitude), Parquet timestamps with a zone (converted) or
+/// without one (taken as local). Unparseable -> null.
+fn parse_timestamp(e: Expr, dtype: &DataType, times: &Times, unit: EpochUnit) -> Expr {
+    match dtype {
+        DataType::String => {
+            let t = e.str().strip_chars(lit(NULL).cast(DataType::String));
+            let epoch = t.clone().str().contains(lit(r"^-?\d{10,19}$"), false);
+            let instant = from_epoch(t.clone().cast(DataType::Int64), unit, times);
+            when(epoch).then(instant).otherwise(parse_datetime(t, times))
+        }
+        d if d.is_integer() => from_epoch(e.cast(DataType::Int64), unit, times),
+        DataType::Datetime(_, Some(_)) => {
+            let local = e.dt().convert_time_zone(zone(times));
+            local.dt().replace_time_zone(None, lit("raise"), NonExistent::Raise).cast(dtype_of(Kind::Datetime))
+        }
+        _ => e.cast(dtype_of(Kind::Datetime)),
+    }
+}
+
+/// Epoch numbers as local times: seconds, milliseconds, microseconds or nanoseconds since
+/// 1970-01-01 UTC, by `unit` or else by magnitude (what a value in each unit looks like for
+/// the years 1973 to 5138).
+fn from_epoch(n: Expr, unit: EpochUnit, times: &Times) -> Expr {
+    let micros = match unit {
+        EpochUnit::Seconds => n * lit(1_000_000i64),
+        EpochUnit::Millis => n * lit(1_000i64),
+        EpochUnit::Micros => n,
+        EpochUnit::Nanos => n / lit(1_000i64),
+        EpochUnit::Auto => {
+            let size = n.clone().abs();
+            when(size.clone().lt(lit(100_000_000_000i64)))
+                .then(n.clone() * lit(1_000_000i64))
+                .when(size.clone().lt(lit(100_000_000_000_000i64)))
+                .then(n.clone() * lit(1_000i64))
+                .when(size.lt(lit(100_000_000_000_000_000i64)))
+                .then(n.clone())
+                .otherwise(n / lit(1_000i64))
+        }
+    };
+    utc_to_local(micros.cast(dtype_of(Kind::Datetime)), times)
+}
+
+/// The business's zone as polars names it (checked by `config::load`; UTC if it is not one).
+fn zone(times: &Times) -> TimeZone {
+    TimeZone::opt_try_new(Some(times.zone.as_str())).ok().flatten().unwrap_or(TimeZone::UTC)
+}
+
+/// An instant given as a UTC wall time, as the local time in `times.zone`.
+fn utc_to_local(utc: Expr, times: &Times) -> Expr {
+    if times.is_utc() {
+        return utc;
+    }
+    utc.dt()
+        .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise)
+        .dt()
+        .convert_time_zone(zone(times))
+        .dt()
+        .replace_time_zone(None, lit("raise"), NonExistent::Raise)
 }
 
 fn strptime(fmt: &str) -> StrptimeOptions {
@@ -235,11 +339,35 @@ fn parse_date(t: Expr) -> Expr {
     s.str().to_date(strptime("%Y-%m-%d"))
 }
 
-/// `2026-03-05 14:22:01`, `2026-03-05T14:22:01Z`, `2026/3/5 14:22`, fractions, or a bare date.
-fn parse_datetime(t: Expr) -> Expr {
+/// A time after which a text timestamp carries its offset from UTC: `Z`, `+08:00`, `+0800`, `+08`.
+const ZONED: &str = r"^(.*\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(Z|[+-]\d\d(?::?\d\d)?)$";
+
+/// Text timestamps: `2026-03-05 14:22:01`, with `T`, fractions, `/` or 年月日 separators,
+/// `2026/3/5 14:22`, a bare date, each optionally followed by an offset (then converted to
+/// the local time in `times.zone`); without an offset the time is already local.
+fn parse_datetime(t: Expr, times: &Times) -> Expr {
+    let base = t.clone().str().extract(lit(ZONED), 1);
+    let offset = t.clone().str().extract(lit(ZONED), 2);
+    let naive = parse_naive(coalesce(&[base, t]));
+    // The offset in minutes east of UTC.
+    let digits = offset.clone().str().replace_all(lit(":"), lit(""), true);
+    let hours = digits.clone().str().slice(lit(1), lit(2)).cast(DataType::Int64);
+    let minutes = digits.str().slice(lit(3), lit(2)).cast(DataType::Int64).fill_null(lit(0i64));
+    let sign = when(offset.clone().str().starts_with(lit("-"))).then(lit(-1i64)).otherwise(lit(1i64));
+    let east = when(offset.clone().eq(lit("Z"))).then(lit(0i64)).otherwise(sign * (hours * lit(60i64) + minutes));
+    let utc = (naive.clone().cast(DataType::Int64) - east * lit(60_000_000i64)).cast(dtype_of(Kind::Datetime));
+    when(offset.is_null()).then(naive).otherwise(utc_to_local(utc, times))
+}
+
+/// A text timestamp without an offset, as written.
+fn parse_naive(t: Expr) -> Expr {
     let s = t
         .str()
-        .replace_all(lit(r"(Z|[+]00:?00)$"), lit(""), false)
+        .replace_all(lit(r"日\s*"), lit(" "), false)
+        .str()
+        .replace_all(lit(r"[年月]"), lit("-"), false)
+        .str()
+        .strip_chars(lit(NULL).cast(DataType::String))
         .str()
         .replace_all(lit("T"), lit(" "), true)
         .str()
@@ -297,5 +425,67 @@ mod tests {
         assert_eq!(n, vec![Some(1234.5), Some(7.0), None, None, Some(-3.0)]);
         let b: Vec<Option<bool>> = out.column("b").unwrap().bool().unwrap().iter().collect();
         assert_eq!(b, vec![Some(true), Some(false), Some(true), Some(false), None]);
+    }
+
+    /// Local times as text, for comparing.
+    fn local(values: Series, times: &Times, unit: EpochUnit) -> Vec<Option<String>> {
+        let dtype = values.dtype().clone();
+        let df = DataFrame::new_infer_height(vec![values.into()]).unwrap();
+        let out = df
+            .lazy()
+            .select([parse_timestamp(col("t"), &dtype, times, unit).dt().strftime("%Y-%m-%d %H:%M:%S").alias("t")])
+            .collect()
+            .unwrap();
+        out.column("t").unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect()
+    }
+
+    #[test]
+    fn timestamps_with_offsets_chinese_forms_and_epochs() {
+        let utc = Times::permissive();
+        let shanghai = Times { zone: "Asia/Shanghai".into(), ..Times::permissive() };
+        let text = Series::new(
+            "t".into(),
+            [
+                "2026-11-16T20:31:32+08:00",
+                "2026-11-16T20:31:32+0800",
+                "2026-11-16 20:31:32+08",
+                "2026-11-16T12:31:32Z",
+                "2026-11-16T07:31:32.5-05:00",
+                "2026年11月16日 12:31",
+                "2026年11月16日12:31:32",
+                "2026/11/16 12:31",
+                "1794832292",
+                "1794832292000",
+                "2026-11-16",
+            ],
+        );
+        // All the same instant 2026-11-16 12:31:32 UTC, but for the minute-only forms and the date.
+        let want = [
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:00",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:00",
+            "2026-11-16 12:31:32",
+            "2026-11-16 12:31:32",
+            "2026-11-16 00:00:00",
+        ];
+        assert_eq!(local(text.clone(), &utc, EpochUnit::Auto), want.map(|w| Some(w.to_string())).to_vec());
+        // In Shanghai the instants read 8 hours later; times without a zone are already local.
+        let got = local(text, &shanghai, EpochUnit::Auto);
+        assert_eq!(got[0].as_deref(), Some("2026-11-16 20:31:32"));
+        assert_eq!(got[4].as_deref(), Some("2026-11-16 20:31:32"));
+        assert_eq!(got[8].as_deref(), Some("2026-11-16 20:31:32"), "epoch seconds are an instant");
+        assert_eq!(got[5].as_deref(), Some("2026-11-16 12:31:00"), "a local time stays as written");
+        // Epoch numbers in an integer column, by magnitude or by the configured unit.
+        let ints = Series::new("t".into(), [1_794_832_292i64, 1_794_832_292_000, 1_794_832_292_000_000]);
+        assert_eq!(local(ints, &utc, EpochUnit::Auto), vec![Some("2026-11-16 12:31:32".to_string()); 3]);
+        let ms = Series::new("t".into(), [1_794_832_292_000i64]);
+        assert_eq!(local(ms.clone(), &utc, EpochUnit::Millis), vec![Some("2026-11-16 12:31:32".to_string())]);
+        // Read as microseconds (the old behaviour) the same number is 1970-01-21.
+        assert_eq!(local(ms, &utc, EpochUnit::Micros), vec![Some("1970-01-21 18:33:52".to_string())]);
     }
 }

@@ -7,6 +7,7 @@ mod commands;
 mod config_edit;
 mod determinism;
 mod exit_codes;
+mod exports;
 mod fixture;
 mod identity;
 mod kill;

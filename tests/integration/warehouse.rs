@@ -347,10 +347,15 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
     std::fs::write(&config, text).unwrap();
     let o = portrait(&["validate", "--pipeline", s(&config)]);
     assert_eq!(o.code, 78, "{}", o.stderr);
-    // The sample pipeline has 7 gates: the appended ones are gates[7] and gates[8].
-    for key in
-        ["gates[7].check", "gates[8].table", "gates[8].column", "privacy.hash_fields[0]", "models.clusters.k", "identity.match_threshold"]
-    {
+    // The sample pipeline has 13 gates: the appended ones are gates[13] and gates[14].
+    for key in [
+        "gates[13].check",
+        "gates[14].table",
+        "gates[14].column",
+        "privacy.hash_fields[0]",
+        "models.clusters.k",
+        "identity.match_threshold",
+    ] {
         assert!(o.stderr.contains(key), "`{key}` missing from {}", o.stderr);
     }
 }
