@@ -127,80 +127,7 @@ pub fn render(day: &Day) -> Result<String> {
     let plan = day.plan;
     let locale = plan.locale;
     let w = words(locale);
-    let mut chart_list = Vec::new();
-    let chart = |id, title: &str, svg: String, caption: &str| Chart { id, title: title.into(), svg, caption: caption.into() };
-
-    // Segments by size, largest first.
-    let seg = rows_of(day.segment_summary, "segment")?
-        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
-        .map_err(|e| Error::internal("report", e))?;
-    let names: Vec<String> =
-        strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, &w)).collect();
-    let share = |c| f64s(&seg, c).map(|v| v.into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
-    let svg =
-        charts::share_bars(&names, &[(w["customer_share"], share("customer_share")?), (w["revenue_share"], share("revenue_share")?)])?;
-    chart_list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
-
-    chart_list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.rfm.bins as usize, &w)?, w["rfm_caption"]));
-
-    // The funnel in report.funnel's order, else the rules'.
-    let stages: Vec<String> =
-        if plan.report.funnel.is_empty() { plan.lifecycle.iter().map(|r| r.name.clone()).collect() } else { plan.report.funnel.clone() };
-    let in_stage = strs(day.profiles, "lifecycle_stage");
-    let counts: Vec<(String, u64)> = stages
-        .iter()
-        .map(|s| (label_of(&plan.lifecycle, s, locale, &w), in_stage.iter().filter(|v| v.as_deref() == Some(s.as_str())).count() as u64))
-        .collect();
-    chart_list.push(chart("funnel", w["funnel"], charts::funnel(&counts)?, w["funnel_caption"]));
-
-    let migration_svg = match &day.previous {
-        Some(_) => migration(day.segment_summary, plan, &w)?,
-        None => charts::message(w["migration_none"])?,
-    };
-    let caption = match &day.previous {
-        Some(prev) => format!("{} ({prev} → {})", w["migration_caption"], day.as_of),
-        None => w["migration_caption"].to_string(),
-    };
-    chart_list.push(chart("migration", w["migration"], migration_svg, &caption));
-
     let clv: Vec<f64> = f64s(day.profiles, &predict::clv_column(&plan.models))?.into_iter().flatten().collect();
-    let alive: Vec<f64> = f64s(day.profiles, "pred_p_alive")?.into_iter().flatten().collect();
-    let clv_svg = if clv.is_empty() {
-        charts::message(w["not_fitted"])?
-    } else {
-        let mut sorted = clv.clone();
-        sorted.sort_by(f64::total_cmp);
-        let p99 = sorted[((sorted.len() - 1) as f64 * 0.99).round() as usize].max(1.0);
-        charts::histogram(&clv, 0.0, p99, 20, w["clv_x"], w["count"])?
-    };
-    chart_list.push(chart("clv", w["clv"], clv_svg, w["clv_caption"]));
-    let alive_svg = if alive.is_empty() {
-        charts::message(w["not_fitted"])?
-    } else {
-        charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])?
-    };
-    chart_list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
-
-    // Personas: the summary's cluster rows (numbered by size, so largest first).
-    let clusters = rows_of(day.segment_summary, "cluster")?
-        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
-        .map_err(|e| Error::internal("report", e))?;
-    let description = if locale == Locale::Zh { "description_zh" } else { "description" };
-    let (names, texts) = (strs(&clusters, "segment"), strs(&clusters, description));
-    let (sizes, shares, clvs) = (f64s(&clusters, "customers")?, f64s(&clusters, "customer_share")?, f64s(&clusters, "mean_clv")?);
-    let personas: Vec<BTreeMap<&str, String>> = (0..clusters.height())
-        .map(|i| {
-            let number = names[i].as_deref().unwrap_or_default().trim_start_matches("cluster_").to_string();
-            BTreeMap::from([
-                ("cluster", number),
-                ("description", texts[i].clone().unwrap_or_default()),
-                ("customers", sizes[i].map_or_else(String::new, |v| format!("{v:.0}"))),
-                ("share", shares[i].map_or_else(String::new, |s| format!("{:.1}%", s * 100.0))),
-                ("mean_clv", clvs[i].map_or_else(String::new, |v| format!("{v:.0}"))),
-            ])
-        })
-        .collect();
-
     let customers = day.profiles.height();
     let buyers = f64s(day.profiles, "rfm_monetary")?.iter().filter(|v| v.is_some()).count();
     let revenue: f64 = f64s(day.profiles, "power_spend_12m")?.into_iter().flatten().sum();
@@ -220,12 +147,89 @@ pub fn render(day: &Day) -> Result<String> {
             (w["revenue_12m"], thousands(revenue)),
             (w["mean_clv"], mean_clv.map_or_else(|| "–".to_string(), thousands)),
         ],
-        charts => chart_list,
-        personas => personas,
+        charts => charts_of(day, &w, &clv)?,
+        personas => personas(day.segment_summary, locale)?,
         gates => day.gates,
         accounting => day.accounting,
     };
     env.get_template("report").and_then(|t| t.render(ctx)).map_err(|e| Error::internal("report template", e))
+}
+
+/// The page's charts in order: segments, RFM grid, funnel, migration, CLV, P(alive).
+fn charts_of(day: &Day, w: &BTreeMap<&str, &str>, clv: &[f64]) -> Result<Vec<Chart>> {
+    let plan = day.plan;
+    let locale = plan.locale;
+    let chart = |id, title: &str, svg: String, caption: &str| Chart { id, title: title.into(), svg, caption: caption.into() };
+    let mut list = Vec::new();
+
+    // Segments by size, largest first.
+    let seg = rows_of(day.segment_summary, "segment")?
+        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
+        .map_err(|e| Error::internal("report", e))?;
+    let names: Vec<String> =
+        strs(&seg, "segment").into_iter().map(|s| label_of(&plan.segments, &s.unwrap_or_default(), locale, w)).collect();
+    let share = |c| f64s(&seg, c).map(|v| v.into_iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
+    let svg =
+        charts::share_bars(&names, &[(w["customer_share"], share("customer_share")?), (w["revenue_share"], share("revenue_share")?)])?;
+    list.push(chart("segments", w["segments"], svg, w["segments_caption"]));
+
+    list.push(chart("rfm", w["rfm"], rfm_grid(day.profiles, plan.rfm.bins as usize, w)?, w["rfm_caption"]));
+
+    // The funnel in report.funnel's order, else the rules'.
+    let stages: Vec<String> =
+        if plan.report.funnel.is_empty() { plan.lifecycle.iter().map(|r| r.name.clone()).collect() } else { plan.report.funnel.clone() };
+    let in_stage = strs(day.profiles, "lifecycle_stage");
+    let counts: Vec<(String, u64)> = stages
+        .iter()
+        .map(|s| (label_of(&plan.lifecycle, s, locale, w), in_stage.iter().filter(|v| v.as_deref() == Some(s.as_str())).count() as u64))
+        .collect();
+    list.push(chart("funnel", w["funnel"], charts::funnel(&counts)?, w["funnel_caption"]));
+
+    let (migration_svg, caption) = match &day.previous {
+        Some(prev) => (migration(day.segment_summary, plan, w)?, format!("{} ({prev} → {})", w["migration_caption"], day.as_of)),
+        None => (charts::message(w["migration_none"])?, w["migration_caption"].to_string()),
+    };
+    list.push(chart("migration", w["migration"], migration_svg, &caption));
+
+    let clv_svg = if clv.is_empty() {
+        charts::message(w["not_fitted"])?
+    } else {
+        let mut sorted = clv.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let p99 = sorted[((sorted.len() - 1) as f64 * 0.99).round() as usize].max(1.0);
+        charts::histogram(clv, 0.0, p99, 20, w["clv_x"], w["count"])?
+    };
+    list.push(chart("clv", w["clv"], clv_svg, w["clv_caption"]));
+    let alive: Vec<f64> = f64s(day.profiles, "pred_p_alive")?.into_iter().flatten().collect();
+    let alive_svg = if alive.is_empty() {
+        charts::message(w["not_fitted"])?
+    } else {
+        charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])?
+    };
+    list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
+    Ok(list)
+}
+
+/// Personas: the summary's cluster rows (numbered by size, so largest first).
+fn personas(summary: &DataFrame, locale: Locale) -> Result<Vec<BTreeMap<&'static str, String>>> {
+    let clusters = rows_of(summary, "cluster")?
+        .sort(["customers"], SortMultipleOptions::default().with_order_descending(true))
+        .map_err(|e| Error::internal("report", e))?;
+    let description = if locale == Locale::Zh { "description_zh" } else { "description" };
+    let (names, texts) = (strs(&clusters, "segment"), strs(&clusters, description));
+    let (sizes, shares, clvs) = (f64s(&clusters, "customers")?, f64s(&clusters, "customer_share")?, f64s(&clusters, "mean_clv")?);
+    Ok((0..clusters.height())
+        .map(|i| {
+            let number = names[i].as_deref().unwrap_or_default().trim_start_matches("cluster_").to_string();
+            BTreeMap::from([
+                ("cluster", number),
+                ("description", texts[i].clone().unwrap_or_default()),
+                ("customers", sizes[i].map_or_else(String::new, |v| format!("{v:.0}"))),
+                ("share", shares[i].map_or_else(String::new, |s| format!("{:.1}%", s * 100.0))),
+                ("mean_clv", clvs[i].map_or_else(String::new, |v| format!("{v:.0}"))),
+            ])
+        })
+        .collect())
 }
 
 /// 1234567.8 -> "1,234,568".
