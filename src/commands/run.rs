@@ -37,6 +37,9 @@ pub struct RunSections {
     /// The `model_eval` table's rows (empty without data after as-of).
     pub model_eval: Vec<serde_json::Map<String, serde_json::Value>>,
     pub stage_seconds: BTreeMap<String, f64>,
+    /// The process's peak resident memory (the OS's high-water mark), bytes; None where the
+    /// OS does not say.
+    pub peak_memory_bytes: Option<u64>,
 }
 
 pub type RunManifest = Manifest<RunSections>;
@@ -117,6 +120,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
             rules: rules(plan),
             model_eval: rows_as_json(&tables.model_eval),
             stage_seconds: stages.seconds,
+            peak_memory_bytes: peak_memory_bytes(),
         },
     };
     store.publish(plan.as_of, &manifest)?;
@@ -126,6 +130,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         input_rows = manifest.accounting.values().map(|a| a.read).sum::<u64>(),
         quarantined = manifest.accounting.values().map(|a| a.quarantined).sum::<u64>(),
         seconds = whole.elapsed().as_secs_f64(),
+        peak_memory_mib = manifest.run.peak_memory_bytes.map(|b| b / (1 << 20)),
         "published"
     );
     Ok(manifest)
@@ -312,6 +317,13 @@ fn write(
         .map(|(name, data)| store.stage_document(run_id, crate::report::TABLE, plan.as_of, name, data))
         .collect::<Result<Vec<_>>>()?;
     Ok((outputs, documents))
+}
+
+/// Peak resident memory so far: `VmHWM` of /proc/self/status (Linux).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
+    Some(kib * 1024)
 }
 
 /// Accounting keyed by table name, as the manifest and the report show it.

@@ -22,6 +22,9 @@ fn json_logs_are_one_object_per_line() {
         o.stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let published = lines.iter().find(|l| l["fields"]["message"] == "published").expect("a summary line");
     assert_eq!(published["fields"]["profiles"].as_u64(), Some(10));
+    // The OS's high-water mark of the run, in the log line and the manifest.
+    assert!(published["fields"]["peak_memory_mib"].as_u64().is_some_and(|m| m > 0), "{published}");
+    assert!(manifest(&out)["peak_memory_bytes"].as_u64().is_some_and(|b| b > 1 << 20));
     let o = portrait(&["--log-format", "json", "validate", "--pipeline", "/nonexistent.toml"]);
     assert_eq!(o.code, 78);
     let err: serde_json::Value = serde_json::from_str(o.stderr.lines().last().unwrap()).unwrap();

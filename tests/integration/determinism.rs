@@ -24,7 +24,7 @@ fn two_runs_give_identical_files() {
         assert!(read(&a) == read(&b), "{doc} differs between two runs");
     }
     let strip = |mut m: serde_json::Value| {
-        for k in ["run_id", "stage_seconds"] {
+        for k in ["run_id", "stage_seconds", "peak_memory_bytes"] {
             m.as_object_mut().unwrap().remove(k);
         }
         for o in m["outputs"].as_array_mut().unwrap() {
