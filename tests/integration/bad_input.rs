@@ -102,11 +102,7 @@ fn an_empty_event_table_is_read_and_the_freshness_gate_stops_the_run() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stderr.contains("freshness_events") && o.stderr.contains("no dated rows"), "{}", o.stderr);
     // Without that gate the empty table is read like any other and the day publishes.
-    let gate = "[[gates]]\ncheck = \"freshness\"\ntable = \"events\"\nmax = 7\nseverity = \"warn\"\n";
-    let text = std::fs::read_to_string(nightly()).unwrap();
-    assert!(text.contains(gate));
-    let config = d.path().join("pipeline.toml");
-    std::fs::write(&config, text.replace(gate, "")).unwrap();
+    let config = pipeline_edited(d.path(), &[(&freshness_gate("events"), "")]);
     let out = d.path().join("out2");
     let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&input), "--output", s(&out), "--as-of", AS_OF]);
     assert_eq!(o.code, 0, "{}", o.stderr);

@@ -3,19 +3,7 @@
 //! a run that lost its data.
 
 use crate::util::*;
-use std::path::{Path, PathBuf};
-
-/// The sample pipeline with some of its lines replaced.
-fn pipeline(dir: &Path, replace: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(nightly()).unwrap();
-    for (from, to) in replace {
-        assert!(text.contains(from), "the sample pipeline has `{from}`");
-        text = text.replace(from, to);
-    }
-    let path = dir.join("pipeline.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use std::path::Path;
 
 fn run(pipeline: &Path, input: &Path, out: &Path) -> Outcome {
     portrait(&["run", "--pipeline", s(pipeline), "--input", s(input), "--output", s(out), "--as-of", AS_OF])
@@ -28,7 +16,7 @@ fn exports_in_chinese_business_forms_publish_the_canonical_profiles() {
     let dir = tempfile::tempdir().unwrap();
     let (canonical, forms) = (dir.path().join("canonical"), dir.path().join("forms"));
     run_ok(&nightly(), &tiny(), &canonical);
-    let config = pipeline(dir.path(), &[("encoding = \"utf-8\"", "encoding = \"gb18030\"")]);
+    let config = pipeline_edited(dir.path(), &[("encoding = \"utf-8\"", "encoding = \"gb18030\"")]);
     let o = run(&config, &repo().join("tests/data/tiny_forms"), &forms);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for t in ["profiles", "tags", "identity_map", "segment_summary"] {
@@ -87,11 +75,7 @@ fn a_run_whose_every_order_is_unparseable_publishes_nothing_and_exits_1() {
 /// One buyer (shop:A1) with orders around local midnight in Shanghai (UTC+8), and one row in
 /// each other table so every freshness gate can judge.
 fn shanghai_input(root: &Path) {
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_at(root, rel, text);
     write("customers/c.csv", "source,source_customer_id,name\nshop,A1,Alice\nshop,B1,Bob\n");
     write(
         "orders/o.csv",
@@ -113,7 +97,7 @@ fn in_shanghai_days_windows_and_hours_are_local() {
     let dir = tempfile::tempdir().unwrap();
     let (input, out) = (dir.path().join("in"), dir.path().join("out"));
     shanghai_input(&input);
-    let config = pipeline(dir.path(), &[("time_zone = \"UTC\"", "time_zone = \"Asia/Shanghai\"")]);
+    let config = pipeline_edited(dir.path(), &[("time_zone = \"UTC\"", "time_zone = \"Asia/Shanghai\"")]);
     let o = run(&config, &input, &out);
     assert_eq!(o.code, 0, "{}", o.stderr);
     // Local times (UTC+8): o1 2026-11-22 23:59 (the as-of day), o2 2026-11-23 00:01 (after
@@ -157,7 +141,8 @@ fn implausible_timestamps_are_quarantined_with_their_own_reason() {
         "source,source_customer_id,event_ts,event_type\nshop,A1,2026-11-22 12:00:00,view\nshop,A1,1794832292000000,view\nshop,A1,1970-01-21 18:33:52,view\n",
     )
     .unwrap();
-    let config = pipeline(dir.path(), &[("[tables.orders]", "[tables.events]\nepoch_units = { event_ts = \"ms\" }\n\n[tables.orders]")]);
+    let config =
+        pipeline_edited(dir.path(), &[("[tables.orders]", "[tables.events]\nepoch_units = { event_ts = \"ms\" }\n\n[tables.orders]")]);
     let o = run(&config, &input, &out);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let q = table(&out, "quarantine");

@@ -92,11 +92,7 @@ fn cdnow_input(root: &std::path::Path) {
         .chain(ids.iter().map(|id| format!("cdnow,{id}")))
         .collect::<Vec<_>>()
         .join("\n");
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| crate::util::write_at(root, rel, text);
     write("customers/customers.csv", &customers);
     write("orders/orders.csv", &orders);
     for (table, file) in [("order_items", "order_items.csv"), ("events", "events.csv"), ("feedback", "feedback.csv")] {
@@ -113,15 +109,16 @@ fn the_nightly_run_fits_cdnow_like_the_paper_and_evaluates_the_holdout() {
     cdnow_input(&input);
     // CDNOW is 1997 data with no events, social activity or feedback: the pipeline says
     // how far back plausible dates go and drops the freshness gates of the empty tables.
-    let mut text =
-        std::fs::read_to_string(crate::util::nightly()).unwrap().replace("earliest = \"2000-01-01\"", "earliest = \"1990-01-01\"");
-    for t in ["events", "social_interactions", "feedback"] {
-        let gate = format!("[[gates]]\ncheck = \"freshness\"\ntable = \"{t}\"\nmax = 7\nseverity = \"warn\"\n");
-        assert!(text.contains(&gate), "{t}");
-        text = text.replace(&gate, "");
-    }
-    let config = dir.path().join("cdnow.toml");
-    std::fs::write(&config, text).unwrap();
+    use crate::util::freshness_gate as gate;
+    let config = crate::util::pipeline_edited(
+        dir.path(),
+        &[
+            ("earliest = \"2000-01-01\"", "earliest = \"1990-01-01\""),
+            (&gate("events"), ""),
+            (&gate("social_interactions"), ""),
+            (&gate("feedback"), ""),
+        ],
+    );
     let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&input), "--output", s(&out), "--as-of", "1997-09-30"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     let m: serde_json::Value =

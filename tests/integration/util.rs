@@ -180,3 +180,28 @@ pub fn close(actual: Option<f64>, expected: Option<f64>, what: &str) {
         (a, e) => assert_eq!(a, e, "{what}"),
     }
 }
+
+/// The sample pipeline with some of its text replaced, written as `dir/pipeline.toml`.
+pub fn pipeline_edited(dir: &Path, replace: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(nightly()).unwrap();
+    for (from, to) in replace {
+        assert!(text.contains(from), "the sample pipeline has `{from}`");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The sample pipeline's freshness gate on an input table (to remove it where a test's
+/// table is empty on purpose).
+pub fn freshness_gate(table: &str) -> String {
+    format!("[[gates]]\ncheck = \"freshness\"\ntable = \"{table}\"\nmax = 7\nseverity = \"warn\"\n")
+}
+
+/// Write `text` to `root/rel`, creating folders.
+pub fn write_at(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
