@@ -343,8 +343,12 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
         "[[gates]]\ncheck = \"row_count\"\ntable = \"orders\"\n[[gates]]\ncheck = \"null_share\"\ntable = \"orders\"\nmax = 0.1\n\
          [privacy]\nhash_fields = [\"address\"]\n",
     );
-    let text =
-        std::fs::read_to_string(&config).unwrap().replace("k = 0\n", "k = 1\n").replace("match_threshold = 0.99", "match_threshold = 1.5");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("k = 0\n", "k = 1\n")
+        .replace("match_threshold = 0.99", "match_threshold = 1.5")
+        .replace("time_zone = \"UTC\"", "time_zone = \"Mars/Olympus\"")
+        .replace("encoding = \"utf-8\"", "encoding = \"ebcdic\"");
     std::fs::write(&config, text).unwrap();
     let o = portrait(&["validate", "--pipeline", s(&config)]);
     assert_eq!(o.code, 78, "{}", o.stderr);
@@ -356,6 +360,8 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
         "privacy.hash_fields[0]",
         "models.clusters.k",
         "identity.match_threshold",
+        "pipeline.time_zone",
+        "tables.customers.encoding",
     ] {
         assert!(o.stderr.contains(key), "`{key}` missing from {}", o.stderr);
     }
