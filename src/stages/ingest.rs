@@ -370,7 +370,7 @@ fn parse_naive(t: Expr) -> Expr {
     let to = Series::new("".into(), [" ", "-", "-", " ", " ", "-"]);
     let s = t
         .str()
-        .replace_many(lit(from), lit(to), false, true)
+        .replace_many(lit(from).implode(true), lit(to).implode(true), false, true)
         .str()
         .replace_all(lit(r"-(\d)\b"), lit("-0${1}"), false)
         .str()
