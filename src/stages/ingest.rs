@@ -350,9 +350,7 @@ fn parse_datetime(t: Expr, times: &Times) -> Expr {
     // Only a value with a time can carry an offset: `2026-11-05` ends in `-05`, a day.
     let timed = t.clone().str().contains_literal(lit(":"));
     let no_text = || lit(NULL).cast(DataType::String);
-    let offset = when(timed.clone())
-        .then(t.clone().str().extract(lit(OFFSET), 0).str().strip_chars(no_text()))
-        .otherwise(no_text());
+    let offset = when(timed.clone()).then(t.clone().str().extract(lit(OFFSET), 0).str().strip_chars(no_text())).otherwise(no_text());
     let naive = parse_naive(when(timed).then(t.clone().str().replace(lit(OFFSET), lit(""), false)).otherwise(t));
     // The offset in minutes east of UTC.
     let digits = offset.clone().str().replace_all(lit(":"), lit(""), true);
