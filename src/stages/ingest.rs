@@ -139,10 +139,8 @@ fn ingest_file(source: &TableSource, times: &Times, idx: u32, file: &InputFile, 
 fn plan_column(c: &Column, source: Expr, dtype: &DataType, required: bool, format: Format, times: &Times, epoch: EpochUnit) -> ColumnPlan {
     let parsed = if c.kind == Kind::Str && format == Format::Parquet && dtype == &DataType::String {
         source.clone() // typed Parquet text is taken as written; clean trims what matters
-    } else if c.kind == Kind::Datetime {
-        parse_timestamp(source.clone(), dtype, times, epoch)
     } else {
-        parse(source.clone(), dtype, c.kind)
+        parse(source.clone(), dtype, c.kind, times, epoch)
     };
     let parsed_name = format!("__parsed_{}", c.name);
     let value = col(parsed_name.as_str());
@@ -221,8 +219,9 @@ fn check_source_type(dtype: &DataType, kind: Kind) -> std::result::Result<(), St
     }
 }
 
-/// Parse a source column of type `dtype` into the canonical `kind`; unparseable -> null.
-fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
+/// Parse a source column of type `dtype` into the canonical `kind` (timestamps as `times` and
+/// `epoch` say); unparseable -> null.
+fn parse(e: Expr, dtype: &DataType, kind: Kind, times: &Times, epoch: EpochUnit) -> Expr {
     let is_text = dtype == &DataType::String;
     let text = || e.clone().cast(DataType::String).str().strip_chars(lit(NULL).cast(DataType::String));
     match kind {
@@ -254,7 +253,7 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind) -> Expr {
         Kind::Bool => e.cast(DataType::Boolean),
         Kind::Date if is_text || dtype.is_integer() => parse_date(text()),
         Kind::Date => e.cast(DataType::Date),
-        Kind::Datetime => parse_timestamp(e, dtype, &Times::permissive(), EpochUnit::Auto),
+        Kind::Datetime => parse_timestamp(e, dtype, times, epoch),
     }
 }
 
@@ -391,7 +390,11 @@ mod tests {
     #[test]
     fn dates_in_the_formats_sources_write() {
         let df = df!("d" => ["1990-03-05", "1990/3/5", "19900305", "1990.03.05", "1990年3月5日", "05/03/1990", "garbage", ""]).unwrap();
-        let out = df.lazy().select([parse(col("d"), &DataType::String, Kind::Date).alias("d")]).collect().unwrap();
+        let out = df
+            .lazy()
+            .select([parse(col("d"), &DataType::String, Kind::Date, &Times::permissive(), EpochUnit::Auto).alias("d")])
+            .collect()
+            .unwrap();
         let got: Vec<Option<String>> =
             out.column("d").unwrap().cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
         let march5 = Some("1990-03-05".to_string());
@@ -409,9 +412,12 @@ mod tests {
         let out = df
             .lazy()
             .select([
-                parse(col("t"), &DataType::String, Kind::Datetime).dt().strftime("%Y-%m-%d %H:%M:%S").alias("t"),
-                parse(col("n"), &DataType::String, Kind::F64).alias("n"),
-                parse(col("b"), &DataType::String, Kind::Bool).alias("b"),
+                parse(col("t"), &DataType::String, Kind::Datetime, &Times::permissive(), EpochUnit::Auto)
+                    .dt()
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .alias("t"),
+                parse(col("n"), &DataType::String, Kind::F64, &Times::permissive(), EpochUnit::Auto).alias("n"),
+                parse(col("b"), &DataType::String, Kind::Bool, &Times::permissive(), EpochUnit::Auto).alias("b"),
             ])
             .collect()
             .unwrap();
