@@ -53,8 +53,8 @@ fn stages(c: &mut Criterion) {
     g.bench_function("identity", |b| b.iter(|| identity::resolve_with(&records, &plan.identity, &ctx).unwrap()));
 
     let (resolved, _) = identity::resolve_with(&records, &plan.identity, &ctx).unwrap();
-    let execute =
-        || pipeline::execute(pipeline::build(&plan, pipeline::ingest_all(&plan).unwrap(), resolved.clone()).unwrap()).unwrap().profile;
+    let work = std::env::temp_dir().join("portrait-bench-work");
+    let execute = || pipeline::execute(&plan, pipeline::ingest_all(&plan).unwrap(), resolved.clone(), &work).unwrap().profile;
     g.bench_function("execute", |b| b.iter(execute));
 
     let profile = execute();

@@ -47,6 +47,10 @@ pub enum Command {
         /// Output root; overrides the pipeline's `output`.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Peak memory to stay under, e.g. `8GB`; overrides `[run] memory_limit` (default: half
+        /// of the machine's memory).
+        #[arg(long)]
+        memory_limit: Option<String>,
     },
     /// List the published days of an output root: row counts, durations, gate results.
     Status {
@@ -154,11 +158,11 @@ fn parse_date(s: &str) -> std::result::Result<Day, String> {
 pub fn dispatch(command: Command) -> Result<String> {
     use crate::commands::{self, validate::validate};
     match command {
-        Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, .. } => {
-            commands::run::backfill(&pipeline, from, to, force, input, output)
+        Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, memory_limit, .. } => {
+            commands::run::backfill(&pipeline, from, to, force, Overrides { input, output, as_of: None, memory_limit })
         }
-        Command::Run { pipeline, as_of, input, output, .. } => {
-            let plan = validate(&pipeline, &Overrides { input, output, as_of })?;
+        Command::Run { pipeline, as_of, input, output, memory_limit, .. } => {
+            let plan = validate(&pipeline, &Overrides { input, output, as_of, memory_limit })?;
             let m = commands::run::run(&plan)?;
             let rows: Vec<String> = m.outputs.iter().map(|o| format!("{}={}", o.table, o.rows)).collect();
             Ok(format!("published dt={} to {} ({})", m.as_of, plan.output_root.display(), rows.join(", ")))

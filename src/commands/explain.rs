@@ -10,24 +10,25 @@ use polars::prelude::*;
 
 pub fn explain(plan: &Plan) -> Result<String> {
     let mut out = String::from(
-        "stages: ingest -> clean (normalise, dedupe, identity) -> features (basic, power, behavior, social, psych) -> predict (BG/NBD, Gamma-Gamma, clusters) -> score (rfm, config features, segment, lifecycle, tags) -> write\n",
+        "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> across people (price tiers, rfm, config features) -> predict (BG/NBD, Gamma-Gamma, clusters) -> score (segment, lifecycle, tags) -> write\n",
     );
     let ingested = pipeline::ingest_all(plan)?;
-    let mut built = pipeline::build(plan, ingested, empty_resolved())?;
-    out.push_str(&format!("\n== profile (materialised before the models) ==\n{}\n", io::explain(&built.profile)?));
+    let resolved = empty_resolved();
+    let identity_map = outputs::identity_map::build(crate::stages::identity::identity_map(resolved.clone().lazy()));
+    let mut plans = pipeline::explained(plan, ingested, resolved)?;
     // The outputs read the predicted profile; here an empty one with its columns.
-    let schema = built.profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
+    let mut profile = plans.last().map(|(_, lf)| lf.clone()).ok_or_else(|| Error::Internal("no profile plan".into()))?;
+    let schema = profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let (predicted, outcome) = predict::predict(DataFrame::empty_with_schema(&schema), plan, None)?;
     let s = outputs::scored(plan, predicted.lazy(), &outcome, None)?;
-    let plans = [
-        ("profiles", s.profiles),
-        ("tags", s.tags),
-        ("segment_summary", s.segment_summary),
-        ("model_eval", s.model_eval),
-        ("profile_changes", s.profile_changes),
-        ("identity_map", built.identity_map),
-        ("quarantine", built.quarantine),
-    ];
+    plans.extend([
+        ("profiles".to_string(), s.profiles),
+        ("tags".into(), s.tags),
+        ("segment_summary".into(), s.segment_summary),
+        ("model_eval".into(), s.model_eval),
+        ("profile_changes".into(), s.profile_changes),
+        ("identity_map".into(), identity_map),
+    ]);
     for (name, lf) in plans {
         out.push_str(&format!("\n== {name} ==\n{}\n", io::explain(&lf)?));
     }

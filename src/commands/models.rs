@@ -56,7 +56,8 @@ pub fn run(o: &Options) -> Result<Params> {
         }
     }
     let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &Times::permissive())?;
-    let (ok, bad) = clean::orders(ing.rows.clone());
+    let orders = clean::orders(ing.rows.clone());
+    let (ok, bad) = (orders.clone().filter(col("_reason").is_null()), orders.filter(col("_reason").is_not_null()));
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);
     let days = summary::purchase_days(deduped, "source_customer_id").cache();
     let key = "source_customer_id";

@@ -20,7 +20,6 @@ use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleE
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// The run's own sections of the manifest (after the store's envelope).
@@ -40,25 +39,28 @@ pub struct RunSections {
     /// The process's peak resident memory (the OS's high-water mark), bytes; None where the
     /// OS does not say.
     pub peak_memory_bytes: Option<u64>,
+    /// The disk the run's intermediate files (the routed buckets) took at their largest.
+    pub work_disk_bytes: u64,
+    /// The memory limit the run was given and the buckets of people it split the fact tables into.
+    pub execution: Execution,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Execution {
+    pub memory_limit_bytes: u64,
+    pub buckets: u32,
 }
 
 pub type RunManifest = Manifest<RunSections>;
 
 /// `portrait run --from --to`: every day in order; published days are skipped unless `force`.
-pub fn backfill(
-    pipeline: &std::path::Path,
-    from: Day,
-    to: Day,
-    force: bool,
-    input: Option<PathBuf>,
-    output: Option<PathBuf>,
-) -> Result<String> {
+pub fn backfill(pipeline: &std::path::Path, from: Day, to: Day, force: bool, overrides: Overrides) -> Result<String> {
     if to < from {
         return Err(Error::Usage("--to must not be before --from".into()));
     }
     let (mut published, mut skipped) = (0, 0);
     for day in from.0.iter_days().take_while(|d| *d <= to.0).map(Day) {
-        let plan = validate(pipeline, &Overrides { input: input.clone(), output: output.clone(), as_of: Some(day) })?;
+        let plan = validate(pipeline, &Overrides { as_of: Some(day), ..overrides.clone() })?;
         if !force && Store::new(&plan.output_root).is_published(day) {
             tracing::info!(as_of = %day, "already published: skipped (use --force to re-run)");
             skipped += 1;
@@ -86,12 +88,13 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     stages.done(customers.height(), customers.height());
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
     stages.done(customers.height(), identity.clusters);
-    let executed = pipeline::execute(pipeline::build(plan, ingested, resolved)?).map_err(|e| pipeline::name_the_file(plan, e))?;
+    let executed = pipeline::execute(plan, ingested, resolved, &store.work_dir(&run_id)).map_err(|e| pipeline::name_the_file(plan, e))?;
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.profile.height());
     let people = executed.profile.height();
     let (predicted, models) = predict_people(plan, &executed)?;
     stages.done(people, predicted.height());
-    let Executed { identity_map, quarantine, accounting, files, .. } = executed;
+    let Executed { identity_map, quarantine, accounting, files, buckets, work_bytes, .. } = executed;
+    let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets };
     let tables = build_tables(plan, &store, predicted, &models, identity_map, quarantine)?;
     stages.done(people, tables.rows());
 
@@ -121,6 +124,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
             model_eval: rows_as_json(&tables.model_eval),
             stage_seconds: stages.seconds,
             peak_memory_bytes: peak_memory_bytes(),
+            work_disk_bytes: work_bytes,
+            execution,
         },
     };
     store.publish(plan.as_of, &manifest)?;
@@ -131,6 +136,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         quarantined = manifest.accounting.values().map(|a| a.quarantined).sum::<u64>(),
         seconds = whole.elapsed().as_secs_f64(),
         peak_memory_mib = manifest.run.peak_memory_bytes.map(|b| b / (1 << 20)),
+        work_disk_mib = manifest.run.work_disk_bytes >> 20,
+        buckets = manifest.run.execution.buckets,
         "published"
     );
     Ok(manifest)

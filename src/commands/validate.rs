@@ -4,12 +4,11 @@
 
 use crate::config::{self, OutputTable, Overrides, Plan};
 use crate::error::{ConfigIssue, Error, Result};
-use crate::io;
-use crate::outputs;
 use crate::schema::Table;
 use crate::stages::features::{self, Inputs};
 use crate::stages::ingest::dtype_of;
 use crate::stages::{identity, predict, privacy, score};
+use crate::{io, outputs, pipeline};
 use polars::prelude::*;
 use std::path::Path;
 
@@ -66,8 +65,7 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
         social: empty(Table::SocialInteractions, &key),
         feedback: empty(Table::Feedback, &key),
     };
-    let profile = score::rfm(features::profile(&inputs, plan.as_of, plan), orders.clone(), plan.as_of, plan);
-    predict::with_model_inputs(profile, orders.clone(), orders, plan)
+    score::rfm(features::across_people(pipeline::bucket::per_person(&inputs, orders, plan)), plan)
 }
 
 /// The schema of every output table from the plan over empty inputs: the data dictionary's

@@ -201,6 +201,46 @@ pub struct Plan {
     pub lifecycle: Vec<NamedExpr>,
     pub tags: Vec<NamedExpr>,
     pub gates: Vec<Gate>,
+    pub run: Run,
+}
+
+/// `[run]` resolved.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Bytes of memory the run aims to stay under.
+    pub memory_limit: u64,
+    /// A fixed bucket count, else chosen from `memory_limit` and the input size.
+    pub buckets: Option<u32>,
+}
+
+/// `8GB`, `512MiB`, `2000000`: bytes (decimal units are powers of 1000, binary ones of 1024).
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024f64.powi(2),
+        "gib" => 1024f64.powi(3),
+        "tib" => 1024f64.powi(4),
+        _ => return None,
+    };
+    let bytes = number * scale;
+    (bytes >= 1.0 && bytes.is_finite()).then_some(bytes as u64)
+}
+
+/// Half of the machine's physical memory (Linux `/proc/meminfo`; 8 GiB where it cannot be read).
+fn default_memory_limit() -> u64 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()));
+    total_kib.map(|k| k * 1024 / 2).unwrap_or(8 << 30)
 }
 
 impl Plan {
@@ -223,6 +263,8 @@ pub struct Overrides {
     pub input: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub as_of: Option<Day>,
+    /// `--memory-limit`, as written.
+    pub memory_limit: Option<String>,
 }
 
 /// Read and check a pipeline file. A TOML syntax error stops at once; every other problem is
@@ -264,6 +306,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         issues.push(issue("pipeline.earliest", format!("`{}` is not a date YYYY-MM-DD", spec.pipeline.earliest)));
         Day(crate::day::EPOCH)
     });
+    let run = resolve_run(&spec.run, overrides, &mut issues);
     let tables = resolve_tables(&spec, &input_root, &mut issues);
     let identity = resolve_identity(&spec.identity, &base, &mut issues);
     check_numbers(&spec, &mut issues);
@@ -313,8 +356,26 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         lifecycle,
         tags,
         gates,
+        run,
     };
     Ok((plan, issues))
+}
+
+fn resolve_run(spec: &spec::RunSpec, overrides: &Overrides, issues: &mut Vec<ConfigIssue>) -> Run {
+    let (key, written) = match (&overrides.memory_limit, &spec.memory_limit) {
+        (Some(m), _) => ("--memory-limit", Some(m)),
+        (None, m) => ("run.memory_limit", m.as_ref()),
+    };
+    let memory_limit = written.map(|m| {
+        parse_bytes(m).unwrap_or_else(|| {
+            issues.push(issue(key, format!("`{m}` is not an amount of memory (e.g. 8GB, 512MiB)")));
+            default_memory_limit()
+        })
+    });
+    if spec.buckets == Some(0) {
+        issues.push(issue("run.buckets", "must be at least 1".to_string()));
+    }
+    Run { memory_limit: memory_limit.unwrap_or_else(default_memory_limit), buckets: spec.buckets.filter(|b| *b > 0) }
 }
 
 /// Ranges of the numeric settings.

@@ -41,6 +41,20 @@ pub struct PipelineSpec {
     /// Data-quality gates checked before anything is published.
     #[serde(default)]
     pub gates: Vec<GateSpec>,
+    #[serde(default)]
+    pub run: RunSpec,
+}
+
+/// How a run uses the machine (DESIGN.md "Scale").
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RunSpec {
+    /// Peak memory the run stays under, e.g. `8GB` or `512MiB` (KB, MB, GB, TB are powers of
+    /// 1000; KiB, MiB, GiB, TiB of 1024); `--memory-limit` overrides it. Default: half of the
+    /// machine's memory.
+    pub memory_limit: Option<String>,
+    /// How many buckets of people the fact tables are split into; default: as many as the
+    /// memory limit needs for the size of the input files.
+    pub buckets: Option<u32>,
 }
 
 /// `report.html`, written with every published day.

@@ -68,3 +68,62 @@ pub fn read(path: &Path) -> Result<DataFrame> {
     let p = PlRefPath::new(path.to_string_lossy().as_ref());
     LazyFrame::scan_parquet(p, Default::default()).and_then(|lf| lf.collect()).map_err(|e| Error::input(path.display(), e.to_string()))
 }
+
+/// Stream `rows` into Parquet files under `dir`, one folder `<key>=<value>/` per value of the
+/// column `key` (which the files do not hold), with the streaming engine; the `alongside` plans
+/// run in the same pass (scans they share with `rows` are read once) and are returned.
+pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str, alongside: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
+    let opt = rows.get_current_optimizations();
+    let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, ..Default::default() };
+    let sink = rows
+        .sink(
+            SinkDestination::Partitioned {
+                base_path: PlRefPath::new(dir.to_string_lossy().as_ref()),
+                file_path_provider: None,
+                partition_strategy: PartitionStrategy::Keyed { keys: vec![col(key)], include_keys: false, keys_pre_grouped: false },
+                max_rows_per_file: IdxSize::MAX,
+                approximate_bytes_per_file: u64::MAX,
+            },
+            FileWriteFormat::Parquet(std::sync::Arc::new(options)),
+            UnifiedSinkArgs { mkdir: true, maintain_order: false, ..Default::default() },
+        )
+        .map_err(|e| Error::internal("bucket sink", e))?;
+    let mut plans = vec![sink.logical_plan];
+    plans.extend(alongside.into_iter().map(|lf| lf.logical_plan));
+    let mut frames = super::guarded(|| LazyFrame::collect_all_with_engine(plans, Engine::Streaming, opt)).map_err(|e| match e {
+        // A full disk while writing the buckets is the run's I/O error (exit 74), not the input's.
+        Error::InputData { message, .. } if message.contains("os error 28") || message.contains("os error 122") => {
+            Error::io(dir, std::io::Error::new(std::io::ErrorKind::StorageFull, message))
+        }
+        other => other,
+    })?;
+    frames.remove(0);
+    Ok(frames)
+}
+
+/// Every Parquet file in `dir` as one lazy frame; a missing folder is an empty frame of `schema`.
+pub fn scan_folder(dir: &Path, schema: &SchemaRef) -> Result<LazyFrame> {
+    let mut files: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .map(|p| p.to_string_lossy().to_string())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    if files.is_empty() {
+        return Ok(DataFrame::empty_with_schema(schema).lazy());
+    }
+    let scans = files
+        .iter()
+        .map(|f| {
+            LazyFrame::scan_parquet(
+                PlRefPath::new(f.as_str()),
+                ScanArgsParquet { glob: false, hive_options: HiveOptions::new_disabled(), ..Default::default() },
+            )
+        })
+        .collect::<PolarsResult<Vec<_>>>()
+        .map_err(|e| Error::internal("scanning a bucket", e))?;
+    concat(scans, UnionArgs::default()).map_err(|e| Error::internal("bucket union", e))
+}

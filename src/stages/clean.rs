@@ -1,21 +1,12 @@
 //! Stage 2, clean: normalise values (phones to E.164, emails, gender to M/F/U, names
-//! width-folded, amounts non-negative), drop re-sent duplicates (orders by source + order_id,
-//! items by source + order_id + sku, the row read last wins), attach the person's key from the
-//! identity map, and hold back rows after `--as-of`. Rows that cannot be used go to quarantine
-//! with a reason; every row ends up in exactly one of used / duplicate / quarantined / after_as_of.
+//! width-folded, amounts non-negative) and say why an order cannot be used. Dropping re-sent
+//! duplicates, attaching the person and holding back rows after `--as-of` happen in the route
+//! and bucket passes (`pipeline`), where every row ends up in exactly one of used / duplicate /
+//! quarantined / after_as_of.
 
 use crate::expr::one_of;
 use crate::schema::Table;
 use polars::prelude::*;
-
-/// A cleaned table: rows to use, quarantined rows (with `_file`, `_row`, `reason`) and rows
-/// newer than the run's date.
-pub struct Cleaned {
-    pub used: LazyFrame,
-    /// `_file`, `_row`, `reason` and the row's columns.
-    pub quarantine: LazyFrame,
-    pub after_as_of: LazyFrame,
-}
 
 fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
@@ -138,9 +129,9 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
 }
 
 /// Orders (ids as ingest read them: text formats are trimmed there): canonical status,
-/// lower-case channel, non-negative amounts; unknown statuses and
-/// negative net amounts are quarantined; re-sent orders are dropped, the last read wins.
-pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
+/// lower-case channel, non-negative amounts; `_reason` says why a row cannot be used (an
+/// unknown status, a negative net amount), null for usable rows.
+pub fn orders(rows: LazyFrame) -> LazyFrame {
     let status = col("status").str().to_lowercase();
     let status = when(one_of(status.clone(), &["paid", "completed", "complete", "success", "已支付", "已完成"]))
         .then(lit("paid"))
@@ -150,33 +141,28 @@ pub fn orders(rows: LazyFrame) -> (LazyFrame, LazyFrame) {
         .then(lit("cancelled"))
         .otherwise(null_str());
     let nonneg = |c: &str| when(col(c).lt(lit(0.0))).then(lit(0.0)).otherwise(col(c));
-    let lf = rows
-        .with_columns([
-            col("source").str().to_lowercase(),
-            status.alias("_status"),
-            empty_to_null(col("channel").str().to_lowercase()).alias("channel"),
-            empty_to_null(col("coupon_code")).alias("coupon_code"),
-            nonneg("discount_amount").fill_null(lit(0.0)).alias("discount_amount"),
-        ])
-        .with_columns([
-            coalesce(&[nonneg("gross_amount"), col("net_amount") + col("discount_amount")]).alias("gross_amount"),
-            when(col("_status").is_null())
-                .then(concat_str([lit("unknown status "), col("status")], "", false))
-                .when(col("net_amount").lt(lit(0.0)))
-                .then(lit("negative net_amount"))
-                .otherwise(null_str())
-                .alias("_reason"),
-        ])
-        .with_column(col("_status").alias("status"))
-        .drop(cols(["_status"]));
-    let bad = lf.clone().filter(col("_reason").is_not_null());
-    let good = lf.filter(col("_reason").is_null()).drop(cols(["_reason"]));
-    (good, bad)
+    rows.with_columns([
+        col("source").str().to_lowercase(),
+        status.alias("_status"),
+        empty_to_null(col("channel").str().to_lowercase()).alias("channel"),
+        empty_to_null(col("coupon_code")).alias("coupon_code"),
+        nonneg("discount_amount").fill_null(lit(0.0)).alias("discount_amount"),
+    ])
+    .with_columns([
+        coalesce(&[nonneg("gross_amount"), col("net_amount") + col("discount_amount")]).alias("gross_amount"),
+        when(col("_status").is_null())
+            .then(concat_str([lit("unknown status "), col("status")], "", false))
+            .when(col("net_amount").lt(lit(0.0)))
+            .then(lit("negative net_amount"))
+            .otherwise(null_str())
+            .alias("_reason"),
+    ])
+    .with_column(col("_status").alias("status"))
+    .drop(cols(["_status"]))
 }
 
 /// Keep the last-read row per key; also return the rows dropped as one-row count `n`.
 pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
-    // (An `is_last_distinct` mask was faster at SF 1 but slower and 2.3 GB larger at SF 10.)
     let kept =
         lf.clone().unique_stable(Some(cols(key.iter().map(|s| s.to_string()).collect::<Vec<_>>())), UniqueKeepStrategy::Last).cache();
     let dropped = concat_lf_horizontal(
@@ -231,29 +217,6 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
     ])
 }
 
-/// Attach the person (`_key`) through the identity map; rows of unknown customers are quarantined
-/// and rows at or after `as_of_end` (the day after `--as-of`) are held back.
-/// Only the columns in `keep`, the table's required columns and the row's origin are carried
-/// on (and held in memory): quarantine shows a rejected row's required values.
-pub fn attach_key(lf: LazyFrame, table: Table, id_map: LazyFrame, as_of_end: Expr, keep: &[&str]) -> Cleaned {
-    let time_col = table.time_column().expect("a table with a timestamp");
-    let joined = lf
-        .select(carried(table, keep))
-        .join(
-            id_map.select([col("source"), col("source_customer_id"), col("_key")]),
-            [col("source"), col("source_customer_id")],
-            [col("source"), col("source_customer_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .cache();
-    split_known(
-        joined,
-        col("_key").is_not_null(),
-        "unknown customer (source, source_customer_id not in customers)",
-        col(time_col).lt(as_of_end),
-    )
-}
-
 /// `keep`, the required columns of `table` and `_file`, `_row`, each once.
 pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
     let mut names: Vec<&str> = vec!["_file", "_row"];
@@ -263,15 +226,6 @@ pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
         }
     }
     names.into_iter().map(col).collect()
-}
-
-/// Split `lf` into used / quarantined (`known` false) / after as-of (`in_time` false).
-pub fn split_known(lf: LazyFrame, known: Expr, reason: &str, in_time: Expr) -> Cleaned {
-    Cleaned {
-        used: lf.clone().filter(known.clone().and(in_time.clone())),
-        quarantine: lf.clone().filter(known.clone().not()).with_column(lit(reason.to_string()).alias("reason")),
-        after_as_of: lf.filter(known.and(in_time.not())),
-    }
 }
 
 #[cfg(test)]

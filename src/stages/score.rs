@@ -43,14 +43,13 @@ pub fn quantile_score(x: Expr, bins: u32) -> Expr {
     when(x.is_null()).then(lit(NULL).cast(DataType::Int8)).otherwise((above + lit(1i32)).cast(DataType::Int8))
 }
 
-/// Adds `rfm_*` to the profile. Buyers are customers with at least one paid order up to as-of;
-/// for everyone else the RFM columns are null.
-pub fn rfm(profile: LazyFrame, orders: LazyFrame, day: Day, plan: &Plan) -> LazyFrame {
+/// Adds `rfm_*` to the profile, which carries each person's `rfm_inputs`. Buyers are customers
+/// with at least one paid order up to as-of; for everyone else the RFM columns are null.
+pub fn rfm(profile: LazyFrame, plan: &Plan) -> LazyFrame {
     let bins = plan.rfm.bins;
     let buyer = col("behavior_recency_days").is_not_null();
     let only_buyers = |e: Expr, dtype: DataType| when(buyer.clone()).then(e).otherwise(lit(NULL).cast(dtype));
     profile
-        .join(rfm_inputs(orders, day, plan.rfm.window_days), [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left))
         .with_columns([
             only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
             only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),

@@ -27,6 +27,12 @@ impl Store {
         Ok(lock)
     }
 
+    /// Where a run keeps its intermediate files (the routed buckets) until they are used:
+    /// inside its staging folder, so a killed run's are removed with it.
+    pub fn work_dir(&self, run_id: &str) -> PathBuf {
+        staging_dir(&self.root, run_id).join("_work")
+    }
+
     /// Write a table's day into the run's staging folder; its manifest entry.
     pub fn stage_table(&self, run_id: &str, table: &str, day: Day, df: &DataFrame, opts: WriteOptions) -> Result<FileEntry> {
         let rel_dir = Store::day_folder(table, day);

@@ -48,6 +48,7 @@ fn strip_manifest(bytes: &[u8]) -> serde_json::Value {
     o.remove("run_id");
     o.remove("stage_seconds");
     o.remove("peak_memory_bytes"); // measured, like the timings
+    o.remove("work_disk_bytes");
     for e in o["outputs"].as_array_mut().unwrap() {
         e.as_object_mut().unwrap().remove("path");
     }

@@ -46,7 +46,8 @@ pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
     others.into_iter().fold(base, |acc, f| acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))
 }
 
-/// All five dimensions joined onto the golden records.
+/// All five dimensions joined onto the golden records: what each person's own rows say.
+/// Columns that compare a person with everyone else come after, in `across_people`.
 pub fn profile(inputs: &Inputs, day: Day, plan: &Plan) -> LazyFrame {
     let base = basic::features(inputs.customers.clone(), day, &plan.privacy.hash_fields);
     let joined = join_all(
@@ -65,5 +66,11 @@ pub fn profile(inputs: &Inputs, day: Day, plan: &Plan) -> LazyFrame {
         .chain(power::COUNTS.iter().chain(social::COUNTS).chain(psych::COUNTS).copied())
         .map(|c| col(c).fill_null(lit(0)))
         .collect();
-    psych::derived(behavior::funnel(joined.with_columns(counts)))
+    behavior::funnel(joined.with_columns(counts))
+}
+
+/// The columns that need every person at once (the price tier's tertiles over all buyers),
+/// and those derived from them: run on the concatenated per-person profiles.
+pub fn across_people(profile: LazyFrame) -> LazyFrame {
+    psych::derived(profile.with_column(power::price_tier(col("power_avg_order_value")).alias("power_price_tier")))
 }

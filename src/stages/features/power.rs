@@ -33,7 +33,6 @@ pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
             ratio(col("_coupon_orders"), col("power_order_count")).alias("power_coupon_rate"),
             ratio(col("_refunded"), col("power_order_count") + col("_refunded")).alias("power_refund_rate"),
         ])
-        .with_column(price_tier(col("power_avg_order_value")).alias("power_price_tier"))
         .select([
             col("_key"),
             col("power_total_spend"),
@@ -45,15 +44,14 @@ pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
             col("power_discount_share"),
             col("power_coupon_rate"),
             col("power_refund_rate"),
-            col("power_price_tier"),
         ])
 }
 
 /// Count and sum columns: 0, not null, for people without orders.
 pub const COUNTS: &[&str] = &["power_order_count", "power_total_spend", "power_spend_12m"];
 
-/// Tertiles of average order value over all buyers: low / mid / high.
-fn price_tier(aov: Expr) -> Expr {
+/// Tertiles of average order value over all buyers: low / mid / high (`across_people`).
+pub fn price_tier(aov: Expr) -> Expr {
     let q1 = aov.clone().quantile(lit(1.0 / 3.0), QuantileMethod::Linear);
     let q2 = aov.clone().quantile(lit(2.0 / 3.0), QuantileMethod::Linear);
     when(aov.clone().is_null())

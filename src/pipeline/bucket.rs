@@ -1,0 +1,150 @@
+//! Step 3 of DESIGN.md "Scale", the bucket pass: per bucket of people, drop re-sent rows, hold
+//! back rows after as-of and compute every per-person column of the five dimensions, the RFM
+//! inputs and the models' inputs from that bucket's rows alone. The extra bucket `B` holds the
+//! rows that reach no person: they become quarantine. A bucket's plans never look at another
+//! bucket, so they run one after another in a bounded amount of memory (or, later, on
+//! different workers).
+
+use super::route::{self, Routed, REASON};
+use crate::config::Plan;
+use crate::error::{Error, Result};
+use crate::schema::Table;
+use crate::stages::features::{self, Inputs};
+use crate::stages::{predict, score};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+
+/// The fact tables, in the order they are routed (order lines need their orders).
+pub const FACT_TABLES: [Table; 5] = [Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback];
+
+/// What every bucket reads.
+pub struct Routes {
+    pub tables: BTreeMap<Table, Routed>,
+    /// `order_winners` with `_b`, the bucket of its person (`B`: unknown customer).
+    pub winners: DataFrame,
+    /// Golden records, one per person.
+    pub golden: DataFrame,
+    pub buckets: u32,
+}
+
+/// The plans of one bucket.
+pub struct Plans {
+    /// Per-person columns (`_key`), empty for bucket `B`.
+    pub profile: LazyFrame,
+    /// One row `last_day`: the newest paid purchase day after as-of (none for bucket `B`).
+    pub newest_after: Option<LazyFrame>,
+    /// Per fact table one row: `rows` routed here, `kept` after dropping re-sent rows, `used`
+    /// (on or before as-of), `quarantined` and `newest` (the newest used timestamp, as text).
+    pub counts: Vec<(Table, LazyFrame)>,
+    /// Per fact table the rows that reach no person (`_file`, `_row`, `reason`, columns).
+    pub quarantine: Vec<(Table, LazyFrame)>,
+}
+
+/// The reason of a routed row that reached no person in `table`.
+fn unknown(table: Table) -> &'static str {
+    match table {
+        Table::OrderItems => "unknown order (source, order_id not among usable orders)",
+        _ => "unknown customer (source, source_customer_id not in customers)",
+    }
+}
+
+impl Routes {
+    /// The rows of `table` in bucket `b` that are not re-sent copies, in input order.
+    fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
+        let rows = self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.bucket(b)?;
+        let rows = rows.with_column(route::position());
+        let kept = match table {
+            // Clean's rejects are quarantined before deduplication; the usable copy of an
+            // order was chosen over every bucket (`order_winners`).
+            Table::Orders => {
+                let winners = self.winners.clone().lazy().filter(col("_b").eq(lit(b))).select([col("_pos")]);
+                let usable =
+                    rows.clone().filter(col(REASON).is_null()).join(winners, [col("_pos")], [col("_pos")], JoinArgs::new(JoinType::Semi));
+                concat([rows.clone().filter(col(REASON).is_not_null()), usable], UnionArgs::default())
+                    .map_err(|e| Error::internal("orders of a bucket", e))?
+                    .sort(["_pos"], Default::default())
+            }
+            // All lines of an order share its bucket: the last-read copy per sku wins.
+            Table::OrderItems => rows
+                .clone()
+                .sort(["_pos"], Default::default())
+                .unique_stable(Some(cols(["source", "order_id", "sku"])), UniqueKeepStrategy::Last),
+            _ => rows.clone().sort(["_pos"], Default::default()),
+        };
+        Ok((rows, kept.cache()))
+    }
+
+    /// The plans of bucket `b` (`b == buckets`: the rejected rows).
+    pub fn plans(&self, b: u32, plan: &Plan) -> Result<Plans> {
+        let end = plan.as_of.end_lit();
+        let rejected = b == self.buckets;
+        let mut kept = BTreeMap::new();
+        let mut plans = Plans { profile: DataFrame::empty().lazy(), newest_after: None, counts: Vec::new(), quarantine: Vec::new() };
+        for table in FACT_TABLES {
+            let (rows, k) = self.kept(table, b)?;
+            let in_time = match table.time_column() {
+                Some(t) => col(t).lt(end.clone()),
+                None => col("_in_time"),
+            };
+            let used = if rejected { k.clone().filter(lit(false)) } else { k.clone().filter(in_time.clone()) };
+            let newest = match table.time_column() {
+                Some(t) => used.clone().select([col(t).max().cast(DataType::String).alias("newest")]),
+                None => df!("newest" => [None::<String>]).expect("literal frame").lazy(),
+            };
+            let quarantined = if rejected { k.clone() } else { k.clone().filter(lit(false)) };
+            plans.counts.push((
+                table,
+                hstack(vec![
+                    count_of(rows, "rows"),
+                    count_of(k.clone(), "kept"),
+                    count_of(used.clone(), "used"),
+                    count_of(quarantined.clone(), "quarantined"),
+                    newest,
+                ]),
+            ));
+            if rejected {
+                let reason = coalesce(&[col(REASON), lit(unknown(table))]).alias("reason");
+                plans.quarantine.push((table, quarantined.with_column(reason)));
+            }
+            kept.insert(table, (used, k.filter(in_time.not())));
+        }
+        if rejected {
+            return Ok(plans);
+        }
+        let mut take = |t: Table| kept.remove(&t).ok_or_else(|| Error::Internal(format!("{} has no rows plan", t.name())));
+        let with_key = |lf: LazyFrame, t: Table| {
+            lf.select(std::iter::once("_key").chain(route::kept_columns(t).iter().copied()).map(col).collect::<Vec<_>>())
+        };
+        let (orders, orders_after) = take(Table::Orders)?;
+        let orders = with_key(orders, Table::Orders);
+        let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
+        let inputs = Inputs {
+            customers: self.golden.clone().lazy().filter((col("_key") % lit(self.buckets)).eq(lit(b))),
+            orders: orders.clone(),
+            items: take(Table::OrderItems)?.0.select([col("_key"), col("status"), col("category"), col("quantity")]),
+            events: with_key(take(Table::Events)?.0, Table::Events),
+            social: with_key(take(Table::SocialInteractions)?.0, Table::SocialInteractions),
+            feedback: with_key(take(Table::Feedback)?.0, Table::Feedback),
+        };
+        plans.profile = per_person(&inputs, orders_after.clone(), plan);
+        plans.newest_after = Some(predict::newest_after(orders_after, plan));
+        Ok(plans)
+    }
+}
+
+/// Every per-person column from one bucket's rows: the five dimensions, the RFM inputs and
+/// the models' inputs (`orders_after`: the holdout's orders).
+pub fn per_person(inputs: &Inputs, orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
+    let rfm = score::rfm_inputs(inputs.orders.clone(), plan.as_of, plan.rfm.window_days);
+    let profile = features::profile(inputs, plan.as_of, plan).join(rfm, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left));
+    predict::with_model_inputs(profile, inputs.orders.clone(), orders_after, plan)
+}
+
+/// `lf`'s row count as a one-row frame with column `name`.
+fn count_of(lf: LazyFrame, name: &str) -> LazyFrame {
+    lf.select([len().cast(DataType::UInt64).alias(name)])
+}
+
+fn hstack(frames: Vec<LazyFrame>) -> LazyFrame {
+    concat_lf_horizontal(frames, HConcatOptions::default()).expect("one-row frames")
+}

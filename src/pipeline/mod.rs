@@ -1,0 +1,290 @@
+//! The run's execution core (DESIGN.md "Scale"): after identity resolution (global), each
+//! fact table is routed in one streaming pass into buckets of people (`route`); each bucket's
+//! per-person columns are computed from its rows alone (`bucket`); the steps that need every
+//! person (price tiers, RFM cut-points, config features) run on the concatenated per-person
+//! rows; the models and scoring follow in `commands::run`. Peak memory follows the bucket, not
+//! the input.
+
+pub mod bucket;
+pub mod route;
+
+use crate::config::{Format, Plan};
+use crate::day::Day;
+use crate::error::{Error, Result};
+use crate::io::{self, scan::InputFile};
+use crate::outputs;
+use crate::schema::Table;
+use crate::stages::features;
+use crate::stages::ingest::{self, Ingested};
+use crate::stages::{clean, identity, score};
+use crate::store::Accounting;
+use bucket::{Routes, FACT_TABLES};
+use polars::prelude::*;
+use route::Routed;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What the passes over the inputs computed: everything the models do not change.
+pub struct Executed {
+    pub profile: DataFrame,
+    /// The newest paid purchase day after as-of, if any (the holdout's end).
+    pub newest_after: Option<Day>,
+    pub identity_map: DataFrame,
+    pub quarantine: DataFrame,
+    /// Per input table, balanced (`read = used + duplicate + quarantined + after_as_of`).
+    pub accounting: BTreeMap<Table, Accounting>,
+    pub files: BTreeMap<Table, Vec<InputFile>>,
+    /// Buckets of people the fact tables were split into.
+    pub buckets: u32,
+    /// Disk the routed buckets took.
+    pub work_bytes: u64,
+}
+
+/// Read every table lazily (schemas checked, nothing executed yet).
+pub fn ingest_all(plan: &Plan) -> Result<BTreeMap<Table, Ingested>> {
+    let times = plan.times();
+    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s, &times)?))).collect()
+}
+
+/// An input error polars raised while executing names no file: find the file by reading each
+/// input file alone (only on this failure path), so the message says which one.
+pub fn name_the_file(plan: &Plan, e: Error) -> Error {
+    let Error::InputData { file, message } = e else { return e };
+    if file != io::UNKNOWN_FILE {
+        return Error::InputData { file, message };
+    }
+    for source in &plan.tables {
+        for f in io::scan::discover(source).unwrap_or_default() {
+            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source).and_then(|(lf, _)| io::collect(lf)) {
+                return Error::input(f.path.display(), message);
+            }
+        }
+    }
+    Error::InputData { file, message }
+}
+
+/// The customers to resolve: the cleaned, usable customer records.
+pub fn customer_records(customers: &Ingested) -> LazyFrame {
+    clean::customers(customers.rows.clone())
+}
+
+/// Route every fact table into `buckets` buckets under `work`, run the bucket pass, then the
+/// steps across people. `ingested` holds every table, customers already read (`resolved`:
+/// its usable records with their person). `work` is removed afterwards.
+pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
+    let buckets = bucket_count(plan, &ingested);
+    tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
+    let (routes, customers, _) = route_all(plan, ingested, &resolved, work, buckets, true)?;
+    let work_bytes = folder_bytes(work);
+    let passed = bucket_pass(&routes, plan)?;
+    let _ = std::fs::remove_dir_all(work);
+
+    let profile = io::collect(across_people(passed.profile.lazy(), plan))?;
+    let mut accounting =
+        routes.tables.values().map(|r| Ok((r.table, account(r, &passed.counts[&r.table])?))).collect::<Result<BTreeMap<_, _>>>()?;
+    accounting.insert(Table::Customers, account_customers(&customers, &resolved)?);
+    for (table, a) in &accounting {
+        if !a.balanced() {
+            return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
+        }
+    }
+    let mut quarantine = vec![customers.quarantine.clone()];
+    for (table, rejected) in passed.quarantine {
+        let r = &routes.tables[&table];
+        quarantine.push(r.quarantine.clone().lazy());
+        quarantine.push(outputs::quarantine::rows(table, &r.files, rejected.lazy()));
+    }
+    let mut files: BTreeMap<Table, Vec<InputFile>> = routes.tables.into_iter().map(|(t, r)| (t, r.files)).collect();
+    files.insert(Table::Customers, customers.files);
+    Ok(Executed {
+        profile,
+        newest_after: passed.newest_after.and_then(Day::from_epoch_days),
+        identity_map: io::collect(outputs::identity_map::build(identity::identity_map(resolved.lazy())))?,
+        quarantine: io::collect(outputs::quarantine::build(quarantine)?)?,
+        accounting,
+        files,
+        buckets,
+        work_bytes,
+    })
+}
+
+/// The bucket count: `[run] buckets`, else enough buckets that one bucket's fact rows, as
+/// they are in memory, take at most a quarter of the memory limit (the rest: the identity
+/// map, the per-person rows, polars' working space). How much larger than its file a table
+/// is in memory depends on the format (measured on the sample data: Parquet 6x, text 2x).
+fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
+    if let Some(b) = plan.run.buckets {
+        return b;
+    }
+    let in_memory: f64 = FACT_TABLES
+        .iter()
+        .filter_map(|t| ingested.get(t))
+        .flat_map(|i| i.files.iter())
+        .map(|f| f.bytes as f64 * if f.format == Format::Parquet { 6.0 } else { 2.0 })
+        .sum();
+    ((in_memory / (plan.run.memory_limit as f64 / 4.0)).ceil() as u32).clamp(1, 1024)
+}
+
+/// Bytes of the files under `dir` (the disk the intermediate files took).
+fn folder_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Route every fact table (`run` false: plan the routes only, every bucket empty); the
+/// customers' `Ingested` comes back for the accounting, and each route's plan.
+fn route_all(
+    plan: &Plan,
+    mut ingested: BTreeMap<Table, Ingested>,
+    resolved: &DataFrame,
+    work: &Path,
+    buckets: u32,
+    run: bool,
+) -> Result<(Routes, Ingested, Vec<(Table, LazyFrame)>)> {
+    let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
+    let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
+    let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
+    let customers = take(Table::Customers)?;
+    let mut tables = BTreeMap::new();
+    let mut winners = DataFrame::empty();
+    let mut plans = Vec::new();
+    for table in FACT_TABLES {
+        let ing = take(table)?;
+        let rows = match table {
+            Table::OrderItems => route::item_rows(&ing, winners.clone().lazy()),
+            _ => route::keyed_rows(&ing, id_map.clone().lazy()),
+        };
+        plans.push((table, rows.clone()));
+        let routed = if run { route::route(ing, rows, work, buckets)? } else { route::planned(ing, &rows, work)? };
+        if table == Table::Orders {
+            let bucket = when(col("_key").is_null()).then(lit(buckets)).otherwise((col("_key") % lit(buckets)).cast(DataType::UInt32));
+            winners = io::collect(route::order_winners(&routed, buckets, plan.as_of.end_lit())?.lazy().with_column(bucket.alias("_b")))?;
+        }
+        tables.insert(table, routed);
+    }
+    Ok((Routes { tables, winners, golden, buckets }, customers, plans))
+}
+
+/// The plans `execute` runs, over empty buckets, for `portrait explain`: per fact table its
+/// route, then one bucket's per-person plan and the steps across people.
+pub fn explained(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame) -> Result<Vec<(String, LazyFrame)>> {
+    let nowhere = Path::new("/nonexistent/portrait-explain");
+    let (routes, _, routed) = route_all(plan, ingested, &resolved, nowhere, 1, false)?;
+    let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
+    let per_person = routes.plans(0, plan)?.profile;
+    out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
+    out.push(("across people: price tiers, RFM, config features".into(), across_people(per_person, plan)));
+    Ok(out)
+}
+
+/// The bucket pass's results over all buckets.
+struct Passed {
+    /// Per-person rows of every bucket, by `_key`.
+    profile: DataFrame,
+    newest_after: Option<i32>,
+    /// Per fact table the counts of every bucket, one row each.
+    counts: BTreeMap<Table, DataFrame>,
+    /// Per fact table the rows that reached no person.
+    quarantine: Vec<(Table, DataFrame)>,
+}
+
+/// Every bucket's plans, one bucket after another, then bucket `B` (the rejected rows).
+fn bucket_pass(routes: &Routes, plan: &Plan) -> Result<Passed> {
+    let mut profiles = Vec::new();
+    let mut newest_after: Option<i32> = None;
+    let mut counts: BTreeMap<Table, DataFrame> = BTreeMap::new();
+    let mut quarantine = Vec::new();
+    for b in 0..=routes.buckets {
+        let p = routes.plans(b, plan)?;
+        let mut frames = vec![p.profile];
+        frames.extend(p.newest_after.clone());
+        frames.extend(p.counts.iter().map(|(_, lf)| lf.clone()));
+        frames.extend(p.quarantine.iter().map(|(_, lf)| lf.clone()));
+        let mut out = io::collect_all(frames)?.into_iter();
+        let mut next = || out.next().ok_or_else(|| Error::Internal("a bucket plan was not executed".into()));
+        let profile = next()?;
+        if p.newest_after.is_some() {
+            let last = next()?;
+            let day = last.column("last_day").ok().and_then(|c| c.cast(&DataType::Int32).ok()).and_then(|c| c.i32().ok()?.get(0));
+            newest_after = newest_after.max(day);
+            profiles.push(profile);
+        }
+        for (table, _) in &p.counts {
+            let df = next()?;
+            match counts.get_mut(table) {
+                Some(all) => {
+                    all.vstack_mut(&df).map_err(|e| Error::internal("bucket counts", e))?;
+                }
+                None => {
+                    counts.insert(*table, df);
+                }
+            }
+        }
+        for (table, _) in &p.quarantine {
+            quarantine.push((*table, next()?));
+        }
+    }
+    let profile = concat(profiles.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(), UnionArgs::default())
+        .map_err(|e| Error::internal("profiles of the buckets", e))?
+        .sort(["_key"], Default::default());
+    Ok(Passed { profile: io::collect(profile)?, newest_after, counts, quarantine })
+}
+
+/// The columns that compare a person with everyone: price tiers, RFM scores, config features.
+pub fn across_people(per_person: LazyFrame, plan: &Plan) -> LazyFrame {
+    score::apply_features(score::rfm(features::across_people(per_person), plan), plan)
+}
+
+/// A fact table's row accounting from its route and the counts of every bucket.
+fn account(r: &Routed, counts: &DataFrame) -> Result<Accounting> {
+    let sum =
+        |name: &str| counts.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok()?.sum()).unwrap_or(0);
+    let (rows, kept, used, rejected) = (sum("rows"), sum("kept"), sum("used"), sum("quarantined"));
+    let newest = counts.column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.iter().flatten().max().map(str::to_string)));
+    Ok(Accounting {
+        read: r.read,
+        used,
+        duplicate: rows - kept,
+        quarantined: r.quarantine.height() as u64 + rejected,
+        after_as_of: kept - used - rejected,
+        unparseable: nonzero_counts(&r.unparseable),
+        missing_optional_columns: r.missing_optional.clone(),
+        newest,
+    })
+}
+
+/// Customers: every usable record is used (records of one person are merged, not dropped).
+fn account_customers(customers: &Ingested, resolved: &DataFrame) -> Result<Accounting> {
+    let frames = io::collect_all(vec![
+        customers.read.clone(),
+        customers.quarantine.clone().select([len().alias("n")]),
+        customers.unparseable.clone(),
+        resolved.clone().lazy().select([col("updated_at").max().cast(DataType::String).alias("newest")]),
+    ])?;
+    Ok(Accounting {
+        read: count(&frames[0], "read"),
+        used: resolved.height() as u64,
+        duplicate: 0,
+        quarantined: count(&frames[1], "n"),
+        after_as_of: 0,
+        unparseable: nonzero_counts(&frames[2]),
+        missing_optional_columns: customers.missing_optional.clone(),
+        newest: frames[3].column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string))),
+    })
+}
+
+/// The first value of a count column (0 when absent).
+fn count(df: &DataFrame, name: &str) -> u64 {
+    df.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok().and_then(|ca| ca.get(0))).unwrap_or(0)
+}
+
+fn nonzero_counts(df: &DataFrame) -> BTreeMap<String, u64> {
+    df.get_column_names().into_iter().map(|n| (n.to_string(), count(df, n))).filter(|(_, v)| *v > 0).collect()
+}
