@@ -26,6 +26,7 @@ def rss_mib(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--memory-limit", default=None, help="passed to portrait run (e.g. 8GB)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--svg", default=None)
     ap.add_argument("--csv", default=None)
@@ -35,6 +36,8 @@ def main():
         subprocess.run([BIN, "sample", "--scale", str(args.scale), "--out", data], check=True)
     cmd = [BIN, "--log-format", "json", "run", "--pipeline", os.path.join(ROOT, "pipelines", "nightly.toml"),
            "--input", data, "--output", data + "-out", "--as-of", AS_OF]
+    if args.memory_limit:
+        cmd += ["--memory-limit", args.memory_limit]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     marks, samples = [], []
@@ -48,6 +51,10 @@ def main():
             fields = event.get("fields", {})
             if fields.get("message") == "stage finished":
                 marks.append((time.perf_counter() - start, fields.get("stage")))
+            elif fields.get("message") == "step finished":  # steps inside `execute`
+                marks.append((time.perf_counter() - start, fields.get("step")))
+            elif fields.get("message") == "routed":  # one per fact table inside `route`
+                marks.append((time.perf_counter() - start, "route " + fields.get("table")))
             elif fields.get("message") == "published":
                 marks.append((time.perf_counter() - start, "published"))
                 summary.update(fields)

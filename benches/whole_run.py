@@ -35,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--memory-limit", default=None, help="passed to portrait run (e.g. 8GB)")
     ap.add_argument("--data", default=None, help="folder for generated data (kept between runs)")
     args = ap.parse_args()
     data = args.data or os.path.join(tempfile.gettempdir(), f"portrait-sf{args.scale:g}")
@@ -46,9 +47,10 @@ def main():
     pipeline = os.path.join(ROOT, "pipelines", "nightly.toml")
     end = (datetime.date.fromisoformat(AS_OF) + datetime.timedelta(days=1)).isoformat()
     results = {"portrait": [], "duckdb": []}
+    limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
     for i in range(args.runs):
         results["portrait"].append(timed_child([BIN, "--log-format", "json", "run", "--pipeline", pipeline,
-                                                "--input", data, "--output", out, "--as-of", AS_OF]))
+                                                "--input", data, "--output", out, "--as-of", AS_OF] + limit))
         (idmap,) = glob.glob(f"{out}/identity_map/dt={AS_OF}/*.parquet")
         sql = open(os.path.join(ROOT, "benches", "duckdb_core.sql")).read()
         sql = sql.replace("{input}", data).replace("{idmap}", idmap).replace("{end}", end)

@@ -625,3 +625,20 @@ fn parse_named(items: &[spec::RuleSpec], section: &str, field: &str, issues: &mu
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_amounts_in_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("8GB"), Some(8_000_000_000));
+        assert_eq!(parse_bytes("512MiB"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_bytes(" 1.5 GiB "), Some(1_610_612_736));
+        assert_eq!(parse_bytes("2000000"), Some(2_000_000));
+        assert_eq!(parse_bytes("12gb"), Some(12_000_000_000));
+        for bad in ["", "GB", "8 gigabytes", "0", "-1GB", "1e9"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
+    }
+}

@@ -26,6 +26,15 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt))
 }
 
+/// Execute several plans together on the streaming engine: small results of large scans
+/// (counts, the few rejected rows) without holding the scanned rows.
+pub fn collect_all_streaming(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
+    let Some(first) = plans.first() else { return Ok(Vec::new()) };
+    let opt = first.get_current_optimizations();
+    let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
+    guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::Streaming, opt))
+}
+
 /// Execute one plan.
 pub fn collect(lf: LazyFrame) -> Result<DataFrame> {
     guarded(|| lf.collect())

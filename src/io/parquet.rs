@@ -70,35 +70,33 @@ pub fn read(path: &Path) -> Result<DataFrame> {
 }
 
 /// Stream `rows` into Parquet files under `dir`, one folder `<key>=<value>/` per value of the
-/// column `key` (which the files do not hold), with the streaming engine; the `alongside` plans
-/// run in the same pass (scans they share with `rows` are read once) and are returned.
-pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str, alongside: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
+/// column `key` (which the files do not hold), on the streaming engine. Nothing else runs in
+/// the same pass: a scan shared with a faster reader is buffered whole for the slower sink.
+pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str) -> Result<()> {
     let opt = rows.get_current_optimizations();
-    let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, ..Default::default() };
+    // Row groups and file sizes bound what each open bucket file buffers.
+    let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, row_group_size: Some(1 << 16), ..Default::default() };
     let sink = rows
         .sink(
             SinkDestination::Partitioned {
                 base_path: PlRefPath::new(dir.to_string_lossy().as_ref()),
                 file_path_provider: None,
                 partition_strategy: PartitionStrategy::Keyed { keys: vec![col(key)], include_keys: false, keys_pre_grouped: false },
-                max_rows_per_file: IdxSize::MAX,
-                approximate_bytes_per_file: u64::MAX,
+                max_rows_per_file: 1 << 20,
+                approximate_bytes_per_file: 64 << 20,
             },
             FileWriteFormat::Parquet(std::sync::Arc::new(options)),
             UnifiedSinkArgs { mkdir: true, maintain_order: false, ..Default::default() },
         )
         .map_err(|e| Error::internal("bucket sink", e))?;
-    let mut plans = vec![sink.logical_plan];
-    plans.extend(alongside.into_iter().map(|lf| lf.logical_plan));
-    let mut frames = super::guarded(|| LazyFrame::collect_all_with_engine(plans, Engine::Streaming, opt)).map_err(|e| match e {
+    super::guarded(|| LazyFrame::collect_all_with_engine(vec![sink.logical_plan], Engine::Streaming, opt)).map_err(|e| match e {
         // A full disk while writing the buckets is the run's I/O error (exit 74), not the input's.
         Error::InputData { message, .. } if message.contains("os error 28") || message.contains("os error 122") => {
             Error::io(dir, std::io::Error::new(std::io::ErrorKind::StorageFull, message))
         }
         other => other,
     })?;
-    frames.remove(0);
-    Ok(frames)
+    Ok(())
 }
 
 /// Every Parquet file in `dir` as one lazy frame; a missing folder is an empty frame of `schema`.

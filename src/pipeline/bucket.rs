@@ -5,7 +5,7 @@
 //! bucket, so they run one after another in a bounded amount of memory (or, later, on
 //! different workers).
 
-use super::route::{self, Routed, REASON};
+use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::schema::Table;
@@ -20,8 +20,8 @@ pub const FACT_TABLES: [Table; 5] = [Table::Orders, Table::OrderItems, Table::Ev
 /// What every bucket reads.
 pub struct Routes {
     pub tables: BTreeMap<Table, Routed>,
-    /// `order_winners` with `_b`, the bucket of its person (`B`: unknown customer).
-    pub winners: DataFrame,
+    /// `_pos` of the used copy of every order, by the bucket of its person (`B`: unknown customer).
+    pub winners: Buckets,
     /// Golden records, one per person.
     pub golden: DataFrame,
     pub buckets: u32,
@@ -51,13 +51,13 @@ fn unknown(table: Table) -> &'static str {
 impl Routes {
     /// The rows of `table` in bucket `b` that are not re-sent copies, in input order.
     fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
-        let rows = self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.bucket(b)?;
+        let rows = self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.rows.bucket(b)?;
         let rows = rows.with_column(route::position());
         let kept = match table {
             // Clean's rejects are quarantined before deduplication; the usable copy of an
             // order was chosen over every bucket (`order_winners`).
             Table::Orders => {
-                let winners = self.winners.clone().lazy().filter(col("_b").eq(lit(b))).select([col("_pos")]);
+                let winners = self.winners.bucket(b)?;
                 let usable =
                     rows.clone().filter(col(REASON).is_null()).join(winners, [col("_pos")], [col("_pos")], JoinArgs::new(JoinType::Semi));
                 concat([rows.clone().filter(col(REASON).is_not_null()), usable], UnionArgs::default())

@@ -74,12 +74,15 @@ pub fn customer_records(customers: &Ingested) -> LazyFrame {
 pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
     let buckets = bucket_count(plan, &ingested);
     tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
+    let lap = std::time::Instant::now();
     let (routes, customers, _) = route_all(plan, ingested, &resolved, work, buckets, true)?;
     let work_bytes = folder_bytes(work);
+    step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan)?;
     let _ = std::fs::remove_dir_all(work);
-
+    step_finished("bucket_pass", &lap);
     let profile = io::collect(across_people(passed.profile.lazy(), plan))?;
+    step_finished("across_people", &lap);
     let mut accounting =
         routes.tables.values().map(|r| Ok((r.table, account(r, &passed.counts[&r.table])?))).collect::<Result<BTreeMap<_, _>>>()?;
     accounting.insert(Table::Customers, account_customers(&customers, &resolved)?);
@@ -108,10 +111,16 @@ pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataF
     })
 }
 
+/// One `step finished` event per step of the execution core (seconds since `lap` began).
+fn step_finished(step: &str, lap: &std::time::Instant) {
+    tracing::info!(step, seconds = (lap.elapsed().as_secs_f64() * 1000.0).round() / 1000.0, "step finished");
+}
+
 /// The bucket count: `[run] buckets`, else enough buckets that one bucket's fact rows, as
 /// they are in memory, take at most a quarter of the memory limit (the rest: the identity
-/// map, the per-person rows, polars' working space). How much larger than its file a table
-/// is in memory depends on the format (measured on the sample data: Parquet 6x, text 2x).
+/// map, the per-person rows, polars' working space). How much larger than its file a table's
+/// bucket pass is in memory depends on the format: Parquet 12x, text 4x (an SF 10 bucket pass
+/// of the sample data held about 8x the files' bytes, mixed formats).
 fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
     if let Some(b) = plan.run.buckets {
         return b;
@@ -120,7 +129,7 @@ fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
         .iter()
         .filter_map(|t| ingested.get(t))
         .flat_map(|i| i.files.iter())
-        .map(|f| f.bytes as f64 * if f.format == Format::Parquet { 6.0 } else { 2.0 })
+        .map(|f| f.bytes as f64 * if f.format == Format::Parquet { 12.0 } else { 4.0 })
         .sum();
     ((in_memory / (plan.run.memory_limit as f64 / 4.0)).ceil() as u32).clamp(1, 1024)
 }
@@ -153,22 +162,27 @@ fn route_all(
     let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
     let customers = take(Table::Customers)?;
     let mut tables = BTreeMap::new();
+    // The used copy of every order: its person and status for the order lines' route.
     let mut winners = DataFrame::empty();
+    let mut positions = None;
     let mut plans = Vec::new();
     for table in FACT_TABLES {
         let ing = take(table)?;
         let rows = match table {
-            Table::OrderItems => route::item_rows(&ing, winners.clone().lazy()),
+            Table::OrderItems => route::item_rows(&ing, std::mem::take(&mut winners).lazy()),
             _ => route::keyed_rows(&ing, id_map.clone().lazy()),
         };
-        plans.push((table, rows.clone()));
-        let routed = if run { route::route(ing, rows, work, buckets)? } else { route::planned(ing, &rows, work)? };
+        if !run {
+            plans.push((table, rows.clone())); // (in a run, would hold the winners in memory)
+        }
+        let routed = route::route(ing, rows, work, buckets, run)?;
         if table == Table::Orders {
-            let bucket = when(col("_key").is_null()).then(lit(buckets)).otherwise((col("_key") % lit(buckets)).cast(DataType::UInt32));
-            winners = io::collect(route::order_winners(&routed, buckets, plan.as_of.end_lit())?.lazy().with_column(bucket.alias("_b")))?;
+            winners = route::order_winners(&routed, buckets, plan.as_of.end_lit())?;
+            positions = Some(route::winner_positions(&winners, work, run)?);
         }
         tables.insert(table, routed);
     }
+    let winners = positions.ok_or_else(|| Error::Internal("orders were not routed".into()))?;
     Ok((Routes { tables, winners, golden, buckets }, customers, plans))
 }
 

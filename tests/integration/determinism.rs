@@ -46,32 +46,3 @@ fn the_generator_is_deterministic() {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f}");
     }
 }
-
-/// DESIGN.md "Scale": how people are split into buckets never changes an answer. One bucket
-/// and 64 publish the same files, and account for every input row the same way.
-#[test]
-fn one_bucket_and_sixty_four_publish_the_same_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    assert_eq!(portrait(&["sample", "--scale", "0.01", "--seed", "5", "--out", s(&input)]).code, 0);
-    let mut published = Vec::new();
-    for buckets in [1, 64] {
-        let pipeline = dir.path().join(format!("b{buckets}.toml"));
-        let text = std::fs::read_to_string(nightly()).unwrap();
-        std::fs::write(&pipeline, format!("{text}\n[run]\nbuckets = {buckets}\n")).unwrap();
-        let out = dir.path().join(format!("out{buckets}"));
-        run_ok(&pipeline, &input, &out);
-        assert_eq!(manifest(&out)["execution"]["buckets"].as_u64(), Some(buckets));
-        published.push(out);
-    }
-    let (one, many) = (&published[0], &published[1]);
-    for t in ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine"] {
-        let (a, b) = (table(one, t), table(many, t));
-        assert!(a.height() > 0 || t == "profile_changes" || t == "model_eval", "{t} is empty: the comparison would prove nothing");
-        assert!(a.equals_missing(&b), "{t} differs between 1 and 64 buckets:\n{a}\n{b}");
-    }
-    assert_eq!(manifest(one)["accounting"], manifest(many)["accounting"]);
-    let quarantined = manifest(one)["accounting"]["orders"]["quarantined"].as_u64().unwrap();
-    let duplicate = manifest(one)["accounting"]["orders"]["duplicate"].as_u64().unwrap();
-    assert!(quarantined > 0 && duplicate > 0, "the sample has rejected and re-sent orders to route");
-}

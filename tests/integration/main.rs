@@ -15,5 +15,6 @@ mod layers;
 mod layouts;
 mod models;
 mod readers;
+mod scale;
 mod util;
 mod warehouse;

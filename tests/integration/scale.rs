@@ -1,0 +1,49 @@
+//! DESIGN.md "Scale": the memory limit picks the number of buckets of people, and how people
+//! are split into buckets never changes an answer.
+
+use crate::util::*;
+
+/// One bucket and 64 publish the same tables, and account for every input row the same way.
+#[test]
+fn one_bucket_and_sixty_four_publish_the_same_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    assert_eq!(portrait(&["sample", "--scale", "0.01", "--seed", "5", "--out", s(&input)]).code, 0);
+    let mut published = Vec::new();
+    for buckets in [1, 64] {
+        let pipeline = dir.path().join(format!("b{buckets}.toml"));
+        let text = std::fs::read_to_string(nightly()).unwrap();
+        std::fs::write(&pipeline, format!("{text}\n[run]\nbuckets = {buckets}\n")).unwrap();
+        let out = dir.path().join(format!("out{buckets}"));
+        run_ok(&pipeline, &input, &out);
+        assert_eq!(manifest(&out)["execution"]["buckets"].as_u64(), Some(buckets));
+        published.push(out);
+    }
+    let (one, many) = (&published[0], &published[1]);
+    for t in ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine"] {
+        let (a, b) = (table(one, t), table(many, t));
+        assert!(a.height() > 0 || t == "profile_changes" || t == "model_eval", "{t} is empty: the comparison would prove nothing");
+        assert!(a.equals_missing(&b), "{t} differs between 1 and 64 buckets:\n{a}\n{b}");
+    }
+    assert_eq!(manifest(one)["accounting"], manifest(many)["accounting"]);
+    let quarantined = manifest(one)["accounting"]["orders"]["quarantined"].as_u64().unwrap();
+    let duplicate = manifest(one)["accounting"]["orders"]["duplicate"].as_u64().unwrap();
+    assert!(quarantined > 0 && duplicate > 0, "the sample has rejected and re-sent orders to route");
+}
+
+/// The bucket count follows the memory limit: a quarter of it per bucket, the fact tables'
+/// text files counted at four times their size (tiny: 1797 + 216 + 318 + 2028 + 469 = 4828
+/// bytes, 19312 in memory; a 10 KB limit leaves 2500 bytes a bucket: 7.7, so 8 buckets).
+#[test]
+fn the_memory_limit_picks_the_bucket_count_and_a_bad_limit_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--memory-limit", "10KB"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(manifest(&out)["execution"]["buckets"].as_u64(), Some(8));
+    assert_eq!(manifest(&out)["execution"]["memory_limit_bytes"].as_u64(), Some(10_000));
+    assert_eq!(table(&out, "profiles").height(), 10);
+    let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--memory-limit", "lots"]);
+    assert_eq!(o.code, 78, "{}", o.stderr);
+    assert!(o.stderr.contains("--memory-limit") && o.stderr.contains("`lots` is not an amount of memory"), "{}", o.stderr);
+}
