@@ -1,9 +1,9 @@
 //! Step 2 of DESIGN.md "Scale", route: one streaming pass per fact table parses and cleans its
-//! rows, attaches the person (`_key`) by an integer-keyed join and appends each row to its
-//! bucket's folder `<work>/<table>/_b=<b>/`, bucket `_key % B`. Rows that reach no person
-//! (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the bucket
-//! pass turns into quarantine after deduplication. The same pass counts the rows read and the
-//! values that did not parse, and keeps the rows ingest quarantined.
+//! rows, attaches the person (`_key`, a dense u32) through the identity map and appends each
+//! row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket `_key % B`. Rows that reach no
+//! person (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the
+//! bucket pass turns into quarantine after deduplication. A second streaming pass counts the
+//! rows read and the values that did not parse, and keeps the rows ingest quarantined.
 
 use crate::error::{Error, Result};
 use crate::io::{self, scan::InputFile};
@@ -108,15 +108,14 @@ pub fn item_rows(ing: &Ingested, winners: LazyFrame) -> LazyFrame {
     )
 }
 
-/// A left join whose right side (the identity map, the orders' winners) is the hash table: the
-/// streaming engine otherwise buffers both inputs to sample which is smaller (1.6 GB at SF 1).
+/// A left join whose right side (the identity map, the orders' winners: small, in memory) is
+/// the hash table, so the streaming engine need not sample both inputs to choose.
 fn small_right() -> JoinArgs {
     JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight))
 }
 
 /// `_key % buckets` for usable rows of a known person; `buckets` for every other row.
 fn bucket_of(buckets: u32) -> Expr {
-    // (order_winners applies the same split to its rows.)
     when(col("_key").is_not_null().and(col(REASON).is_null()))
         .then((col("_key") % lit(buckets)).cast(DataType::UInt32))
         .otherwise(lit(buckets))
@@ -125,8 +124,8 @@ fn bucket_of(buckets: u32) -> Expr {
 
 /// Write `rows` (from `keyed_rows` or `item_rows`) into the buckets under `work`, then count
 /// the rows read and the values that did not parse, and keep the rows ingest rejected, in a
-/// second streaming pass (sharing one pass would buffer the whole table for the slower sink:
-/// 1.6 GB at SF 1).
+/// second streaming pass (in one shared pass polars' multiplexer buffers rows for the slower
+/// sink while the counts run ahead).
 pub fn route(ing: Ingested, rows: LazyFrame, work: &Path, buckets: u32, run: bool) -> Result<Routed> {
     let started = std::time::Instant::now();
     let rows = Buckets::write(rows.with_column(bucket_of(buckets)), work.join(ing.table.name()), run)?;
@@ -158,12 +157,12 @@ pub fn order_winners(orders: &Routed, buckets: u32, as_of_end: Expr) -> Result<D
                 col("_key"),
                 col("status"),
                 col("order_ts").lt(as_of_end).alias("_in_time"),
+                col(REASON),
             ])
             .sort(["_pos"], Default::default())
             .unique_stable(Some(cols(["source", "order_id"])), UniqueKeepStrategy::Last)
-            .with_column(
-                when(col("_key").is_null()).then(lit(buckets)).otherwise((col("_key") % lit(buckets)).cast(DataType::UInt32)).alias(BUCKET),
-            ),
+            .with_column(bucket_of(buckets))
+            .drop(cols([REASON])),
     )
 }
 
