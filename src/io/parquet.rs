@@ -71,7 +71,7 @@ pub fn read(path: &Path) -> Result<DataFrame> {
 
 /// Stream `rows` into Parquet files under `dir`, one folder `<key>=<value>/` per value of the
 /// column `key` (which the files do not hold), on the streaming engine. Nothing else runs in
-/// the same pass: a scan shared with a faster reader is buffered whole for the slower sink.
+/// the same pass: a scan shared with faster readers is buffered for the slower sink.
 pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str) -> Result<()> {
     let opt = rows.get_current_optimizations();
     // Row groups and file sizes bound what each open bucket file buffers.
