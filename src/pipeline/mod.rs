@@ -83,8 +83,7 @@ pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataF
     step_finished("bucket_pass", &lap);
     let profile = io::collect(across_people(passed.profile.lazy(), plan))?;
     step_finished("across_people", &lap);
-    let mut accounting =
-        routes.tables.values().map(|r| Ok((r.table, account(r, &passed.counts[&r.table])?))).collect::<Result<BTreeMap<_, _>>>()?;
+    let mut accounting: BTreeMap<Table, Accounting> = routes.tables.values().map(|r| (r.table, account(r, &passed.counts))).collect();
     accounting.insert(Table::Customers, account_customers(&customers, &resolved)?);
     for (table, a) in &accounting {
         if !a.balanced() {
@@ -257,21 +256,23 @@ pub fn across_people(per_person: LazyFrame, plan: &Plan) -> LazyFrame {
 }
 
 /// A fact table's row accounting from its route and the counts of every bucket.
-fn account(r: &Routed, counts: &DataFrame) -> Result<Accounting> {
+fn account(r: &Routed, counts: &BTreeMap<Table, DataFrame>) -> Accounting {
+    let none = DataFrame::empty();
+    let counts = counts.get(&r.table).unwrap_or(&none);
     let sum =
         |name: &str| counts.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok()?.sum()).unwrap_or(0);
     let (rows, kept, used, rejected) = (sum("rows"), sum("kept"), sum("used"), sum("quarantined"));
     let newest = counts.column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.iter().flatten().max().map(str::to_string)));
-    Ok(Accounting {
+    Accounting {
         read: r.read,
         used,
-        duplicate: rows - kept,
+        duplicate: rows.saturating_sub(kept),
         quarantined: r.quarantine.height() as u64 + rejected,
-        after_as_of: kept - used - rejected,
+        after_as_of: kept.saturating_sub(used + rejected),
         unparseable: nonzero_counts(&r.unparseable),
         missing_optional_columns: r.missing_optional.clone(),
         newest,
-    })
+    }
 }
 
 /// Customers: every usable record is used (records of one person are merged, not dropped).
