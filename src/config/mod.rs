@@ -204,6 +204,9 @@ pub struct Plan {
     pub run: Run,
 }
 
+/// More buckets than this only adds per-bucket overhead (and open files).
+pub const MAX_BUCKETS: u32 = 4096;
+
 /// `[run]` resolved.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -372,10 +375,11 @@ fn resolve_run(spec: &spec::RunSpec, overrides: &Overrides, issues: &mut Vec<Con
             default_memory_limit()
         })
     });
-    if spec.buckets == Some(0) {
-        issues.push(issue("run.buckets", "must be at least 1".to_string()));
+    let buckets = spec.buckets.filter(|b| (1..=MAX_BUCKETS).contains(b));
+    if spec.buckets.is_some() && buckets.is_none() {
+        issues.push(issue("run.buckets", format!("must be 1..={MAX_BUCKETS}")));
     }
-    Run { memory_limit: memory_limit.unwrap_or_else(default_memory_limit), buckets: spec.buckets.filter(|b| *b > 0) }
+    Run { memory_limit: memory_limit.unwrap_or_else(default_memory_limit), buckets }
 }
 
 /// Ranges of the numeric settings.

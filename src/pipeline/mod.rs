@@ -8,7 +8,7 @@
 pub mod bucket;
 pub mod route;
 
-use crate::config::{Format, Plan};
+use crate::config::{Format, Plan, MAX_BUCKETS};
 use crate::day::Day;
 use crate::error::{Error, Result};
 use crate::io::{self, scan::InputFile};
@@ -130,7 +130,7 @@ fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
         .flat_map(|i| i.files.iter())
         .map(|f| f.bytes as f64 * if f.format == Format::Parquet { 12.0 } else { 4.0 })
         .sum();
-    ((in_memory / (plan.run.memory_limit as f64 / 4.0)).ceil() as u32).clamp(1, 1024)
+    ((in_memory / (plan.run.memory_limit as f64 / 4.0)).ceil() as u32).clamp(1, MAX_BUCKETS)
 }
 
 /// Bytes of the files under `dir` (the disk the intermediate files took).

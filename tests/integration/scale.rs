@@ -46,4 +46,11 @@ fn the_memory_limit_picks_the_bucket_count_and_a_bad_limit_is_a_config_error() {
     let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--memory-limit", "lots"]);
     assert_eq!(o.code, 78, "{}", o.stderr);
     assert!(o.stderr.contains("--memory-limit") && o.stderr.contains("`lots` is not an amount of memory"), "{}", o.stderr);
+    // The same checks on the config keys, both listed at once.
+    let pipeline = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(nightly()).unwrap();
+    std::fs::write(&pipeline, format!("{text}\n[run]\nmemory_limit = \"8 gigs\"\nbuckets = 0\n")).unwrap();
+    let o = portrait(&["validate", "--pipeline", s(&pipeline)]);
+    assert_eq!(o.code, 78, "{}", o.stderr);
+    assert!(o.stderr.contains("run.memory_limit") && o.stderr.contains("run.buckets") && o.stderr.contains("1..=4096"), "{}", o.stderr);
 }
