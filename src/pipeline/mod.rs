@@ -75,7 +75,8 @@ pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataF
     let buckets = bucket_count(plan, &ingested);
     tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
     let lap = std::time::Instant::now();
-    let (routes, customers, _) = route_all(plan, ingested, &resolved, work, buckets, true)?;
+    let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
+    let (routes, customers, _) = route_all(plan, ingested, &resolved, &id_map, work, buckets, true)?;
     let work_bytes = folder_bytes(work);
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan)?;
@@ -101,7 +102,7 @@ pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataF
     Ok(Executed {
         profile,
         newest_after: passed.newest_after.and_then(Day::from_epoch_days),
-        identity_map: io::collect(outputs::identity_map::build(identity::identity_map(resolved.lazy())))?,
+        identity_map: io::collect(outputs::identity_map::build(id_map.lazy()))?,
         quarantine: io::collect(outputs::quarantine::build(quarantine)?)?,
         accounting,
         files,
@@ -152,11 +153,11 @@ fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     resolved: &DataFrame,
+    id_map: &DataFrame,
     work: &Path,
     buckets: u32,
     run: bool,
 ) -> Result<(Routes, Ingested, Vec<(Table, LazyFrame)>)> {
-    let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
     let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
     let customers = take(Table::Customers)?;
@@ -189,7 +190,8 @@ fn route_all(
 /// route, then one bucket's per-person plan and the steps across people.
 pub fn explained(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame) -> Result<Vec<(String, LazyFrame)>> {
     let nowhere = Path::new("/nonexistent/portrait-explain");
-    let (routes, _, routed) = route_all(plan, ingested, &resolved, nowhere, 1, false)?;
+    let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
+    let (routes, _, routed) = route_all(plan, ingested, &resolved, &id_map, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
