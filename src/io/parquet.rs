@@ -69,10 +69,10 @@ pub fn read(path: &Path) -> Result<DataFrame> {
     LazyFrame::scan_parquet(p, Default::default()).and_then(|lf| lf.collect()).map_err(|e| Error::input(path.display(), e.to_string()))
 }
 
-/// Stream `rows` into Parquet files under `dir`, one folder `<key>=<value>/` per value of the
-/// column `key` (which the files do not hold), on the streaming engine. Nothing else runs in
-/// the same pass: a scan shared with faster readers is buffered for the slower sink.
-pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str) -> Result<()> {
+/// Stream `rows` into Parquet files under `dir`, one folder `<k1>=<v1>/<k2>=<v2>/…` per value
+/// of the columns `keys` (which the files do not hold), on the streaming engine. Nothing else
+/// runs in the same pass: a scan shared with faster readers is buffered for the slower sink.
+pub fn sink_buckets(rows: LazyFrame, dir: &Path, keys: &[&str]) -> Result<()> {
     let opt = rows.get_current_optimizations();
     // Row groups and file sizes bound what each open bucket file buffers.
     let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, row_group_size: Some(1 << 16), ..Default::default() };
@@ -81,7 +81,7 @@ pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str) -> Result<()> {
             SinkDestination::Partitioned {
                 base_path: PlRefPath::new(dir.to_string_lossy().as_ref()),
                 file_path_provider: None,
-                partition_strategy: PartitionStrategy::Keyed { keys: vec![col(key)], include_keys: false, keys_pre_grouped: false },
+                partition_strategy: PartitionStrategy::Keyed { keys: keys.iter().map(|k| col(*k)).collect(), include_keys: false, keys_pre_grouped: false },
                 max_rows_per_file: 1 << 20,
                 approximate_bytes_per_file: 64 << 20,
             },
@@ -99,16 +99,11 @@ pub fn sink_buckets(rows: LazyFrame, dir: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every Parquet file in `dir` as one lazy frame; a missing folder is an empty frame of `schema`.
+/// Every Parquet file under `dir` (and its sub-folders), in path order, as one lazy frame; a
+/// missing folder is an empty frame of `schema`.
 pub fn scan_folder(dir: &Path, schema: &SchemaRef) -> Result<LazyFrame> {
-    let mut files: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .map(|p| p.to_string_lossy().to_string())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let mut files = Vec::new();
+    parquet_files(dir, &mut files);
     files.sort();
     if files.is_empty() {
         return Ok(DataFrame::empty_with_schema(schema).lazy());
@@ -124,4 +119,15 @@ pub fn scan_folder(dir: &Path, schema: &SchemaRef) -> Result<LazyFrame> {
         .collect::<PolarsResult<Vec<_>>>()
         .map_err(|e| Error::internal("scanning a bucket", e))?;
     concat(scans, UnionArgs::default()).map_err(|e| Error::internal("bucket union", e))
+}
+
+/// The Parquet files under `dir`, recursively (none when it does not exist).
+fn parquet_files(dir: &Path, files: &mut Vec<String>) {
+    for path in std::fs::read_dir(dir).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.is_dir() {
+            parquet_files(&path, files);
+        } else if path.extension().is_some_and(|x| x == "parquet") {
+            files.push(path.to_string_lossy().to_string());
+        }
+    }
 }

@@ -162,27 +162,34 @@ fn route_all(
     let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
     let customers = take(Table::Customers)?;
     let mut tables = BTreeMap::new();
-    // The used copy of every order: its person and status for the order lines' route.
-    let mut winners = DataFrame::empty();
-    let mut positions = None;
+    let mut orders_by_id = None;
+    let mut winners = None;
     let mut plans = Vec::new();
     for table in FACT_TABLES {
         let ing = take(table)?;
-        let rows = match table {
-            Table::OrderItems => route::item_rows(&ing, std::mem::take(&mut winners).lazy()),
-            _ => route::keyed_rows(&ing, id_map.clone().lazy()),
+        let routed = if table == Table::OrderItems {
+            let orders = orders_by_id.take().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
+            let rows = route::items_by_order(&ing, buckets);
+            if !run {
+                plans.push((table, rows.clone()));
+            }
+            let mut routed = route::route(ing, rows, work.join("_items_by_order"), run)?;
+            let (items, positions) = route::join_orders(&routed.rows, &orders, work, buckets, run)?;
+            (routed.rows, winners) = (items, Some(positions));
+            routed
+        } else {
+            let rows = route::keyed_rows(&ing, id_map.clone().lazy(), buckets);
+            if !run {
+                plans.push((table, rows.clone()));
+            }
+            route::route(ing, rows, work.join(table.name()), run)?
         };
-        if !run {
-            plans.push((table, rows.clone())); // (in a run, would hold the winners in memory)
-        }
-        let routed = route::route(ing, rows, work, buckets, run)?;
         if table == Table::Orders {
-            winners = route::order_winners(&routed, buckets, plan.as_of.end_lit())?;
-            positions = Some(route::winner_positions(&winners, work, run)?);
+            orders_by_id = Some(route::orders_by_id(&routed, work, buckets, plan.as_of.end_lit(), run)?);
         }
         tables.insert(table, routed);
     }
-    let winners = positions.ok_or_else(|| Error::Internal("orders were not routed".into()))?;
+    let winners = winners.ok_or_else(|| Error::Internal("order lines were not routed".into()))?;
     Ok((Routes { tables, winners, golden, buckets }, customers, plans))
 }
 

@@ -4,6 +4,12 @@
 //! person (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the
 //! bucket pass turns into quarantine after deduplication. A second streaming pass counts the
 //! rows read and the values that did not parse, and keeps the rows ingest quarantined.
+//!
+//! Order lines reach a person only through their order, and the order's used copy ("read
+//! last wins") is a choice over every copy: both are partitioned by a hash of `order_id`
+//! (order buckets), so each order bucket's copies choose their winner and its lines take its
+//! person alone, then the lines go on to their person's bucket. Nothing proportional to the
+//! orders is held in memory.
 
 use crate::error::{Error, Result};
 use crate::io::{self, scan::InputFile};
@@ -17,6 +23,8 @@ use std::path::{Path, PathBuf};
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
 const BUCKET: &str = "_b";
+/// Which order bucket wrote a file, when every order bucket appends to the same buckets.
+const PART: &str = "_part";
 
 /// Orders: the columns features, models and the accounting read.
 pub const ORDER_COLUMNS: [&str; 9] =
@@ -45,11 +53,15 @@ pub struct Buckets {
 
 impl Buckets {
     /// Write `rows` (with the `_b` column) into buckets under `dir`; `run` false: plan only.
-    fn write(mut rows: LazyFrame, dir: PathBuf, run: bool) -> Result<Buckets> {
+    /// `part`: the order bucket writing, into `_b=<b>/_part=<part>/` (several writers).
+    fn write(mut rows: LazyFrame, dir: PathBuf, part: Option<u32>, run: bool) -> Result<Buckets> {
         let mut schema = (*rows.collect_schema().map_err(|e| Error::internal("routed schema", e))?).clone();
         schema.remove(BUCKET);
         if run {
-            io::parquet::sink_buckets(rows, &dir, BUCKET)?;
+            match part {
+                Some(p) => io::parquet::sink_buckets(rows.with_column(lit(p).alias(PART)), &dir, &[BUCKET, PART])?,
+                None => io::parquet::sink_buckets(rows, &dir, &[BUCKET])?,
+            }
         }
         Ok(Buckets { dir, schema: std::sync::Arc::new(schema) })
     }
@@ -74,8 +86,9 @@ pub struct Routed {
     pub missing_optional: Vec<String>,
 }
 
-/// The routed rows of a table with a customer id: cleaned, `_reason`, `_key` attached.
-pub fn keyed_rows(ing: &Ingested, id_map: LazyFrame) -> LazyFrame {
+/// The routed rows of a table with a customer id: cleaned, `_reason`, `_key` and its bucket
+/// `_b` attached.
+pub fn keyed_rows(ing: &Ingested, id_map: LazyFrame, buckets: u32) -> LazyFrame {
     let table = ing.table;
     let cleaned = match table {
         Table::Orders => clean::orders(ing.rows.clone()),
@@ -93,19 +106,73 @@ pub fn keyed_rows(ing: &Ingested, id_map: LazyFrame) -> LazyFrame {
         [col("source"), col("source_customer_id")],
         small_right(),
     )
+    .with_column(bucket_of(buckets))
 }
 
-/// The routed order lines: each takes the person, status and `_in_time` of its order
-/// (`winners`: the used copy of every order with a known customer).
-pub fn item_rows(ing: &Ingested, winners: LazyFrame) -> LazyFrame {
+/// The order lines by order bucket (`_b`), cleaned, for `join_orders`.
+pub fn items_by_order(ing: &Ingested, buckets: u32) -> LazyFrame {
     let mut carried = clean::carried(Table::OrderItems, &ITEM_COLUMNS);
     carried.push(lit(NULL).cast(DataType::String).alias(REASON));
-    clean::items(ing.rows.clone()).select(carried).join(
-        winners.filter(col("_key").is_not_null()).select([col("source"), col("order_id"), col("_key"), col("status"), col("_in_time")]),
-        [col("source"), col("order_id")],
-        [col("source"), col("order_id")],
-        small_right(),
-    )
+    clean::items(ing.rows.clone()).select(carried).with_column(order_bucket(buckets))
+}
+
+/// The bucket of an order's id: FNV-1a of its bytes, mod `buckets` (stable across runs and
+/// machines; a missing id goes to bucket 0, where it finds no order).
+fn order_bucket(buckets: u32) -> Expr {
+    let hash = move |c: Column| {
+        let ids = c.str()?;
+        let fnv = |s: &str| s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let out: UInt32Chunked = ids.apply_nonnull_values_generic(DataType::UInt32, |s| (fnv(s) % buckets as u64) as u32);
+        Ok(out.into_column())
+    };
+    col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
+}
+
+/// The usable copies of every order (small columns: `_pos`, person, status, whether on or
+/// before as-of), written by order bucket: a streaming pass over the routed orders.
+pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr, run: bool) -> Result<Buckets> {
+    let parts: Vec<LazyFrame> = (0..=buckets).map(|b| orders.rows.bucket(b)).collect::<Result<_>>()?;
+    let all = concat(parts, UnionArgs::default()).map_err(|e| Error::internal("orders union", e))?;
+    let small = all.filter(col(REASON).is_null()).select([
+        col("source"),
+        col("order_id"),
+        position(),
+        col("_key"),
+        col("status"),
+        col("order_ts").lt(as_of_end).alias("_in_time"),
+        col(REASON),
+    ]);
+    Buckets::write(small.with_column(order_bucket(buckets)), work.join("_orders_by_id"), None, run)
+}
+
+/// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
+/// person, status and `_in_time` its lines take; the lines then go to their person's bucket
+/// (`<work>/order_items`) and the winners' positions to `<work>/_winners` for the bucket pass.
+pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32, run: bool) -> Result<(Buckets, Buckets)> {
+    let mut written = None;
+    for ob in 0..buckets {
+        let winners = orders
+            .bucket(ob)?
+            .sort(["_pos"], Default::default())
+            .unique_stable(Some(cols(["source", "order_id"])), UniqueKeepStrategy::Last)
+            .with_column(bucket_of(buckets));
+        let winners = if run { io::collect(winners)?.lazy() } else { winners };
+        let known = winners.clone().filter(col("_key").is_not_null());
+        let lines = items
+            .bucket(ob)?
+            .join(
+                known.select([col("source"), col("order_id"), col("_key"), col("status"), col("_in_time")]),
+                [col("source"), col("order_id")],
+                [col("source"), col("order_id")],
+                small_right(),
+            )
+            .with_column(bucket_of(buckets));
+        written = Some((
+            Buckets::write(lines, work.join(Table::OrderItems.name()), Some(ob), run)?,
+            Buckets::write(winners.select([col("_pos"), col(BUCKET)]), work.join("_winners"), Some(ob), run)?,
+        ));
+    }
+    written.ok_or_else(|| Error::Internal("no order bucket".into()))
 }
 
 /// A left join whose right side (the identity map, the orders' winners: small, in memory) is
@@ -122,14 +189,14 @@ fn bucket_of(buckets: u32) -> Expr {
         .alias(BUCKET)
 }
 
-/// Write `rows` (from `keyed_rows` or `item_rows`) into the buckets under `work`, then count
+/// Write `rows` (with their bucket `_b`) into buckets under `dir`, then count
 /// the rows read and the values that did not parse, and keep the rows ingest rejected, in a
 /// second streaming pass. In one shared pass polars' multiplexer buffers rows for the slower
 /// sink while the counts run ahead: measured at SF 10, one pass was 11 s faster but peaked
 /// 0.5-1.6 GB higher (8.9 GB against 7.3-8.4 GB); memory is this core's first goal.
-pub fn route(ing: Ingested, rows: LazyFrame, work: &Path, buckets: u32, run: bool) -> Result<Routed> {
+pub fn route(ing: Ingested, rows: LazyFrame, dir: PathBuf, run: bool) -> Result<Routed> {
     let started = std::time::Instant::now();
-    let rows = Buckets::write(rows.with_column(bucket_of(buckets)), work.join(ing.table.name()), run)?;
+    let rows = Buckets::write(rows, dir, None, run)?;
     let (mut read, mut unparseable, mut quarantine) = (0, DataFrame::empty(), DataFrame::empty());
     if run {
         let [r, u, q]: [DataFrame; 3] = io::collect_all_streaming(vec![ing.read, ing.unparseable, ing.quarantine])?
@@ -140,37 +207,6 @@ pub fn route(ing: Ingested, rows: LazyFrame, work: &Path, buckets: u32, run: boo
         tracing::info!(table = ing.table.name(), rows = read, seconds = started.elapsed().as_secs_f64(), "routed");
     }
     Ok(Routed { table: ing.table, rows, read, unparseable, quarantine, files: ing.files, missing_optional: ing.missing_optional })
-}
-
-/// Per (source, order_id), the copy of an order that is used: the one read last among those
-/// clean accepted (re-sent orders; DESIGN.md), with its person (null: unknown customer),
-/// status, whether it is on or before as-of, and its bucket. Built from the routed orders'
-/// small columns.
-pub fn order_winners(orders: &Routed, buckets: u32, as_of_end: Expr) -> Result<DataFrame> {
-    let parts: Vec<LazyFrame> = (0..=buckets).map(|b| orders.rows.bucket(b)).collect::<Result<_>>()?;
-    let all = concat(parts, UnionArgs::default()).map_err(|e| Error::internal("orders union", e))?;
-    io::collect(
-        all.filter(col(REASON).is_null())
-            .select([
-                col("source"),
-                col("order_id"),
-                position(),
-                col("_key"),
-                col("status"),
-                col("order_ts").lt(as_of_end).alias("_in_time"),
-                col(REASON),
-            ])
-            .sort(["_pos"], Default::default())
-            .unique_stable(Some(cols(["source", "order_id"])), UniqueKeepStrategy::Last)
-            .with_column(bucket_of(buckets))
-            .drop(cols([REASON])),
-    )
-}
-
-/// The winners' positions, by bucket, for the bucket pass (the winners themselves are freed
-/// once the order lines are routed).
-pub fn winner_positions(winners: &DataFrame, work: &Path, run: bool) -> Result<Buckets> {
-    Buckets::write(winners.clone().lazy().select([col("_pos"), col(BUCKET)]), work.join("_winners"), run)
 }
 
 /// A row's place in the input (file, then row): "read last" is the largest.
