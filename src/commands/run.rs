@@ -88,6 +88,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     stages.done(customers.height(), customers.height());
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
     stages.done(customers.height(), identity.clusters);
+    drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
     let executed = pipeline::execute(plan, ingested, resolved, &store.work_dir(&run_id)).map_err(|e| pipeline::name_the_file(plan, e))?;
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.profile.height());
     let people = executed.profile.height();

@@ -71,12 +71,17 @@ pub fn customer_records(customers: &Ingested) -> LazyFrame {
 /// Route every fact table into `buckets` buckets under `work`, run the bucket pass, then the
 /// steps across people. `ingested` holds every table, customers already read (`resolved`:
 /// its usable records with their person). `work` is removed afterwards.
-pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
+pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
     let buckets = bucket_count(plan, &ingested);
     tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
     let lap = std::time::Instant::now();
+    let customers = take(&mut ingested, Table::Customers)?;
+    // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let (routes, customers, _) = route_all(plan, ingested, &resolved, &id_map, work, buckets, true)?;
+    let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
+    let customers_accounting = account_customers(&customers, &resolved)?;
+    drop(resolved);
+    let (routes, _) = route_all(plan, ingested, golden, &id_map, work, buckets, true)?;
     let work_bytes = folder_bytes(work);
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan)?;
@@ -85,7 +90,7 @@ pub fn execute(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataF
     let profile = io::collect(across_people(passed.profile.lazy(), plan))?;
     step_finished("across_people", &lap);
     let mut accounting: BTreeMap<Table, Accounting> = routes.tables.values().map(|r| (r.table, account(r, &passed.counts))).collect();
-    accounting.insert(Table::Customers, account_customers(&customers, &resolved)?);
+    accounting.insert(Table::Customers, customers_accounting);
     for (table, a) in &accounting {
         if !a.balanced() {
             return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
@@ -147,26 +152,28 @@ fn folder_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Route every fact table (`run` false: plan the routes only, every bucket empty); the
-/// customers' `Ingested` comes back for the accounting, and each route's plan.
+/// A table `ingest_all` read.
+fn take(ingested: &mut BTreeMap<Table, Ingested>, table: Table) -> Result<Ingested> {
+    ingested.remove(&table).ok_or_else(|| Error::Internal(format!("table {} was not ingested", table.name())))
+}
+
+/// Route every fact table (`run` false: plan the routes only, every bucket empty), with each
+/// route's plan.
 fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
-    resolved: &DataFrame,
+    golden: DataFrame,
     id_map: &DataFrame,
     work: &Path,
     buckets: u32,
     run: bool,
-) -> Result<(Routes, Ingested, Vec<(Table, LazyFrame)>)> {
-    let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
-    let mut take = |t: Table| ingested.remove(&t).ok_or_else(|| Error::Internal(format!("table {} was not ingested", t.name())));
-    let customers = take(Table::Customers)?;
+) -> Result<(Routes, Vec<(Table, LazyFrame)>)> {
     let mut tables = BTreeMap::new();
     let mut orders_by_id = None;
     let mut winners = None;
     let mut plans = Vec::new();
     for table in FACT_TABLES {
-        let ing = take(table)?;
+        let ing = take(&mut ingested, table)?;
         let routed = if table == Table::OrderItems {
             let orders = orders_by_id.take().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
             let rows = route::items_by_order(&ing, buckets);
@@ -190,15 +197,17 @@ fn route_all(
         tables.insert(table, routed);
     }
     let winners = winners.ok_or_else(|| Error::Internal("order lines were not routed".into()))?;
-    Ok((Routes { tables, winners, golden, buckets }, customers, plans))
+    Ok((Routes { tables, winners, golden, buckets }, plans))
 }
 
 /// The plans `execute` runs, over empty buckets, for `portrait explain`: per fact table its
 /// route, then one bucket's per-person plan and the steps across people.
-pub fn explained(plan: &Plan, ingested: BTreeMap<Table, Ingested>, resolved: DataFrame) -> Result<Vec<(String, LazyFrame)>> {
+pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: DataFrame) -> Result<Vec<(String, LazyFrame)>> {
     let nowhere = Path::new("/nonexistent/portrait-explain");
+    ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let (routes, _, routed) = route_all(plan, ingested, &resolved, &id_map, nowhere, 1, false)?;
+    let golden = io::collect(identity::golden(resolved.lazy(), &plan.identity))?;
+    let (routes, routed) = route_all(plan, ingested, golden, &id_map, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
