@@ -81,7 +81,11 @@ pub fn sink_buckets(rows: LazyFrame, dir: &Path, keys: &[&str]) -> Result<()> {
             SinkDestination::Partitioned {
                 base_path: PlRefPath::new(dir.to_string_lossy().as_ref()),
                 file_path_provider: None,
-                partition_strategy: PartitionStrategy::Keyed { keys: keys.iter().map(|k| col(*k)).collect(), include_keys: false, keys_pre_grouped: false },
+                partition_strategy: PartitionStrategy::Keyed {
+                    keys: keys.iter().map(|k| col(*k)).collect(),
+                    include_keys: false,
+                    keys_pre_grouped: false,
+                },
                 max_rows_per_file: 1 << 20,
                 approximate_bytes_per_file: 64 << 20,
             },

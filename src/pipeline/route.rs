@@ -100,13 +100,15 @@ pub fn keyed_rows(ing: &Ingested, id_map: LazyFrame, buckets: u32) -> LazyFrame 
     let reason = if table == Table::Orders { col(REASON) } else { lit(NULL).cast(DataType::String).alias(REASON) };
     let mut carried = clean::carried(table, kept_columns(table));
     carried.push(reason);
-    cleaned.select(carried).join(
-        id_map.select([col("source"), col("source_customer_id"), col("_key")]),
-        [col("source"), col("source_customer_id")],
-        [col("source"), col("source_customer_id")],
-        small_right(),
-    )
-    .with_column(bucket_of(buckets))
+    cleaned
+        .select(carried)
+        .join(
+            id_map.select([col("source"), col("source_customer_id"), col("_key")]),
+            [col("source"), col("source_customer_id")],
+            [col("source"), col("source_customer_id")],
+            small_right(),
+        )
+        .with_column(bucket_of(buckets))
 }
 
 /// The order lines by order bucket (`_b`), cleaned, for `join_orders`.

@@ -145,8 +145,9 @@ pub struct Report {
 /// clusters that hold different ones (the chain guard), and its size (the size cap).
 struct Clusters {
     uf: UnionFind,
-    phones: Vec<Vec<String>>,
-    ids: Vec<Vec<String>>,
+    /// Per cluster root, its phones and ids as dense numbers (`value_ids`), not text.
+    phones: Vec<Vec<u32>>,
+    ids: Vec<Vec<u32>>,
     /// Records that must stay apart (manual splits): each record's forbidden partners.
     apart: HashMap<u32, Vec<u32>>,
     /// Records that must stay alone.
@@ -172,7 +173,7 @@ impl Clusters {
             return Joined::Override;
         }
         if guarded {
-            let differ = |x: &Vec<String>, y: &Vec<String>| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
+            let differ = |x: &Vec<u32>, y: &Vec<u32>| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
             let phones = phones_guarded && differ(&self.phones[ra as usize], &self.phones[rb as usize]);
             if phones || differ(&self.ids[ra as usize], &self.ids[rb as usize]) {
                 return Joined::Conflict;
@@ -204,12 +205,12 @@ impl Clusters {
     }
 }
 
-/// A text column's values; all missing when the frame lacks the (optional) column.
-fn opt_strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+/// A text column's values, borrowed; all missing when the frame lacks the (optional) column.
+fn opt_strs<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<Option<&'a str>>> {
     if df.column(name).is_err() {
         return Ok(vec![None; df.height()]);
     }
-    Ok(str_col(df, name)?.iter().map(|v| v.map(str::to_string)).collect())
+    Ok(str_col(df, name)?.iter().collect())
 }
 
 /// Every record's fields prepared for comparison.
@@ -229,20 +230,7 @@ pub fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
     };
     Ok((0..df.height())
         .into_par_iter()
-        .map(|i| {
-            Prepared::new(
-                name[i].as_deref(),
-                birth[i],
-                id[i].as_deref(),
-                phone[i].as_deref(),
-                email[i].as_deref(),
-                address[i].as_deref(),
-                postcode[i].as_deref(),
-                province[i].as_deref(),
-                city[i].as_deref(),
-                gender[i].as_deref(),
-            )
-        })
+        .map(|i| Prepared::new(name[i], birth[i], id[i], phone[i], email[i], address[i], postcode[i], province[i], city[i], gender[i]))
         .collect())
 }
 
@@ -312,13 +300,28 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
 
     let clusters = Clusters {
         uf: UnionFind::new(n),
-        phones: records.iter().map(|r| r.phone.iter().cloned().collect()).collect(),
-        ids: records.iter().map(|r| r.id_number.iter().filter(|_| r.cn_id).cloned().collect()).collect(),
+        phones: value_ids(records.iter().map(|r| r.phone.as_deref())),
+        ids: value_ids(records.iter().map(|r| r.id_number.as_deref().filter(|_| r.cn_id))),
         apart,
         alone,
     };
     let linked = apply_links(clusters, &links, &rules, spec.max_cluster_size, &mut report);
     with_keys(customers, &member, linked, &rules, ctx, report)
+}
+
+/// Per record its value as a one-element list of a dense number (equal values, equal numbers),
+/// or an empty list.
+fn value_ids<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<Vec<u32>> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    values
+        .map(|v| match v {
+            Some(v) => {
+                let next = ids.len() as u32;
+                vec![*ids.entry(v).or_insert(next)]
+            }
+            None => Vec::new(),
+        })
+        .collect()
 }
 
 /// The steward's decisions: `link` pairs become links; `split` pairs must stay apart and a
