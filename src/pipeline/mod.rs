@@ -172,24 +172,26 @@ fn route_all(
     let mut orders_by_id = None;
     let mut winners = None;
     let mut plans = Vec::new();
+    // Files are routed in groups of at most this many bytes (`route::route`).
+    let group_bytes = plan.run.memory_limit / 64;
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
         let routed = if table == Table::OrderItems {
             let orders = orders_by_id.take().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
-            let rows = route::items_by_order(&ing, buckets);
             if !run {
-                plans.push((table, rows.clone()));
+                plans.push((table, route::items_by_order(&ing, buckets)));
             }
-            let mut routed = route::route(ing, rows, work.join("_items_by_order"), run)?;
+            let by_order = |group: &Ingested| route::items_by_order(group, buckets);
+            let mut routed = route::route(ing, by_order, work.join("_items_by_order"), group_bytes, run)?;
             let (items, positions) = route::join_orders(&routed.rows, &orders, work, buckets, run)?;
             (routed.rows, winners) = (items, Some(positions));
             routed
         } else {
-            let rows = route::keyed_rows(&ing, id_map.clone().lazy(), buckets);
             if !run {
-                plans.push((table, rows.clone()));
+                plans.push((table, route::keyed_rows(&ing, id_map.clone().lazy(), buckets)));
             }
-            route::route(ing, rows, work.join(table.name()), run)?
+            let keyed = |group: &Ingested| route::keyed_rows(group, id_map.clone().lazy(), buckets);
+            route::route(ing, keyed, work.join(table.name()), group_bytes, run)?
         };
         if table == Table::Orders {
             orders_by_id = Some(route::orders_by_id(&routed, work, buckets, plan.as_of.end_lit(), run)?);
