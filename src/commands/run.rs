@@ -94,7 +94,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let people = executed.profile.height();
     let (predicted, models) = predict_people(plan, &executed)?;
     stages.done(people, predicted.height());
-    let Executed { identity_map, quarantine, accounting, files, buckets, work_bytes, .. } = executed;
+    let Executed { identity_map, quarantine, accounting, files, buckets, work_bytes, profile, .. } = executed;
+    drop(profile); // `predicted` holds what scoring needs
     let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets };
     let tables = build_tables(plan, &store, predicted, &models, identity_map, quarantine)?;
     stages.done(people, tables.rows());

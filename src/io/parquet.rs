@@ -37,20 +37,30 @@ fn utc_micros(df: &DataFrame) -> Result<DataFrame> {
 }
 
 /// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version) and fsync it.
+/// One row group at a time: polars' `finish` first copies a frame of many chunks (one per
+/// bucket) into row-group-sized chunks, a second copy of the whole table (+3 GB at SF 50).
 pub fn write(df: &DataFrame, path: &Path, opts: WriteOptions) -> Result<Written> {
-    let mut df = utc_micros(df)?;
+    let df = utc_micros(df)?;
     let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let level = polars::polars_utils::compression::ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::internal("zstd level", e))?;
-    ParquetWriter::new(&mut file)
+    let failed = |e: PolarsError| match e {
+        PolarsError::IO { error, .. } => Error::io(path, std::io::Error::new(error.kind(), error.to_string())),
+        other => Error::io(path, std::io::Error::other(other.to_string())),
+    };
+    let mut writer = ParquetWriter::new(&mut file)
         .with_compression(ParquetCompression::Zstd(Some(level)))
         .with_statistics(StatisticsOptions::full())
-        .with_row_group_size(Some(opts.row_group_size))
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![("schema_version".to_string(), SCHEMA_VERSION.to_string())])))
-        .finish(&mut df)
-        .map_err(|e| match e {
-            PolarsError::IO { error, .. } => Error::io(path, std::io::Error::new(error.kind(), error.to_string())),
-            other => Error::io(path, std::io::Error::other(other.to_string())),
-        })?;
+        .batched(df.schema())
+        .map_err(failed)?;
+    let rows = opts.row_group_size.max(1);
+    for offset in (0..df.height()).step_by(rows) {
+        let mut group = df.slice(offset as i64, rows);
+        group.rechunk_mut_par();
+        writer.write_batch(&group).map_err(failed)?;
+    }
+    writer.finish().map_err(failed)?;
+    drop(writer);
     file.flush().map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     let (bytes, sha256) = digest(path)?;
