@@ -1,5 +1,6 @@
 //! The run's execution core (DESIGN.md "Scale"): after identity resolution (global), each
-//! fact table is routed in one streaming pass into buckets of people (`route`); each bucket's
+//! fact table is routed in streaming passes (one per group of its files) into buckets of
+//! people (`route`); each bucket's
 //! per-person columns are computed from its rows alone (`bucket`); the steps that need every
 //! person (price tiers, RFM cut-points, config features) run on the concatenated per-person
 //! rows; the models and scoring follow in `commands::run`. Peak memory follows the bucket, not
@@ -177,25 +178,24 @@ fn route_all(
     let group_bytes = plan.run.memory_limit / 256;
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
-        let routed = if table == Table::OrderItems {
-            let orders = orders_by_id.take().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
-            if !run {
-                plans.push((table, route::items_by_order(&ing, buckets)));
-            }
-            let by_order = |group: &Ingested| route::items_by_order(group, buckets);
-            let mut routed = route::route(ing, by_order, work.join("_items_by_order"), group_bytes, run)?;
-            let (items, positions) = route::join_orders(&routed.rows, &orders, work, buckets, run)?;
-            (routed.rows, winners) = (items, Some(positions));
-            routed
-        } else {
-            if !run {
-                plans.push((table, route::keyed_rows(&ing, id_map.clone().lazy(), buckets)));
-            }
-            let keyed = |group: &Ingested| route::keyed_rows(group, id_map.clone().lazy(), buckets);
-            route::route(ing, keyed, work.join(table.name()), group_bytes, run)?
+        // Order lines are routed by their order first (`route::join_orders`).
+        let rows_of = |group: &Ingested| match table {
+            Table::OrderItems => route::items_by_order(group, buckets),
+            _ => route::keyed_rows(group, id_map.clone().lazy(), buckets),
         };
-        if table == Table::Orders {
-            orders_by_id = Some(route::orders_by_id(&routed, work, buckets, plan.as_of.end_lit(), run)?);
+        if !run {
+            plans.push((table, rows_of(&ing)));
+        }
+        let dir = work.join(if table == Table::OrderItems { "_items_by_order" } else { table.name() });
+        let mut routed = route::route(ing, rows_of, dir, group_bytes, run)?;
+        match table {
+            Table::Orders => orders_by_id = Some(route::orders_by_id(&routed, work, buckets, plan.as_of.end_lit(), run)?),
+            Table::OrderItems => {
+                let orders = orders_by_id.as_ref().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
+                let (items, positions) = route::join_orders(&routed.rows, orders, work, buckets, run)?;
+                (routed.rows, winners) = (items, Some(positions));
+            }
+            _ => {}
         }
         tables.insert(table, routed);
     }

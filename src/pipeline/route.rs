@@ -1,6 +1,7 @@
-//! Step 2 of DESIGN.md "Scale", route: one streaming pass per fact table parses and cleans its
-//! rows, attaches the person (`_key`, a dense u32) through the identity map and appends each
-//! row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket `_key % B`. Rows that reach no
+//! Step 2 of DESIGN.md "Scale", route: streaming passes over each fact table, one per group of
+//! its files, parse and clean its rows, attach the person (`_key`, a dense u32) through the
+//! identity map and append each row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket
+//! `_key % B`. Rows that reach no
 //! person (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the
 //! bucket pass turns into quarantine after deduplication. A second streaming pass counts the
 //! rows read and the values that did not parse, and keeps the rows ingest quarantined.
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
 const BUCKET: &str = "_b";
-/// Which order bucket wrote a file, when every order bucket appends to the same buckets.
+/// Which writer (a group of files, an order bucket) wrote a file: several append to the same
+/// buckets, each into its own `_b=<b>/_part=<part>/`.
 const PART: &str = "_part";
 
 /// Orders: the columns features, models and the accounting read.
@@ -52,16 +54,13 @@ pub struct Buckets {
 }
 
 impl Buckets {
-    /// Write `rows` (with the `_b` column) into buckets under `dir`; `run` false: plan only.
-    /// `part`: the order bucket writing, into `_b=<b>/_part=<part>/` (several writers).
-    fn write(mut rows: LazyFrame, dir: PathBuf, part: Option<u32>, run: bool) -> Result<Buckets> {
+    /// Write `rows` (with the `_b` column) into buckets under `dir` as writer `part`; `run`
+    /// false: plan only.
+    fn write(mut rows: LazyFrame, dir: PathBuf, part: u32, run: bool) -> Result<Buckets> {
         let mut schema = (*rows.collect_schema().map_err(|e| Error::internal("routed schema", e))?).clone();
         schema.remove(BUCKET);
         if run {
-            match part {
-                Some(p) => io::parquet::sink_buckets(rows.with_column(lit(p).alias(PART)), &dir, &[BUCKET, PART])?,
-                None => io::parquet::sink_buckets(rows, &dir, &[BUCKET])?,
-            }
+            io::parquet::sink_buckets(rows.with_column(lit(part).alias(PART)), &dir, &[BUCKET, PART])?;
         }
         Ok(Buckets { dir, schema: std::sync::Arc::new(schema) })
     }
@@ -144,7 +143,7 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr,
         col("order_ts").lt(as_of_end).alias("_in_time"),
         col(REASON),
     ]);
-    Buckets::write(small.with_column(order_bucket(buckets)), work.join("_orders_by_id"), None, run)
+    Buckets::write(small.with_column(order_bucket(buckets)), work.join("_orders_by_id"), 0, run)
 }
 
 /// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
@@ -170,8 +169,8 @@ pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32,
             )
             .with_column(bucket_of(buckets));
         written = Some((
-            Buckets::write(lines, work.join(Table::OrderItems.name()), Some(ob), run)?,
-            Buckets::write(winners.select([col("_pos"), col(BUCKET)]), work.join("_winners"), Some(ob), run)?,
+            Buckets::write(lines, work.join(Table::OrderItems.name()), ob, run)?,
+            Buckets::write(winners.select([col("_pos"), col(BUCKET)]), work.join("_winners"), ob, run)?,
         ));
     }
     written.ok_or_else(|| Error::Internal("no order bucket".into()))
@@ -201,7 +200,7 @@ pub fn route(ing: Ingested, rows_of: impl Fn(&Ingested) -> LazyFrame, dir: PathB
     let started = std::time::Instant::now();
     let (mut rows, mut read, mut unparseable, mut quarantine) = (None, 0, Vec::new(), Vec::new());
     for (g, group) in ing.in_groups(group_bytes)?.into_iter().enumerate() {
-        rows = Some(Buckets::write(rows_of(&group), dir.clone(), Some(g as u32), run)?);
+        rows = Some(Buckets::write(rows_of(&group), dir.clone(), g as u32, run)?);
         if run {
             let [r, u, q]: [DataFrame; 3] = io::collect_all_streaming(vec![group.read, group.unparseable, group.quarantine])?
                 .try_into()
