@@ -57,33 +57,83 @@ pub struct BlockingReport {
     pub skipped_blocks: HashMap<String, usize>,
 }
 
-/// Candidate pairs (i < j), sorted and unique. One key after another, each key's pairs merged
-/// and deduplicated before the next (a true match turns up under most keys), its records keyed
-/// by a 64-bit hash of the key, not the key's text: memory stays near the pairs themselves (at
-/// SF 50 the fifteen keys' texts and pairs, built in parallel and kept to the end, held GBs).
-/// Two keys sharing a hash only add candidate pairs, which the comparison then judges.
-pub fn candidate_pairs(records: &[Prepared], max_block_size: usize) -> (Vec<(u32, u32)>, BlockingReport) {
-    let mut report = BlockingReport::default();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for (name, key) in BLOCKING_KEYS {
-        let mut keyed: Vec<(u64, u32)> = records
-            .par_iter()
-            .enumerate()
-            .filter_map(|(i, r)| key(r).map(|k| (std::hash::BuildHasher::hash_one(&FIXED_HASH, k), i as u32)))
-            .collect();
-        keyed.par_sort_unstable();
-        let (p, skipped) = pairs_in_blocks(&keyed, max_block_size, usize::MAX);
-        if skipped > 0 {
-            tracing::warn!(key = *name, blocks = skipped, max_block_size, "blocks larger than identity.max_block_size skipped");
-            report.skipped_blocks.insert(name.to_string(), skipped);
+/// Every candidate pair (i < j: records with equal values of a blocking key, in a block of
+/// at most `max_block_size`) is compared once, under the first key that pairs it, and the
+/// pairs at or above `threshold` with identifying evidence come back with their probability.
+/// The candidate pairs themselves are never held: they grow faster than the records (blocks
+/// grow with the data), a billion at SF 100. Keys are compared as 64-bit hashes of their text;
+/// two keys sharing a hash only add candidate pairs, which the comparison then judges.
+pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model, threshold: f64) -> Matched {
+    const K: usize = BLOCKING_KEYS.len();
+    let hash = |k: String| std::hash::BuildHasher::hash_one(&FIXED_HASH, k).max(1); // 0: no key
+    let keys: Vec<[u64; K]> = records
+        .par_iter()
+        .map(|r| {
+            let mut h = [0u64; K];
+            for (j, (_, key)) in BLOCKING_KEYS.iter().enumerate() {
+                h[j] = key(r).map_or(0, hash);
+            }
+            h
+        })
+        .collect();
+    let mut matched = Matched::default();
+    let mut skipped: Vec<std::collections::HashSet<u64>> = Vec::new();
+    for (k, (name, _)) in BLOCKING_KEYS.iter().enumerate() {
+        let mut keyed: Vec<(u64, u32)> = keys.iter().enumerate().filter(|(_, h)| h[k] != 0).map(|(i, h)| (h[k], i as u32)).collect();
+        keyed.par_sort_unstable(); // within a block, by record: a < b
+        let blocks: Vec<&[(u64, u32)]> = keyed.chunk_by(|a, b| a.0 == b.0).filter(|b| b.len() > 1).collect();
+        let too_big: std::collections::HashSet<u64> = blocks.iter().filter(|b| b.len() > max_block_size).map(|b| b[0].0).collect();
+        if !too_big.is_empty() {
+            tracing::warn!(key = *name, blocks = too_big.len(), max_block_size, "blocks larger than identity.max_block_size skipped");
+            matched.blocking.skipped_blocks.insert(name.to_string(), too_big.len());
         }
-        drop(keyed);
-        pairs.extend(p);
-        pairs.par_sort_unstable();
-        pairs.dedup();
+        skipped.push(too_big);
+        // A pair an earlier key put in one of its (compared) blocks was compared there.
+        let seen = |a: usize, b: usize| (0..k).any(|j| keys[a][j] != 0 && keys[a][j] == keys[b][j] && !skipped[j].contains(&keys[a][j]));
+        let found = blocks
+            .par_iter()
+            .filter(|block| block.len() <= max_block_size)
+            .fold(Matched::default, |mut m, block| {
+                for (x, &(_, a)) in block.iter().enumerate() {
+                    for &(_, b) in &block[x + 1..] {
+                        if seen(a as usize, b as usize) {
+                            continue;
+                        }
+                        let v = compare(&records[a as usize], &records[b as usize]);
+                        m.blocking.candidate_pairs += 1;
+                        m.patterns.insert(v);
+                        let p = model.probability(&v);
+                        if p >= threshold && has_identifying_evidence(&v) {
+                            m.pairs.push((a, b, p));
+                        }
+                    }
+                }
+                m
+            })
+            .reduce(Matched::default, Matched::merge);
+        matched = matched.merge(found);
     }
-    report.candidate_pairs = pairs.len();
-    (pairs, report)
+    matched
+}
+
+/// What `matching_pairs` found.
+#[derive(Default)]
+pub struct Matched {
+    /// (a, b, match probability), a < b.
+    pub pairs: Vec<(u32, u32, f64)>,
+    pub blocking: BlockingReport,
+    /// The distinct comparison vectors of the candidate pairs.
+    pub patterns: std::collections::HashSet<[u8; N_FIELDS]>,
+}
+
+impl Matched {
+    fn merge(mut self, other: Matched) -> Matched {
+        self.pairs.extend(other.pairs);
+        self.blocking.candidate_pairs += other.blocking.candidate_pairs;
+        self.blocking.skipped_blocks.extend(other.blocking.skipped_blocks);
+        self.patterns.extend(other.patterns);
+        self
+    }
 }
 
 /// A hasher with fixed keys: blocks, and so the warnings about skipped blocks, are the same

@@ -10,7 +10,7 @@ pub mod keys;
 use crate::config::{Closed, GoldenField, Identity, LinkRule, Survivorship};
 use crate::day::Day;
 use crate::error::{Error, Result};
-use compare::{Prepared, N_FIELDS};
+use compare::Prepared;
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -356,27 +356,20 @@ fn override_links(member: &[String], overrides: &[Override], links: &mut Vec<Lin
 /// pair at or above the threshold with identifying evidence.
 fn fuzzy_links(records: &[Prepared], spec: &Identity, prepared_s: f64, links: &mut Vec<Link>, report: &mut Report) {
     let t = std::time::Instant::now();
-    let (pairs, blocking) = fuzzy::candidate_pairs(records, spec.max_block_size);
-    let blocking_s = t.elapsed().as_secs_f64();
-    let (vectors, patterns) = fuzzy::compare_pairs(records, &pairs);
-    let compare_s = t.elapsed().as_secs_f64() - blocking_s;
     let model = fuzzy::train(records, spec.max_block_size);
-    let train_s = t.elapsed().as_secs_f64() - blocking_s - compare_s;
-    tracing::info!(prepare_s = prepared_s, blocking_s, compare_s, train_s, "identity timings");
-    let probability: HashMap<&[u8; N_FIELDS], f64> = patterns.keys().map(|v| (v, model.probability(v))).collect();
-    for (&(a, b), v) in pairs.iter().zip(&vectors) {
-        let p = probability[v];
-        if p >= spec.match_threshold && fuzzy::has_identifying_evidence(v) {
-            links.push(Link { a, b, rule: Rule::Probabilistic, score: p });
-        }
-    }
+    let train_s = t.elapsed().as_secs_f64();
+    let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, spec.match_threshold);
+    let compare_s = t.elapsed().as_secs_f64() - train_s;
+    tracing::info!(prepare_s = prepared_s, train_s, compare_s, "identity timings");
+    links.extend(matched.pairs.iter().map(|&(a, b, p)| Link { a, b, rule: Rule::Probabilistic, score: p }));
     tracing::info!(
-        candidate_pairs = pairs.len(),
-        patterns = patterns.len(),
+        candidate_pairs = matched.blocking.candidate_pairs,
+        patterns = matched.patterns.len(),
         em_iterations = model.iterations,
         lambda = model.lambda,
         "fuzzy matching"
     );
+    let blocking = matched.blocking;
     report.blocking = blocking;
     report.model = Some(model);
 }
