@@ -232,7 +232,7 @@ pub fn train(records: &[Prepared], max_block_size: usize) -> Model {
     let mut iterations = 0;
     let mut converged = true;
     for t in TRAINING {
-        let (pairs, _) = block_pairs(records, t.key, max_block_size, 2_000_000);
+        let pairs = block_pairs(records, t.key, max_block_size, 2_000_000);
         if pairs.len() < 10 {
             continue;
         }
@@ -291,32 +291,23 @@ fn has_field(r: &Prepared, f: usize) -> bool {
     }
 }
 
-/// Pairs (i < j) of records with equal keys, at most `limit`, and how many blocks were skipped
-/// for holding more than `max_block_size` records.
-fn block_pairs(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usize) -> (Vec<(u32, u32)>, usize) {
+/// Pairs (i < j) of records with equal keys, at most `limit`, blocks of more than
+/// `max_block_size` records left out (the training sets).
+fn block_pairs(records: &[Prepared], key: KeyFn, max_block_size: usize, limit: usize) -> Vec<(u32, u32)> {
     let mut keyed: Vec<(String, u32)> = records.iter().enumerate().filter_map(|(i, r)| key(r).map(|k| (k, i as u32))).collect();
     keyed.sort_unstable(); // within a block, by record: a.1 < b.1
-    pairs_in_blocks(&keyed, max_block_size, limit)
-}
-
-/// Pairs within each block of `keyed` (sorted by key, then record), blocks in key order.
-fn pairs_in_blocks<K: PartialEq>(keyed: &[(K, u32)], max_block_size: usize, limit: usize) -> (Vec<(u32, u32)>, usize) {
-    let (mut pairs, mut skipped) = (Vec::new(), 0);
-    for block in keyed.chunk_by(|a, b| a.0 == b.0) {
-        if block.len() > max_block_size {
-            skipped += 1;
-            continue;
-        }
+    let mut pairs = Vec::new();
+    for block in keyed.chunk_by(|a, b| a.0 == b.0).filter(|b| b.len() <= max_block_size) {
         for (x, a) in block.iter().enumerate() {
             for b in &block[x + 1..] {
                 if pairs.len() >= limit {
-                    return (pairs, skipped);
+                    return pairs;
                 }
                 pairs.push((a.1, b.1));
             }
         }
     }
-    (pairs, skipped)
+    pairs
 }
 
 /// Starting m: "matches agree" (level 0 with 0.9, the rest shared).
