@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 pub fn explain(plan: &Plan) -> Result<String> {
     let mut out = String::from(
-        "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> across people (price tiers, rfm, config features) -> predict (BG/NBD, Gamma-Gamma, clusters) -> score (segment, lifecycle, tags) -> write\n",
+        "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> global (statistics over everyone, BG/NBD, Gamma-Gamma, clusters) -> score pass (price tiers, rfm, config features, predictions, segment, lifecycle, tags) -> write\n",
     );
     let ingested = pipeline::ingest_all(plan)?;
     let resolved = empty_resolved();
@@ -20,10 +20,10 @@ pub fn explain(plan: &Plan) -> Result<String> {
     let mut profile = plans.last().map(|(_, lf)| lf.clone()).ok_or_else(|| Error::Internal("no profile plan".into()))?;
     let schema = profile.collect_schema().map_err(|e| Error::internal("profile schema", e))?;
     let (predicted, outcome) = predict::predict(DataFrame::empty_with_schema(&schema), plan, None)?;
-    let s = outputs::scored(plan, predicted.lazy(), &outcome, None)?;
+    let (p, s) = outputs::scored(plan, predicted.lazy(), &outcome)?;
     plans.extend([
-        ("profiles".to_string(), s.profiles),
-        ("tags".into(), s.tags),
+        ("profiles".to_string(), p.profiles),
+        ("tags".into(), p.tags),
         ("segment_summary".into(), s.segment_summary),
         ("model_eval".into(), s.model_eval),
         ("profile_changes".into(), s.profile_changes),

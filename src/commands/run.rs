@@ -4,7 +4,7 @@
 //! order.
 
 use super::validate::validate;
-use crate::config::{OutputTable, Overrides, Plan};
+use crate::config::{GateTable, OutputTable, Overrides, Plan};
 use crate::day::Day;
 use crate::error::{Error, Result};
 use crate::io::{self, parquet::WriteOptions};
@@ -13,9 +13,9 @@ use crate::pipeline::{self, Executed};
 use crate::progress::Progress;
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
+use crate::stages::identity;
 use crate::stages::ingest::Ingested;
-use crate::stages::predict::{self, Outcome};
-use crate::stages::{identity, privacy};
+use crate::stages::predict::Outcome;
 use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
 use polars::prelude::*;
 use serde::Serialize;
@@ -89,16 +89,17 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
-    let executed = pipeline::execute(plan, ingested, resolved, &store.work_dir(&run_id)).map_err(|e| pipeline::name_the_file(plan, e))?;
-    stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.profile.height());
-    let people = executed.profile.height();
-    let (predicted, models) = predict_people(plan, &executed)?;
-    stages.done(people, predicted.height());
-    let Executed { identity_map, quarantine, accounting, files, buckets, work_bytes, profile, .. } = executed;
-    drop(profile); // `predicted` holds what scoring needs
-    let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets };
-    let tables = build_tables(plan, &store, predicted, &models, identity_map, quarantine)?;
+    let work = store.work_dir(&run_id);
+    let executed = pipeline::execute(plan, ingested, resolved, &work).map_err(|e| pipeline::name_the_file(plan, e))?;
+    stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
+    let people = executed.persons;
+    let fitted = fit_models(plan, &executed)?;
+    stages.done(people, fitted.predictions.height());
+    let (tables, models) = build_tables(plan, &store, &run_id, &executed, fitted)?;
+    let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
+    let Executed { accounting, files, buckets, work_bytes, .. } = executed;
+    let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets };
 
     let checks = built_in_checks(&accounting, &tables.profiles)?;
     let gates = pass_gates(plan, &store, &run_id, &accounting, &tables)?;
@@ -218,32 +219,84 @@ fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Resu
     identity::resolve_with(customers, &plan.identity, &ctx)
 }
 
-/// The models on the whole profile, then the keyed hashes of personal data.
-fn predict_people(plan: &Plan, executed: &Executed) -> Result<(DataFrame, Outcome)> {
-    let holdout_days = executed.newest_after.map(|d| d.days_after(plan.as_of) as f64);
-    let (predicted, outcome) = predict::predict(executed.profile.clone(), plan, holdout_days)?;
-    Ok((privacy::hash_fields(predicted, &plan.privacy)?, outcome))
+/// What the global steps found: the statistics each person is compared with, every
+/// person's predictions and the models' report.
+struct Fitted {
+    everyone: DataFrame,
+    predictions: DataFrame,
+    models: Outcome,
 }
 
-/// Every output table of the day, computed.
-fn build_tables(
-    plan: &Plan,
-    store: &Store,
-    predicted: DataFrame,
-    models: &Outcome,
-    identity_map: DataFrame,
-    quarantine: DataFrame,
-) -> Result<Tables> {
-    let previous = store.previous_table(OutputTable::Profiles.name(), plan.as_of)?.map(DataFrame::lazy);
-    let s = outputs::scored(plan, predicted.lazy(), models, previous)?;
-    let frames = io::collect_all(vec![s.profiles, s.tags, s.segment_summary, s.model_eval, s.profile_changes])?;
+/// The global steps (DESIGN.md "Scale" step 4) on a few columns of every person.
+fn fit_models(plan: &Plan, executed: &Executed) -> Result<Fitted> {
+    let people = executed.people.all()?;
+    let everyone = io::collect(pipeline::global::everyone(people.clone(), plan))?;
+    let holdout_days = executed.newest_after.map(|d| d.days_after(plan.as_of) as f64);
+    let (predictions, models) = pipeline::global::models(people, everyone.clone().lazy(), plan, holdout_days)?;
+    Ok(Fitted { everyone, predictions, models })
+}
+
+/// Every output table of the day: the score pass stages `profiles` and `tags` bucket by
+/// bucket; the tables over everyone are read from those parts and the previous day's.
+fn build_tables(plan: &Plan, store: &Store, run_id: &str, executed: &Executed, fitted: Fitted) -> Result<(Tables, Outcome)> {
+    let opts = write_options(plan);
+    let Fitted { everyone, predictions, models } = fitted;
+    let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
+    let scored = pipeline::score_pass::score_pass(plan, &executed.people, executed.buckets, &everyone, &predictions, &models, stage)?;
+    drop(predictions);
+    let staged = |t: OutputTable| match scored.staged.get(&t) {
+        Some(s) => store.scan_staged(run_id, &s.files),
+        None => Err(Error::Internal(format!("{} was not staged", t.name()))),
+    };
+    let profiles = staged(OutputTable::Profiles)?;
+    let previous = store.previous_scan(OutputTable::Profiles.name(), plan.as_of)?;
+    let s = outputs::summaries(plan, profiles.clone(), scored.holdout.lazy(), &models, previous)?;
+    let observed = |t: OutputTable, lf: LazyFrame| lf.select(observed_columns(plan, t, &scored.staged[&t].schema));
+    let frames = io::collect_all(vec![
+        observed(OutputTable::Profiles, profiles),
+        observed(OutputTable::Tags, staged(OutputTable::Tags)?),
+        s.segment_summary,
+        s.model_eval,
+        s.profile_changes,
+    ])?;
     let [profiles, tags, segment_summary, model_eval, profile_changes]: [DataFrame; 5] =
         frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
-    let tables = Tables { profiles, tags, identity_map, segment_summary, model_eval, profile_changes, quarantine };
+    let tables = Tables {
+        profiles,
+        tags,
+        identity_map: executed.identity_map.clone(),
+        segment_summary,
+        model_eval,
+        profile_changes,
+        quarantine: executed.quarantine.clone(),
+        staged: scored.staged,
+    };
     for (table, df) in tables.all() {
         tracing::info!(table = table.name(), rows = df.height(), "output computed");
     }
-    Ok(tables)
+    Ok((tables, models))
+}
+
+/// The columns of a staged table that the gates, the built-in checks and the report read
+/// (every row of them is held; the table itself is not).
+fn observed_columns(plan: &Plan, table: OutputTable, schema: &Schema) -> Vec<Expr> {
+    let mut names = vec!["customer_key".to_string()];
+    if table == OutputTable::Profiles {
+        names.extend(crate::report::profile_columns(plan));
+    }
+    for g in &plan.gates {
+        if let (GateTable::Output(t), Some(c)) = (g.table, &g.column) {
+            if t == table {
+                names.push(c.clone());
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    names.into_iter().filter(|n| schema.contains(n) && seen.insert(n.clone())).map(|n| col(n.as_str())).collect()
+}
+
+fn write_options(plan: &Plan) -> WriteOptions {
+    WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level }
 }
 
 /// Rows accounted in every input table (already checked by `pipeline::execute`) and
@@ -310,8 +363,13 @@ fn write(
     accounting: &BTreeMap<String, Accounting>,
     gates: &[GateResult],
 ) -> Result<(Vec<crate::store::manifest::FileEntry>, Vec<DocumentEntry>)> {
-    let opts = WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level };
-    let outputs = tables.all().map(|(t, df)| store.stage_table(run_id, t.name(), plan.as_of, df, opts)).collect::<Result<Vec<_>>>()?;
+    let mut outputs = Vec::new();
+    for (t, df) in tables.all() {
+        match tables.staged.get(&t) {
+            Some(staged) => outputs.extend(staged.files.iter().cloned()),
+            None => outputs.push(store.stage_part(run_id, t.name(), plan.as_of, 0, df, write_options(plan))?),
+        }
+    }
     let day = crate::report::Day {
         plan,
         as_of: plan.as_of,
@@ -321,7 +379,7 @@ fn write(
         gates,
         previous: store.previous_day(plan.as_of),
     };
-    let schemas: Vec<(OutputTable, Schema)> = tables.all().map(|(t, df)| (t, (**df.schema()).clone())).collect();
+    let schemas: Vec<(OutputTable, Schema)> = tables.all().map(|(t, _)| (t, tables.schema(t))).collect();
     let dictionary = crate::dictionary::markdown(plan, &crate::dictionary::describe(plan, &schemas)?)?;
     let documents =
         [(crate::report::FILE_NAME, crate::report::render(&day)?.into_bytes()), (crate::dictionary::FILE_NAME, dictionary.into_bytes())];

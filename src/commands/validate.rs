@@ -5,7 +5,7 @@
 use crate::config::{self, OutputTable, Overrides, Plan};
 use crate::error::{ConfigIssue, Error, Result};
 use crate::schema::Table;
-use crate::stages::features::{self, Inputs};
+use crate::stages::features::Inputs;
 use crate::stages::ingest::dtype_of;
 use crate::stages::{identity, predict, privacy, score};
 use crate::{io, outputs, pipeline};
@@ -65,7 +65,8 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
         social: empty(Table::SocialInteractions, &key),
         feedback: empty(Table::Feedback, &key),
     };
-    score::rfm(features::across_people(pipeline::bucket::per_person(&inputs, orders, plan)), plan)
+    let per_person = pipeline::bucket::per_person(&inputs, orders, plan);
+    pipeline::global::compared(per_person.clone(), pipeline::global::everyone(per_person, plan), plan)
 }
 
 /// The schema of every output table from the plan over empty inputs: the data dictionary's
@@ -78,12 +79,12 @@ pub fn output_schemas(plan: &Plan) -> Result<Vec<(OutputTable, Schema)>> {
         let hashed = Column::new_empty(privacy::hmac_column(field).into(), &DataType::String);
         predicted.with_column(hashed).map_err(|e| Error::internal("privacy columns", e))?;
     }
-    let s = outputs::scored(plan, predicted.lazy(), &outcome, None)?;
+    let (p, s) = outputs::scored(plan, predicted.lazy(), &outcome)?;
     let extra = [("_file", DataType::UInt32), ("_row", DataType::UInt32), ("reason", DataType::String)];
     let quarantine = outputs::quarantine::rows(Table::Customers, &[], empty(Table::Customers, &extra));
     let plans = [
-        (OutputTable::Profiles, s.profiles),
-        (OutputTable::Tags, s.tags),
+        (OutputTable::Profiles, p.profiles),
+        (OutputTable::Tags, p.tags),
         (OutputTable::IdentityMap, outputs::identity_map::build(identity::identity_map(empty_resolved().lazy()))),
         (OutputTable::SegmentSummary, s.segment_summary),
         (OutputTable::ModelEval, s.model_eval),
@@ -154,7 +155,10 @@ fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
         model_plan.models.clusters.features.clear(); // still check the rules below
     }
     match io::collect(lf.clone()).and_then(|df| predict::predict(df, &model_plan, None)) {
-        Ok((df, _)) => lf = df.lazy(),
+        Ok((df, outcome)) => match outputs::with_cluster_labels(df.lazy(), &outcome) {
+            Ok(labelled) => lf = labelled,
+            Err(e) => return vec![ConfigIssue { key: "(models)".into(), message: format!("internal error planning the models: {e}") }],
+        },
         Err(e) => return vec![ConfigIssue { key: "(models)".into(), message: format!("internal error planning the models: {e}") }],
     }
     check_rules(&plan.segments, "segment", &mut lf, &mut issues);

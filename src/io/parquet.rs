@@ -67,10 +67,44 @@ pub fn write(df: &DataFrame, path: &Path, opts: WriteOptions) -> Result<Written>
     Ok(Written { rows: df.height() as u64, bytes, sha256 })
 }
 
-/// Size and sha256 of a file as it is on disk.
+/// Write an intermediate file of the run (fast compression, no fsync: a crash removes it).
+pub fn write_part(df: &mut DataFrame, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(df)
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    Ok(())
+}
+
+/// Size and sha256 of a file as it is on disk, read in blocks (a profiles file can be GBs).
 pub fn digest(path: &Path) -> Result<(u64, String)> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok((data.len() as u64, hex::encode(Sha256::digest(&data))))
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok((bytes, hex::encode(hasher.finalize())))
+}
+
+/// A Parquet file's row count, from its footer.
+pub fn rows(path: &Path) -> Result<u64> {
+    let df = scan_files(&[path.to_path_buf()]).and_then(|lf| super::collect(lf.select([len().cast(DataType::UInt64).alias("n")])))?;
+    Ok(df.column("n").ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0))
+}
+
+/// Parquet files as one lazy frame, in the order given.
+pub fn scan_files(files: &[std::path::PathBuf]) -> Result<LazyFrame> {
+    let scans = files
+        .iter()
+        .map(|f| {
+            let args = ScanArgsParquet { glob: false, hive_options: HiveOptions::new_disabled(), ..Default::default() };
+            LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), args)
+        })
+        .collect::<PolarsResult<Vec<_>>>()
+        .map_err(|e| Error::internal("scanning Parquet files", e))?;
+    concat(scans, UnionArgs::default()).map_err(|e| Error::internal("union of Parquet files", e))
 }
 
 /// Read a published Parquet table back (previous run's outputs, tests).
@@ -122,26 +156,16 @@ pub fn scan_folder(dir: &Path, schema: &SchemaRef) -> Result<LazyFrame> {
     if files.is_empty() {
         return Ok(DataFrame::empty_with_schema(schema).lazy());
     }
-    let scans = files
-        .iter()
-        .map(|f| {
-            LazyFrame::scan_parquet(
-                PlRefPath::new(f.as_str()),
-                ScanArgsParquet { glob: false, hive_options: HiveOptions::new_disabled(), ..Default::default() },
-            )
-        })
-        .collect::<PolarsResult<Vec<_>>>()
-        .map_err(|e| Error::internal("scanning a bucket", e))?;
-    concat(scans, UnionArgs::default()).map_err(|e| Error::internal("bucket union", e))
+    scan_files(&files)
 }
 
 /// The Parquet files under `dir`, recursively (none when it does not exist).
-fn parquet_files(dir: &Path, files: &mut Vec<String>) {
+fn parquet_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
     for path in std::fs::read_dir(dir).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())) {
         if path.is_dir() {
             parquet_files(&path, files);
         } else if path.extension().is_some_and(|x| x == "parquet") {
-            files.push(path.to_string_lossy().to_string());
+            files.push(path);
         }
     }
 }

@@ -14,8 +14,10 @@ pub mod tags;
 use crate::config::{Closed, OutputTable, Plan};
 use crate::error::Result;
 use crate::stages::history::History;
-use crate::stages::predict::Outcome;
+use crate::stages::predict::{self, Outcome};
+use crate::store::manifest::FileEntry;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 
 /// A column's documentation: (name, meaning, unit, allowed values).
 pub type ColumnDoc = (&'static str, &'static str, &'static str, &'static str);
@@ -56,31 +58,68 @@ pub fn meaning(plan: &Plan, table: OutputTable, column: &str) -> Option<(String,
     doc(table).columns.iter().find(|(c, ..)| *c == column).map(|(_, m, u, v)| (m.to_string(), u.to_string(), v.to_string()))
 }
 
-/// The tables built on the predicted profile, as plans.
-pub struct Scored {
+/// The tables scored one person at a time, as plans over one bucket's people.
+pub struct ByPerson {
     pub profiles: LazyFrame,
     pub tags: LazyFrame,
+    /// `model_eval`'s inputs (`model_eval::inputs`).
+    pub holdout: LazyFrame,
+}
+
+/// Plans of the tables read from each person's profile with the models' columns
+/// (`predict::predict`): the rules, the cluster labels, the profile's column order.
+pub fn by_person(plan: &Plan, predicted: LazyFrame, outcome: &Outcome) -> Result<ByPerson> {
+    let scored = crate::stages::score::apply_rules(with_cluster_labels(predicted, outcome)?, plan).cache();
+    let profiles = profiles::build(scored.clone())?;
+    Ok(ByPerson { tags: tags::build(profiles.clone()), holdout: model_eval::inputs(scored), profiles })
+}
+
+/// The persona labels of each person's `cluster` (rules may read them).
+pub fn with_cluster_labels(predicted: LazyFrame, outcome: &Outcome) -> Result<LazyFrame> {
+    let labels = predict::cluster_labels(&outcome.clusters)?.lazy();
+    Ok(predicted.join(labels, [col("cluster")], [col("cluster")], JoinArgs::new(JoinType::Left)))
+}
+
+/// `by_person` and `summaries` over one frame of every person, no previous day (planning
+/// without data: `validate`, `explain`).
+pub fn scored(plan: &Plan, predicted: LazyFrame, outcome: &Outcome) -> Result<(ByPerson, Summaries)> {
+    let p = by_person(plan, predicted, outcome)?;
+    let s = summaries(plan, p.profiles.clone(), p.holdout.clone(), outcome, None)?;
+    Ok((p, s))
+}
+
+/// The tables over every person, as plans.
+pub struct Summaries {
     pub segment_summary: LazyFrame,
     pub model_eval: LazyFrame,
     pub profile_changes: LazyFrame,
 }
 
-/// Plans of the tables read from the profile with the models' columns (`predict::predict`).
-/// `previous`: the previous published day's profiles, for the history.
-pub fn scored(plan: &Plan, predicted: LazyFrame, outcome: &Outcome, previous: Option<LazyFrame>) -> Result<Scored> {
-    let scored = crate::stages::score::apply_rules(predicted, plan).cache();
-    let profiles = profiles::build(scored.clone())?;
+/// Plans of the tables that summarise everyone's `profiles` and `holdout` rows (`by_person`,
+/// all buckets). `previous`: the previous published day's profiles, for the history.
+pub fn summaries(
+    plan: &Plan,
+    profiles: LazyFrame,
+    holdout: LazyFrame,
+    outcome: &Outcome,
+    previous: Option<LazyFrame>,
+) -> Result<Summaries> {
     let history = History::new(profiles.clone(), previous);
-    Ok(Scored {
-        tags: tags::build(profiles.clone()),
-        segment_summary: segment_summary::build(profiles.clone(), plan, outcome, &history)?,
-        model_eval: model_eval::build(scored, outcome.holdout_days)?,
+    Ok(Summaries {
+        segment_summary: segment_summary::build(profiles, plan, outcome, &history)?,
+        model_eval: model_eval::build(holdout, outcome.holdout_days)?,
         profile_changes: profile_changes::build(&history)?,
-        profiles,
     })
 }
 
-/// Every table of a day, computed.
+/// A table written in parts (one per bucket of people): its staged files and its columns.
+pub struct Staged {
+    pub files: Vec<FileEntry>,
+    pub schema: Schema,
+}
+
+/// Every table of a day, computed. The tables the score pass wrote by bucket (`staged`) hold
+/// here only the columns the gates, the checks and the report read.
 pub struct Tables {
     pub profiles: DataFrame,
     pub tags: DataFrame,
@@ -89,6 +128,7 @@ pub struct Tables {
     pub model_eval: DataFrame,
     pub profile_changes: DataFrame,
     pub quarantine: DataFrame,
+    pub staged: BTreeMap<OutputTable, Staged>,
 }
 
 impl Tables {
@@ -107,6 +147,14 @@ impl Tables {
     /// The tables in publish order.
     pub fn all(&self) -> impl Iterator<Item = (OutputTable, &DataFrame)> {
         OutputTable::ALL.iter().map(|&t| (t, self.get(t)))
+    }
+
+    /// A table's columns (all of them, also for a staged table).
+    pub fn schema(&self, table: OutputTable) -> Schema {
+        match self.staged.get(&table) {
+            Some(s) => s.schema.clone(),
+            None => (**self.get(table).schema()).clone(),
+        }
     }
 
     /// Rows of all tables.

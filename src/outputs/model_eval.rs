@@ -10,17 +10,20 @@ use crate::expr::{fixed_mean, fixed_sum};
 use crate::stages::predict::{ACTUAL, HOLDOUT_PREDICTED};
 use polars::prelude::*;
 
-pub fn build(scored: LazyFrame, holdout_days: Option<f64>) -> Result<LazyFrame> {
-    let base = scored
-        .filter(col(HOLDOUT_PREDICTED).is_not_null())
-        .select([
-            col("pred_p_alive"),
-            col(HOLDOUT_PREDICTED).alias("_pred"),
-            col(ACTUAL).fill_null(lit(0u32)).cast(DataType::Float64).alias("_actual"),
-            col("lifecycle_stage"),
-            col("tags"),
-        ])
-        .cache();
+/// The table's inputs from the scored profile: one row per person with a holdout prediction
+/// (computed bucket by bucket; `build` reads the rows of every bucket).
+pub fn inputs(scored: LazyFrame) -> LazyFrame {
+    scored.filter(col(HOLDOUT_PREDICTED).is_not_null()).select([
+        col("pred_p_alive"),
+        col(HOLDOUT_PREDICTED).alias("_pred"),
+        col(ACTUAL).fill_null(lit(0u32)).cast(DataType::Float64).alias("_actual"),
+        col("lifecycle_stage"),
+        col("tags"),
+    ])
+}
+
+pub fn build(inputs: LazyFrame, holdout_days: Option<f64>) -> Result<LazyFrame> {
+    let base = inputs.cache();
     let metrics = || {
         [
             len().cast(DataType::UInt64).alias("customers"),

@@ -1,13 +1,14 @@
 //! The run's execution core (DESIGN.md "Scale"): after identity resolution (global), each
 //! fact table is routed in streaming passes (one per group of its files) into buckets of
-//! people (`route`); each bucket's
-//! per-person columns are computed from its rows alone (`bucket`); the steps that need every
-//! person (price tiers, RFM cut-points, config features) run on the concatenated per-person
-//! rows; the models and scoring follow in `commands::run`. Peak memory follows the bucket, not
-//! the input.
+//! people (`route`); each bucket's per-person columns are computed from its rows alone and
+//! written to disk (`bucket`); the statistics and models that need every person read a few
+//! of those columns (`global`); each bucket is then scored and its parts of the output tables
+//! staged (`score_pass`). Peak memory follows the bucket, not the input.
 
 pub mod bucket;
+pub mod global;
 pub mod route;
+pub mod score_pass;
 
 use crate::config::{Format, Plan, MAX_BUCKETS};
 use crate::day::Day;
@@ -15,19 +16,21 @@ use crate::error::{Error, Result};
 use crate::io::{self, scan::InputFile};
 use crate::outputs;
 use crate::schema::Table;
-use crate::stages::features;
 use crate::stages::ingest::{self, Ingested};
-use crate::stages::{clean, identity, score};
+use crate::stages::{clean, identity};
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
 use polars::prelude::*;
-use route::Routed;
+use route::{Buckets, Routed};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What the passes over the inputs computed: everything the models do not change.
 pub struct Executed {
-    pub profile: DataFrame,
+    /// Every person's per-person columns, by bucket, on disk (`<work>/people`).
+    pub people: Buckets,
+    /// How many people there are.
+    pub persons: usize,
     /// The newest paid purchase day after as-of, if any (the holdout's end).
     pub newest_after: Option<Day>,
     pub identity_map: DataFrame,
@@ -69,9 +72,9 @@ pub fn customer_records(customers: &Ingested) -> LazyFrame {
     clean::customers(customers.rows.clone())
 }
 
-/// Route every fact table into `buckets` buckets under `work`, run the bucket pass, then the
-/// steps across people. `ingested` holds every table, customers already read (`resolved`:
-/// its usable records with their person). `work` is removed afterwards.
+/// Route every fact table into `buckets` buckets under `work`, then run the bucket pass,
+/// which leaves every person's per-person columns in `<work>/people`. `ingested` holds every
+/// table, customers already read (`resolved`: its usable records with their person).
 pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
     let buckets = bucket_count(plan, &ingested);
     tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
@@ -82,14 +85,13 @@ pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: D
     let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
     let customers_accounting = account_customers(&customers, &resolved)?;
     drop(resolved);
-    let (routes, _) = route_all(plan, ingested, golden, &id_map, work, buckets, true)?;
-    let work_bytes = folder_bytes(work);
+    let routed = work.join("route");
+    let (routes, _) = route_all(plan, ingested, golden, &id_map, &routed, buckets, true)?;
     step_finished("route", &lap);
-    let passed = bucket_pass(&routes, plan)?;
-    let _ = std::fs::remove_dir_all(work);
+    let passed = bucket_pass(&routes, plan, &work.join("people"))?;
+    let work_bytes = folder_bytes(work);
+    let _ = std::fs::remove_dir_all(&routed);
     step_finished("bucket_pass", &lap);
-    let profile = io::collect(across_people(passed.profile.lazy(), plan))?;
-    step_finished("across_people", &lap);
     let mut accounting: BTreeMap<Table, Accounting> = routes.tables.values().map(|r| (r.table, account(r, &passed.counts))).collect();
     accounting.insert(Table::Customers, customers_accounting);
     for (table, a) in &accounting {
@@ -106,7 +108,8 @@ pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: D
     let mut files: BTreeMap<Table, Vec<InputFile>> = routes.tables.into_iter().map(|(t, r)| (t, r.files)).collect();
     files.insert(Table::Customers, customers.files);
     Ok(Executed {
-        profile,
+        people: passed.people,
+        persons: passed.persons,
         newest_after: passed.newest_after.and_then(Day::from_epoch_days),
         identity_map: io::collect(outputs::identity_map::build(id_map.lazy()))?,
         quarantine: io::collect(outputs::quarantine::build(quarantine)?)?,
@@ -214,14 +217,17 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
-    out.push(("across people: price tiers, RFM, config features".into(), across_people(per_person, plan)));
+    let everyone = global::everyone(per_person.clone(), plan);
+    out.push(("global: price tertiles, RFM cut-points and means over everyone".into(), everyone.clone()));
+    out.push(("score pass: price tiers, RFM, config features".into(), global::across_people(per_person, everyone, plan)));
     Ok(out)
 }
 
 /// The bucket pass's results over all buckets.
 struct Passed {
-    /// Per-person rows of every bucket, by `_key`.
-    profile: DataFrame,
+    /// Per-person rows of every bucket, by `_key`, on disk.
+    people: Buckets,
+    persons: usize,
     newest_after: Option<i32>,
     /// Per fact table the counts of every bucket, one row each.
     counts: BTreeMap<Table, DataFrame>,
@@ -229,9 +235,10 @@ struct Passed {
     quarantine: Vec<(Table, DataFrame)>,
 }
 
-/// Every bucket's plans, one bucket after another, then bucket `B` (the rejected rows).
-fn bucket_pass(routes: &Routes, plan: &Plan) -> Result<Passed> {
-    let mut profiles = Vec::new();
+/// Every bucket's plans, one bucket after another, each bucket's per-person rows written to
+/// `<dir>/_b=<b>/`; then bucket `B` (the rejected rows).
+fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
+    let (mut persons, mut schema) = (0, None);
     let mut newest_after: Option<i32> = None;
     let mut counts: BTreeMap<Table, DataFrame> = BTreeMap::new();
     let mut quarantine = Vec::new();
@@ -243,12 +250,14 @@ fn bucket_pass(routes: &Routes, plan: &Plan) -> Result<Passed> {
         frames.extend(p.quarantine.iter().map(|(_, lf)| lf.clone()));
         let mut out = io::collect_all(frames)?.into_iter();
         let mut next = || out.next().ok_or_else(|| Error::Internal("a bucket plan was not executed".into()));
-        let profile = next()?;
+        let mut profile = next()?;
         if p.newest_after.is_some() {
             let last = next()?;
             let day = last.column("last_day").ok().and_then(|c| c.cast(&DataType::Int32).ok()).and_then(|c| c.i32().ok()?.get(0));
             newest_after = newest_after.max(day);
-            profiles.push(profile);
+            persons += profile.height();
+            io::parquet::write_part(&mut profile, &dir.join(format!("_b={b}")).join("people.parquet"))?;
+            schema.get_or_insert_with(|| profile.schema().clone());
         }
         for (table, _) in &p.counts {
             let df = next()?;
@@ -265,15 +274,8 @@ fn bucket_pass(routes: &Routes, plan: &Plan) -> Result<Passed> {
             quarantine.push((*table, next()?));
         }
     }
-    let profile = concat(profiles.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(), UnionArgs::default())
-        .map_err(|e| Error::internal("profiles of the buckets", e))?
-        .sort(["_key"], Default::default());
-    Ok(Passed { profile: io::collect(profile)?, newest_after, counts, quarantine })
-}
-
-/// The columns that compare a person with everyone: price tiers, RFM scores, config features.
-pub fn across_people(per_person: LazyFrame, plan: &Plan) -> LazyFrame {
-    score::apply_features(score::rfm(features::across_people(per_person), plan), plan)
+    let schema = schema.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
+    Ok(Passed { people: Buckets { dir: dir.to_path_buf(), schema }, persons, newest_after, counts, quarantine })
 }
 
 /// A fact table's row accounting from its route and the counts of every bucket.

@@ -65,6 +65,11 @@ impl Buckets {
         Ok(Buckets { dir, schema: std::sync::Arc::new(schema) })
     }
 
+    /// The rows of every bucket.
+    pub fn all(&self) -> Result<LazyFrame> {
+        io::parquet::scan_folder(&self.dir, &self.schema)
+    }
+
     /// The rows of bucket `b`.
     pub fn bucket(&self, b: u32) -> Result<LazyFrame> {
         io::parquet::scan_folder(&self.dir.join(format!("{BUCKET}={b}")), &self.schema)

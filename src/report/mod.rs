@@ -24,6 +24,12 @@ pub const TABLE: &str = "report";
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
+/// The columns of `profiles` the report reads (`Day::profiles` holds at least these).
+pub fn profile_columns(plan: &Plan) -> Vec<String> {
+    let read = ["rfm_monetary", "power_spend_12m", "rfm_r", "rfm_f", "lifecycle_stage", "pred_p_alive"];
+    read.iter().map(|c| c.to_string()).chain([predict::clv_column(&plan.models)]).collect()
+}
+
 /// What one published day's report is made from.
 pub struct Day<'a> {
     pub plan: &'a Plan,

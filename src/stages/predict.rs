@@ -1,6 +1,6 @@
 //! Stage: predict. Fits the models on the materialised profile (they need every customer at
 //! once) and adds their outputs: `pred_p_alive`, `pred_purchases_<N>d`, `pred_order_value`,
-//! `clv_<H>d`, `clv_rank_pct`, and the persona `cluster` with its labels. Segments, lifecycle
+//! `clv_<H>d`, `clv_rank_pct`, and the persona `cluster` (its labels: `cluster_labels`). Segments, lifecycle
 //! stages and tags are applied after this stage, so their rules can use these columns.
 
 use crate::config::{ClusterFeature, ModelsSpec, Plan};
@@ -44,6 +44,18 @@ pub fn with_model_inputs(profile: LazyFrame, orders_used: LazyFrame, orders_afte
 /// One row `last_day`: the newest paid purchase day after as-of (null when there is none).
 pub fn newest_after(orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
     summary::newest_day_after(summary::purchase_days(orders_after, "_key"), plan.as_of.0)
+}
+
+/// The profile columns `predict` reads: the person, the models' inputs, the holdout's
+/// actual purchases and the cluster features.
+pub fn reads(plan: &Plan) -> Vec<String> {
+    let mut read: Vec<String> = ["_key"].iter().chain(INPUTS.iter()).chain([ACTUAL].iter()).map(|c| c.to_string()).collect();
+    for f in &plan.models.clusters.features {
+        if !read.contains(&f.column) {
+            read.push(f.column.clone());
+        }
+    }
+    read
 }
 
 /// What the models found, for the manifest.
@@ -117,16 +129,9 @@ pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Re
             "models fitted"
         );
     }
-    let (ids, en, zh): (Vec<Option<u32>>, Vec<Option<String>>, Vec<Option<String>>) = match &labels {
-        Some(l) => {
-            let info = |i: u32| &clusters.clusters[i as usize];
-            (
-                l.iter().map(|&i| Some(i + 1)).collect(),
-                l.iter().map(|&i| Some(info(i).label.clone())).collect(),
-                l.iter().map(|&i| Some(info(i).label_zh.clone())).collect(),
-            )
-        }
-        None => (vec![None; n], vec![None; n], vec![None; n]),
+    let ids: Vec<Option<u32>> = match &labels {
+        Some(l) => l.iter().map(|&i| Some(i + 1)).collect(),
+        None => vec![None; n],
     };
     let columns = vec![
         Column::new("pred_p_alive".into(), p.p_alive),
@@ -135,8 +140,6 @@ pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Re
         Column::new(clv_column(spec).into(), p.clv),
         Column::new("clv_rank_pct".into(), clv_rank),
         Column::new("cluster".into(), ids),
-        Column::new("cluster_label".into(), en),
-        Column::new("cluster_label_zh".into(), zh),
         Column::new(HOLDOUT_PREDICTED.into(), p.holdout.unwrap_or_else(|| vec![None; n])),
     ];
     for c in columns {
@@ -144,6 +147,14 @@ pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Re
     }
     let df = df.drop_many(INPUTS);
     Ok((df, Outcome { fit, holdout_days, clusters }))
+}
+
+/// Each persona cluster's labels (`cluster`, `cluster_label`, `cluster_label_zh`), joined
+/// onto the profile by its `cluster` (repeated on every row, they are added per bucket).
+pub fn cluster_labels(clusters: &Clusters) -> Result<DataFrame> {
+    let (ids, en, zh): (Vec<u32>, Vec<&str>, Vec<&str>) =
+        clusters.clusters.iter().map(|c| (c.cluster, c.label.as_str(), c.label_zh.as_str())).collect();
+    df!("cluster" => ids, "cluster_label" => en, "cluster_label_zh" => zh).map_err(|e| Error::internal("cluster labels", e))
 }
 
 /// Standardised feature matrix: ln(1 + v) for `log` features, nulls at the column mean (0).

@@ -30,64 +30,82 @@ pub fn rfm_inputs(orders: LazyFrame, day: Day, window_days: u32) -> LazyFrame {
         .agg([count_if(in_window.clone()).alias("rfm_frequency"), money_sum_if(col("net_amount"), in_window).alias("rfm_monetary")])
 }
 
-/// Score 1..=bins: 1 + the number of cut-points (the i/bins quantiles, linear interpolation,
-/// over buyers) that `x` exceeds. Ties get one score; higher `x` is better.
-pub fn quantile_score(x: Expr, bins: u32) -> Expr {
+/// The i/bins quantiles (linear interpolation) of `x` over everyone, `_all_<name>_<i>`:
+/// the cut-points `quantile_score` compares with.
+pub fn quantile_cuts(x: Expr, name: &str, bins: u32) -> Vec<Expr> {
+    (1..bins).map(|i| x.clone().quantile(lit(i as f64 / bins as f64), QuantileMethod::Linear).alias(format!("_all_{name}_{i}"))).collect()
+}
+
+/// Score 1..=bins: 1 + the number of `quantile_cuts` of `name` (columns of the frame) that
+/// `x` exceeds. Ties get one score; higher `x` is better.
+pub fn quantile_score(x: Expr, name: &str, bins: u32) -> Expr {
     let above = (1..bins)
-        .map(|i| {
-            let cut = x.clone().quantile(lit(i as f64 / bins as f64), QuantileMethod::Linear);
-            when(x.clone().gt(cut)).then(lit(1i32)).otherwise(lit(0i32))
-        })
+        .map(|i| when(x.clone().gt(col(format!("_all_{name}_{i}")))).then(lit(1i32)).otherwise(lit(0i32)))
         .reduce(|a, b| a + b)
         .unwrap_or(lit(0i32));
     when(x.is_null()).then(lit(NULL).cast(DataType::Int8)).otherwise((above + lit(1i32)).cast(DataType::Int8))
 }
 
-/// Adds `rfm_*` to the profile, which carries each person's `rfm_inputs`. Buyers are customers
-/// with at least one paid order up to as-of; for everyone else the RFM columns are null.
-pub fn rfm(profile: LazyFrame, plan: &Plan) -> LazyFrame {
-    let bins = plan.rfm.bins;
+/// The R, F and M of buyers (customers with at least one paid order up to as-of; for everyone
+/// else they are null), from each person's `rfm_inputs`.
+pub fn rfm_values(profile: LazyFrame) -> LazyFrame {
     let buyer = col("behavior_recency_days").is_not_null();
     let only_buyers = |e: Expr, dtype: DataType| when(buyer.clone()).then(e).otherwise(lit(NULL).cast(dtype));
-    profile
+    profile.with_columns([
+        only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
+        only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),
+        only_buyers(col("rfm_monetary").fill_null(lit(0.0)), DataType::Float64).alias("rfm_monetary"),
+    ])
+}
+
+/// What `rfm` compares each buyer with, over every buyer of `rfm_values`: the score
+/// cut-points and the means of R, F and M.
+pub fn rfm_statistics(bins: u32) -> Vec<Expr> {
+    let mut stats = quantile_cuts(-col("rfm_recency_days"), "r", bins);
+    stats.extend(quantile_cuts(col("rfm_frequency").cast(DataType::Float64), "f", bins));
+    stats.extend(quantile_cuts(col("rfm_monetary"), "m", bins));
+    stats.extend(buyer_means());
+    stats
+}
+
+/// Adds `rfm_*` to the profile, which carries each person's `rfm_inputs` and, on every row,
+/// the `rfm_statistics` of everyone.
+pub fn rfm(profile: LazyFrame, plan: &Plan) -> LazyFrame {
+    let bins = plan.rfm.bins;
+    rfm_values(profile)
         .with_columns([
-            only_buyers(col("behavior_recency_days"), DataType::Int32).alias("rfm_recency_days"),
-            only_buyers(col("rfm_frequency").fill_null(lit(0u32)).cast(DataType::UInt32), DataType::UInt32).alias("rfm_frequency"),
-            only_buyers(col("rfm_monetary").fill_null(lit(0.0)), DataType::Float64).alias("rfm_monetary"),
-        ])
-        .with_columns([
-            quantile_score(-col("rfm_recency_days"), bins).alias("rfm_r"),
-            quantile_score(col("rfm_frequency").cast(DataType::Float64), bins).alias("rfm_f"),
-            quantile_score(col("rfm_monetary"), bins).alias("rfm_m"),
+            quantile_score(-col("rfm_recency_days"), "r", bins).alias("rfm_r"),
+            quantile_score(col("rfm_frequency").cast(DataType::Float64), "f", bins).alias("rfm_f"),
+            quantile_score(col("rfm_monetary"), "m", bins).alias("rfm_m"),
         ])
         .with_columns([
             concat_str([col("rfm_r"), col("rfm_f"), col("rfm_m")], "", false).alias("rfm_cell"),
             ((col("rfm_f").cast(DataType::Float64) + col("rfm_m").cast(DataType::Float64)) / lit(2.0)).alias("rfm_fm"),
         ])
-        .with_columns(buyer_means())
         .with_columns(above_mean())
         .with_columns(value_class())
-        .drop(cols(["_r_mean", "_f_mean", "_m_mean", "_r_hi", "_f_hi", "_m_hi"]))
+        .drop(cols(["_r_hi", "_f_hi", "_m_hi"]))
 }
 
-/// `rfm_value_class` (code) and `rfm_value_class_zh`: R above the mean means more recent than
-/// the mean buyer (fewer days); F and M above means strictly greater than the mean.
+/// The means of buyers' R, F and M, which `rfm_value_class` compares with.
 fn buyer_means() -> Vec<Expr> {
     vec![
-        col("rfm_recency_days").cast(DataType::Float64).mean().alias("_r_mean"),
-        col("rfm_frequency").cast(DataType::Float64).mean().alias("_f_mean"),
-        money_mean(col("rfm_monetary")).alias("_m_mean"),
+        col("rfm_recency_days").cast(DataType::Float64).mean().alias("_all_r_mean"),
+        col("rfm_frequency").cast(DataType::Float64).mean().alias("_all_f_mean"),
+        money_mean(col("rfm_monetary")).alias("_all_m_mean"),
     ]
 }
 
 fn above_mean() -> Vec<Expr> {
     vec![
-        col("rfm_recency_days").cast(DataType::Float64).lt(col("_r_mean")).alias("_r_hi"),
-        col("rfm_frequency").cast(DataType::Float64).gt(col("_f_mean")).alias("_f_hi"),
-        col("rfm_monetary").gt(col("_m_mean")).alias("_m_hi"),
+        col("rfm_recency_days").cast(DataType::Float64).lt(col("_all_r_mean")).alias("_r_hi"),
+        col("rfm_frequency").cast(DataType::Float64).gt(col("_all_f_mean")).alias("_f_hi"),
+        col("rfm_monetary").gt(col("_all_m_mean")).alias("_m_hi"),
     ]
 }
 
+/// `rfm_value_class` (code) and `rfm_value_class_zh`: R above the mean means more recent than
+/// the mean buyer (fewer days); F and M above means strictly greater than the mean.
 fn value_class() -> Vec<Expr> {
     let (r, f, m) = (col("_r_hi"), col("_f_hi"), col("_m_hi"));
     let pick = |zh: bool| {
@@ -165,7 +183,8 @@ mod tests {
         // Sorted 0,1,1,1,2,2,3,4,5: linear 20/40/60/80% cut-points are 1, 1.2, 2, 3.4.
         let df =
             df!("x" => [Some(0.0), Some(1.0), Some(1.0), Some(1.0), Some(2.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0), None]).unwrap();
-        let out = df.lazy().select([quantile_score(col("x"), 5).alias("s")]).collect().unwrap();
+        let cuts = df.clone().lazy().select(quantile_cuts(col("x"), "x", 5));
+        let out = df.lazy().cross_join(cuts, None).select([quantile_score(col("x"), "x", 5).alias("s")]).collect().unwrap();
         let s: Vec<Option<i8>> = out.column("s").unwrap().i8().unwrap().iter().collect();
         assert_eq!(s, vec![Some(1), Some(1), Some(1), Some(1), Some(3), Some(3), Some(4), Some(5), Some(5), None]);
     }

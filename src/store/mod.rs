@@ -18,7 +18,7 @@ pub mod publish;
 use crate::day::Day;
 use crate::error::{Error, Result};
 use crate::io;
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, LazyFrame};
 use std::path::{Path, PathBuf};
 
 pub use manifest::{Accounting, Check, DocumentEntry, InputEntry, Manifest, Published, RuleEntry};
@@ -100,6 +100,27 @@ impl Store {
         }
         // The folder's Hive `dt` is not a column of the table.
         Ok(Some(df.drop("dt").unwrap_or(df)))
+    }
+
+    /// All Parquet files of one table's published day as one lazy frame, for reading a few
+    /// columns of a large table (None without a folder or files).
+    pub fn scan_table(&self, table: &str, day: Day) -> Result<Option<LazyFrame>> {
+        let folder = self.root.join(Store::day_folder(table, day));
+        let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+        files.sort();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        io::parquet::scan_files(&files).map(Some)
+    }
+
+    /// A table of the newest published day before `day`, lazily (profile changes compare with it).
+    pub fn previous_scan(&self, table: &str, day: Day) -> Result<Option<LazyFrame>> {
+        let Some(previous) = self.previous_day(day) else { return Ok(None) };
+        tracing::info!(dt = %previous, table, "previous published day scanned");
+        self.scan_table(table, previous)
     }
 
     /// A table of the newest published day before `day` (keys stay stable across nights;

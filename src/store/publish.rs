@@ -8,7 +8,7 @@ use super::{Store, MANIFEST, MANIFEST_FILE};
 use crate::day::Day;
 use crate::error::{Error, Result};
 use crate::io::parquet::{self, WriteOptions};
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, LazyFrame};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,13 +33,21 @@ impl Store {
         staging_dir(&self.root, run_id).join("_work")
     }
 
-    /// Write a table's day into the run's staging folder; its manifest entry.
-    pub fn stage_table(&self, run_id: &str, table: &str, day: Day, df: &DataFrame, opts: WriteOptions) -> Result<FileEntry> {
+    /// Write part `part` of a table's day into the run's staging folder (tables written
+    /// bucket by bucket have one part per bucket, the others part 0); its manifest entry.
+    pub fn stage_part(&self, run_id: &str, table: &str, day: Day, part: u32, df: &DataFrame, opts: WriteOptions) -> Result<FileEntry> {
         let rel_dir = Store::day_folder(table, day);
         mkdirs(&staging_dir(&self.root, run_id).join(&rel_dir))?;
-        let rel = format!("{rel_dir}/part-{run_id}-00000.parquet");
+        let rel = format!("{rel_dir}/part-{run_id}-{part:05}.parquet");
         let w = parquet::write(df, &staging_dir(&self.root, run_id).join(&rel), opts)?;
         Ok(FileEntry { table: table.to_string(), path: rel, rows: w.rows, bytes: w.bytes, sha256: w.sha256 })
+    }
+
+    /// The staged files of `entries` as one lazy frame (the tables over everyone read the
+    /// parts the score pass staged).
+    pub fn scan_staged(&self, run_id: &str, entries: &[FileEntry]) -> Result<LazyFrame> {
+        let files: Vec<PathBuf> = entries.iter().map(|e| staging_dir(&self.root, run_id).join(&e.path)).collect();
+        parquet::scan_files(&files)
     }
 
     /// Write a document into the staging folder of `folder`'s day; its manifest entry.
@@ -65,7 +73,7 @@ impl Store {
         for e in &manifest.outputs {
             let path = staging.join(&e.path);
             let (bytes, sha) = parquet::digest(&path)?;
-            let rows = parquet::read(&path)?.height() as u64;
+            let rows = parquet::rows(&path)?;
             if (bytes, &sha, rows) != (e.bytes, &e.sha256, e.rows) {
                 return Err(Error::Internal(format!("staged file {} does not match what was written", e.path)));
             }

@@ -75,22 +75,35 @@ pub fn table_file(out: &Path, table: &str) -> PathBuf {
 }
 
 pub fn table_file_at(out: &Path, table: &str, dt: &str) -> PathBuf {
+    let mut files = table_files_at(out, table, dt);
+    assert_eq!(files.len(), 1, "one part file in {table}/dt={dt}");
+    files.pop().unwrap()
+}
+
+/// The Parquet files of a published table's day, in name (part) order.
+pub fn table_files_at(out: &Path, table: &str, dt: &str) -> Vec<PathBuf> {
     let dir = out.join(table).join(format!("dt={dt}"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .collect();
-    assert_eq!(files.len(), 1, "one part file in {}", dir.display());
-    files.pop().unwrap()
+    files.sort();
+    files
 }
 
 pub fn table(out: &Path, table: &str) -> DataFrame {
     table_at(out, table, AS_OF)
 }
 
+/// A published table's day: its part files one after another.
 pub fn table_at(out: &Path, table: &str, dt: &str) -> DataFrame {
-    portrait::io::parquet::read(&table_file_at(out, table, dt)).expect("readable Parquet")
+    let mut parts = table_files_at(out, table, dt).into_iter().map(|f| portrait::io::parquet::read(&f).expect("readable Parquet"));
+    let mut df = parts.next().unwrap_or_else(|| panic!("no part file in {table}/dt={dt}"));
+    for part in parts {
+        df.vstack_mut(&part).unwrap();
+    }
+    df
 }
 
 /// `source:id` -> customer_key of a published day.

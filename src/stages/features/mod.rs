@@ -69,8 +69,13 @@ pub fn profile(inputs: &Inputs, day: Day, plan: &Plan) -> LazyFrame {
     behavior::funnel(joined.with_columns(counts))
 }
 
-/// The columns that need every person at once (the price tier's tertiles over all buyers),
-/// and those derived from them: run on the concatenated per-person profiles.
+/// What `across_people` compares each person with, over every person: one row of cut-points.
+pub fn statistics() -> Vec<Expr> {
+    power::price_cuts(col("power_avg_order_value")).to_vec()
+}
+
+/// The columns that compare a person with everyone (the price tier against the tertiles of
+/// `statistics`, joined onto every row), and those derived from them.
 pub fn across_people(profile: LazyFrame) -> LazyFrame {
     psych::derived(profile.with_column(power::price_tier(col("power_avg_order_value")).alias("power_price_tier")))
 }

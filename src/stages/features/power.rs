@@ -50,15 +50,19 @@ pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
 /// Count and sum columns: 0, not null, for people without orders.
 pub const COUNTS: &[&str] = &["power_order_count", "power_total_spend", "power_spend_12m"];
 
-/// Tertiles of average order value over all buyers: low / mid / high (`across_people`).
+/// The tertile cut-points of average order value over all buyers (`across_people` compares
+/// each person with them): `_all_price_1`, `_all_price_2`.
+pub fn price_cuts(aov: Expr) -> [Expr; 2] {
+    [1, 2].map(|i| aov.clone().quantile(lit(i as f64 / 3.0), QuantileMethod::Linear).alias(format!("_all_price_{i}")))
+}
+
+/// Low / mid / high against the tertile cut-points of `price_cuts` (columns of the frame).
 pub fn price_tier(aov: Expr) -> Expr {
-    let q1 = aov.clone().quantile(lit(1.0 / 3.0), QuantileMethod::Linear);
-    let q2 = aov.clone().quantile(lit(2.0 / 3.0), QuantileMethod::Linear);
     when(aov.clone().is_null())
         .then(lit(NULL).cast(DataType::String))
-        .when(aov.clone().lt_eq(q1))
+        .when(aov.clone().lt_eq(col("_all_price_1")))
         .then(lit("low"))
-        .when(aov.lt_eq(q2))
+        .when(aov.lt_eq(col("_all_price_2")))
         .then(lit("mid"))
         .otherwise(lit("high"))
 }
