@@ -4,7 +4,7 @@
 //! built here.
 //!
 //! ```text
-//! <root>/<table>/dt=YYYY-MM-DD/part-<run_id>-00000.parquet   one folder per output table and day
+//! <root>/<table>/dt=YYYY-MM-DD/part-<run_id>-<part>.parquet   one folder per output table and day
 //! <root>/report/dt=YYYY-MM-DD/{report.html,data_dictionary.md}
 //! <root>/_manifest/dt=YYYY-MM-DD/_manifest.json              moved last: the day is published
 //! <root>/_rejected/dt=YYYY-MM-DD/<run_id>.json               a run a gate refused
