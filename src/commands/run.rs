@@ -210,7 +210,10 @@ fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)>
 
 /// Records -> persons, keeping the previous published day's keys and the steward's overrides.
 fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Result<(DataFrame, identity::Report)> {
-    let previous = store.previous_table(OutputTable::IdentityMap.name(), plan.as_of)?;
+    let previous = match store.previous_scan(OutputTable::IdentityMap.name(), plan.as_of)? {
+        Some(map) => Some(io::collect(map.select([col("source"), col("source_customer_id"), col("customer_key"), col("key_created")]))?),
+        None => None,
+    };
     let overrides = match &plan.identity.overrides {
         Some(p) => identity::read_overrides(p)?,
         None => Vec::new(),

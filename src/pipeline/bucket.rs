@@ -23,7 +23,7 @@ pub struct Routes {
     /// `_pos` of the used copy of every order, by the bucket of its person (`B`: unknown customer).
     pub winners: Buckets,
     /// Golden records, one per person.
-    pub golden: DataFrame,
+    pub golden: Buckets,
     pub buckets: u32,
 }
 
@@ -119,7 +119,7 @@ impl Routes {
         let orders = with_key(orders, Table::Orders);
         let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
         let inputs = Inputs {
-            customers: self.golden.clone().lazy().filter((col("_key") % lit(self.buckets)).eq(lit(b))),
+            customers: self.golden.bucket(b)?,
             orders: orders.clone(),
             items: take(Table::OrderItems)?.0.select([col("_key"), col("status"), col("category"), col("quantity")]),
             events: with_key(take(Table::Events)?.0, Table::Events),

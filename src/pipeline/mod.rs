@@ -82,10 +82,12 @@ pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: D
     let customers = take(&mut ingested, Table::Customers)?;
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let golden = io::collect(identity::golden(resolved.clone().lazy(), &plan.identity))?;
+    let routed = work.join("route");
+    // Golden records wait for the bucket pass on disk (SF 100: 10 M people).
+    let golden = identity::golden(resolved.clone().lazy(), &plan.identity);
+    let golden = route::by_person(io::collect(golden)?.lazy(), routed.join("golden"), buckets, true)?;
     let customers_accounting = account_customers(&customers, &resolved)?;
     drop(resolved);
-    let routed = work.join("route");
     let (routes, _) = route_all(plan, ingested, golden, &id_map, &routed, buckets, true)?;
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, &work.join("people"))?;
@@ -166,7 +168,7 @@ fn take(ingested: &mut BTreeMap<Table, Ingested>, table: Table) -> Result<Ingest
 fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
-    golden: DataFrame,
+    golden: Buckets,
     id_map: &DataFrame,
     work: &Path,
     buckets: u32,
@@ -212,7 +214,7 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let nowhere = Path::new("/nonexistent/portrait-explain");
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let golden = io::collect(identity::golden(resolved.lazy(), &plan.identity))?;
+    let golden = route::by_person(identity::golden(resolved.lazy(), &plan.identity), nowhere.join("golden"), 1, false)?;
     let (routes, routed) = route_all(plan, ingested, golden, &id_map, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;

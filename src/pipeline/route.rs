@@ -115,6 +115,11 @@ pub fn keyed_rows(ing: &Ingested, id_map: LazyFrame, buckets: u32) -> LazyFrame 
         .with_column(bucket_of(buckets))
 }
 
+/// Rows of one person each (`_key`: the golden records) into their person's bucket under `dir`.
+pub fn by_person(rows: LazyFrame, dir: PathBuf, buckets: u32, run: bool) -> Result<Buckets> {
+    Buckets::write(rows.with_column((col("_key") % lit(buckets)).cast(DataType::UInt32).alias(BUCKET)), dir, 0, run)
+}
+
 /// The order lines by order bucket (`_b`), cleaned, for `join_orders`.
 pub fn items_by_order(ing: &Ingested, buckets: u32) -> LazyFrame {
     let mut carried = clean::carried(Table::OrderItems, &ITEM_COLUMNS);

@@ -116,22 +116,12 @@ impl Store {
         io::parquet::scan_files(&files).map(Some)
     }
 
-    /// A table of the newest published day before `day`, lazily (profile changes compare with it).
+    /// A table of the newest published day before `day`, lazily (keys stay stable across
+    /// nights; profile changes compare with it).
     pub fn previous_scan(&self, table: &str, day: Day) -> Result<Option<LazyFrame>> {
         let Some(previous) = self.previous_day(day) else { return Ok(None) };
         tracing::info!(dt = %previous, table, "previous published day scanned");
         self.scan_table(table, previous)
-    }
-
-    /// A table of the newest published day before `day` (keys stay stable across nights;
-    /// profile changes and gates compare with it).
-    pub fn previous_table(&self, table: &str, day: Day) -> Result<Option<DataFrame>> {
-        let Some(previous) = self.previous_day(day) else { return Ok(None) };
-        let df = self.read_table(table, previous)?;
-        if let Some(df) = &df {
-            tracing::info!(dt = %previous, table, rows = df.height(), "previous published day read");
-        }
-        Ok(df)
     }
 
     /// Reports of runs refused by a gate: `dt=… <run_id>.json`, sorted.
