@@ -114,9 +114,9 @@ pub fn read(path: &Path) -> Result<DataFrame> {
 }
 
 /// Stream `rows` into Parquet files under `dir`, one folder `<k1>=<v1>/<k2>=<v2>/…` per value
-/// of the columns `keys` (which the files do not hold), on the streaming engine. Nothing else
-/// runs in the same pass: a scan shared with faster readers is buffered for the slower sink.
-pub fn sink_buckets(rows: LazyFrame, dir: &Path, keys: &[&str]) -> Result<()> {
+/// of the columns `keys` (which the files do not hold), on the streaming engine, and compute
+/// the small results `with` (counts over the same scans) in the same pass; their frames.
+pub fn sink_buckets(rows: LazyFrame, dir: &Path, keys: &[&str], with: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     let opt = rows.get_current_optimizations();
     // Row groups and file sizes bound what each open bucket file buffers.
     let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, row_group_size: Some(1 << 16), ..Default::default() };
@@ -137,14 +137,17 @@ pub fn sink_buckets(rows: LazyFrame, dir: &Path, keys: &[&str]) -> Result<()> {
             UnifiedSinkArgs { mkdir: true, maintain_order: false, ..Default::default() },
         )
         .map_err(|e| Error::internal("bucket sink", e))?;
-    super::guarded(|| LazyFrame::collect_all_with_engine(vec![sink.logical_plan], Engine::Streaming, opt)).map_err(|e| match e {
+    let mut plans = vec![sink.logical_plan];
+    plans.extend(with.into_iter().map(|lf| lf.logical_plan));
+    let mut frames = super::guarded(|| LazyFrame::collect_all_with_engine(plans, Engine::Streaming, opt)).map_err(|e| match e {
         // A full disk while writing the buckets is the run's I/O error (exit 74), not the input's.
         Error::InputData { message, .. } if message.contains("os error 28") || message.contains("os error 122") => {
             Error::io(dir, std::io::Error::new(std::io::ErrorKind::StorageFull, message))
         }
         other => other,
     })?;
-    Ok(())
+    frames.remove(0);
+    Ok(frames)
 }
 
 /// Every Parquet file under `dir` (and its sub-folders), in path order, as one lazy frame; a
