@@ -1,8 +1,19 @@
 -- The core of the nightly job written as a DuckDB user would write it, over the same files
--- portrait reads: dedupe orders, map ids to persons (portrait's identity_map, since SQL has
--- no union-find), per-person RFM and behaviour aggregates, event counts by window, social
--- counts, ratings, quintile scores. {input}, {idmap}, {end} are filled in by whole_run.py.
-CREATE OR REPLACE TEMP TABLE idmap AS SELECT source, source_customer_id, customer_key FROM read_parquet('{idmap}');
+-- portrait reads: identity the simple deterministic way (DESIGN.md "Scale": records with the
+-- same phone or email are one person, two rounds of label propagation), dedupe orders, map ids
+-- to persons, per-person RFM and behaviour aggregates, event counts by window, social counts,
+-- ratings, quintile scores. {input} and {end} are filled in by whole_run.py.
+CREATE OR REPLACE TEMP TABLE cust AS
+SELECT row_number() OVER () AS rid, source, source_customer_id,
+       nullif(right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 11), '') AS phone,
+       nullif(lower(trim(email)), '') AS email
+FROM read_csv('{input}/customers/*.csv', all_varchar = true);
+CREATE OR REPLACE TEMP TABLE idmap AS
+WITH r1 AS (SELECT *, min(rid) OVER (PARTITION BY source, source_customer_id) AS k FROM cust),
+     r2 AS (SELECT *, CASE WHEN phone IS NULL THEN k ELSE min(k) OVER (PARTITION BY phone) END AS k2 FROM r1),
+     r3 AS (SELECT *, CASE WHEN email IS NULL THEN k2 ELSE min(k2) OVER (PARTITION BY email) END AS k3 FROM r2),
+     r4 AS (SELECT *, CASE WHEN phone IS NULL THEN k3 ELSE min(k3) OVER (PARTITION BY phone) END AS k4 FROM r3)
+SELECT source, source_customer_id, min(k4) AS customer_key FROM r4 GROUP BY ALL;
 CREATE OR REPLACE TEMP TABLE orders AS
 SELECT o.*, m.customer_key
 FROM (SELECT DISTINCT ON (source, order_id) * FROM read_parquet('{input}/orders/*.parquet')) o

@@ -4,7 +4,7 @@ files in the same session. Prints wall time, CPU time and peak memory of each an
 
     python3 benches/whole_run.py --scale 1 --runs 3      # needs: cargo build --release; pip install duckdb
 """
-import argparse, datetime, glob, os, resource, subprocess, sys, tempfile, time
+import argparse, datetime, os, resource, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "portrait")
@@ -51,9 +51,8 @@ def main():
     for i in range(args.runs):
         results["portrait"].append(timed_child([BIN, "--log-format", "json", "run", "--pipeline", pipeline,
                                                 "--input", data, "--output", out, "--as-of", AS_OF] + limit))
-        (idmap,) = glob.glob(f"{out}/identity_map/dt={AS_OF}/*.parquet")
         sql = open(os.path.join(ROOT, "benches", "duckdb_core.sql")).read()
-        sql = sql.replace("{input}", data).replace("{idmap}", idmap).replace("{end}", end)
+        sql = sql.replace("{input}", data).replace("{end}", end)
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
             f.write(sql)
         results["duckdb"].append(timed_child([sys.executable, "-c", DUCKDB_CHILD, f.name]))
