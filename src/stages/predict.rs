@@ -1,7 +1,8 @@
-//! Stage: predict. Fits the models on the materialised profile (they need every customer at
-//! once) and adds their outputs: `pred_p_alive`, `pred_purchases_<N>d`, `pred_order_value`,
-//! `clv_<H>d`, `clv_rank_pct`, and the persona `cluster` (its labels: `cluster_labels`). Segments, lifecycle
-//! stages and tags are applied after this stage, so their rules can use these columns.
+//! Stage: predict. Fits the models on the columns they read of every person (`reads`: they
+//! need every customer at once) and adds their outputs: `pred_p_alive`, `pred_purchases_<N>d`,
+//! `pred_order_value`, `clv_<H>d`, `clv_rank_pct`, and the persona `cluster` (its labels:
+//! `cluster_labels`). Segments, lifecycle stages and tags are applied after this stage, so their
+//! rules can use these columns.
 
 use crate::config::{ClusterFeature, ModelsSpec, Plan};
 use crate::error::{Error, Result};
@@ -11,7 +12,7 @@ use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Model inputs joined into the profile before materialising, and dropped by `predict`
+/// Model inputs joined into each person's profile by the bucket pass, and dropped by `predict`
 /// (`_m_actual`, purchases after as-of, stays for the self-evaluation).
 const INPUTS: [&str; 4] = ["_m_x", "_m_t_x", "_m_T", "_m_monetary"];
 pub const ACTUAL: &str = "_m_actual";
