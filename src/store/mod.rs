@@ -83,27 +83,14 @@ impl Store {
         serde_json::from_str(&text).map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))
     }
 
-    /// All Parquet files of one table's published day as one frame (None without a folder or files).
+    /// All Parquet files of one table's published day as one frame, in part order (None
+    /// without a folder or files).
     pub fn read_table(&self, table: &str, day: Day) -> Result<Option<DataFrame>> {
-        let folder = self.root.join(Store::day_folder(table, day));
-        let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
-        let mut files: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
-        files.sort();
-        let mut frames = Vec::new();
-        for f in files {
-            frames.push(io::parquet::read(&f)?);
-        }
-        let Some(mut df) = frames.pop() else { return Ok(None) };
-        for f in frames {
-            df.vstack_mut(&f).map_err(|e| Error::internal(table, e))?;
-        }
-        // The folder's Hive `dt` is not a column of the table.
-        Ok(Some(df.drop("dt").unwrap_or(df)))
+        self.scan_table(table, day)?.map(io::collect).transpose()
     }
 
-    /// All Parquet files of one table's published day as one lazy frame, for reading a few
-    /// columns of a large table (None without a folder or files).
+    /// All Parquet files of one table's published day as one lazy frame, in part order, for
+    /// reading a few columns of a large table (None without a folder or files; no Hive `dt`).
     pub fn scan_table(&self, table: &str, day: Day) -> Result<Option<LazyFrame>> {
         let folder = self.root.join(Store::day_folder(table, day));
         let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(None) };
