@@ -164,7 +164,10 @@ pub fn dispatch(command: Command) -> Result<String> {
         Command::Run { pipeline, as_of, input, output, memory_limit, .. } => {
             let plan = validate(&pipeline, &Overrides { input, output, as_of, memory_limit })?;
             let m = commands::run::run(&plan)?;
-            let rows: Vec<String> = m.outputs.iter().map(|o| format!("{}={}", o.table, o.rows)).collect();
+            let mut tables: Vec<&str> = m.outputs.iter().map(|o| o.table.as_str()).collect();
+            tables.dedup(); // a table written by bucket has several parts
+            let rows: Vec<String> =
+                tables.iter().map(|t| format!("{t}={}", m.outputs.iter().filter(|o| o.table == *t).map(|o| o.rows).sum::<u64>())).collect();
             Ok(format!("published dt={} to {} ({})", m.as_of, plan.output_root.display(), rows.join(", ")))
         }
         Command::Status { output } => commands::status::status(&output),

@@ -16,7 +16,9 @@ fn one_bucket_and_sixty_four_publish_the_same_tables() {
         let text = std::fs::read_to_string(nightly()).unwrap();
         std::fs::write(&pipeline, format!("{text}\n[run]\nbuckets = {buckets}\n")).unwrap();
         let out = dir.path().join(format!("out{buckets}"));
-        run_ok(&pipeline, &input, &out);
+        let o = portrait(&["run", "--pipeline", s(&pipeline), "--input", s(&input), "--output", s(&out), "--as-of", AS_OF]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(o.stdout.matches("profiles=").count(), 1, "rows per table, not per part: {}", o.stdout);
         assert_eq!(manifest(&out)["execution"]["buckets"].as_u64(), Some(buckets));
         published.push(out);
     }
