@@ -40,6 +40,8 @@ fn empty_df(table: Table, extra: &[(&str, DataType)]) -> DataFrame {
 /// Resolved customer records with no rows: what `identity::resolve` returns, for planning.
 pub fn empty_resolved() -> DataFrame {
     let extra = [
+        ("_file", DataType::UInt32),
+        ("_row", DataType::UInt32),
         ("customer_key", DataType::String),
         ("_key", DataType::UInt32),
         ("match_rule", DataType::String),

@@ -10,7 +10,7 @@ use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::schema::Table;
 use crate::stages::features::{self, Inputs};
-use crate::stages::{predict, score};
+use crate::stages::{identity, predict, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
@@ -22,8 +22,8 @@ pub struct Routes {
     pub tables: BTreeMap<Table, Routed>,
     /// `_pos` of the used copy of every order, by the bucket of its person (`B`: unknown customer).
     pub winners: Buckets,
-    /// Golden records, one per person.
-    pub golden: Buckets,
+    /// The customer records with their person (`_key`).
+    pub customers: Buckets,
     pub buckets: u32,
 }
 
@@ -122,7 +122,8 @@ impl Routes {
         let orders = with_key(orders, Table::Orders);
         let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
         let inputs = Inputs {
-            customers: self.golden.bucket(b)?,
+            // In input order, as identity resolution saw them (golden ties follow it).
+            customers: identity::golden(self.customers.bucket(b)?.sort(["_file", "_row"], Default::default()), &plan.identity),
             orders: orders.clone(),
             items: take(Table::OrderItems)?.0.select([col("_key"), col("status"), col("category"), col("quantity")]),
             events: with_key(take(Table::Events)?.0, Table::Events),

@@ -95,12 +95,12 @@ pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: D
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let routed = work.join("route");
-    // Golden records wait for the bucket pass on disk (SF 100: 10 M people).
-    let golden = identity::golden(resolved.clone().lazy(), &plan.identity);
-    let golden = route::by_person(io::collect(golden)?.lazy(), routed.join("golden"), buckets, true)?;
+    // The records wait for the bucket pass, which makes each person's golden record, on disk
+    // (golden records of every person at once: SF 100's peak, 15 GiB).
+    let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
     let customers_accounting = account_customers(&customers, &resolved)?;
     drop(resolved);
-    let (routes, _) = route_all(plan, ingested, golden, &id_map, &routed, buckets, true)?;
+    let (routes, _) = route_all(plan, ingested, records, &id_map, &routed, buckets, true)?;
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, &work.join("people"))?;
     let work_bytes = folder_bytes(work);
@@ -180,7 +180,7 @@ fn take(ingested: &mut BTreeMap<Table, Ingested>, table: Table) -> Result<Ingest
 fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
-    golden: Buckets,
+    customers: Buckets,
     id_map: &DataFrame,
     work: &Path,
     buckets: u32,
@@ -217,7 +217,7 @@ fn route_all(
         tables.insert(table, routed);
     }
     let winners = winners.ok_or_else(|| Error::Internal("order lines were not routed".into()))?;
-    Ok((Routes { tables, winners, golden, buckets }, plans))
+    Ok((Routes { tables, winners, customers, buckets }, plans))
 }
 
 /// The plans `execute` runs, over empty buckets, for `portrait explain`: per fact table its
@@ -226,8 +226,8 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let nowhere = Path::new("/nonexistent/portrait-explain");
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let golden = route::by_person(identity::golden(resolved.lazy(), &plan.identity), nowhere.join("golden"), 1, false)?;
-    let (routes, routed) = route_all(plan, ingested, golden, &id_map, nowhere, 1, false)?;
+    let records = route::by_person(resolved.lazy(), nowhere.join(Table::Customers.name()), 1, false)?;
+    let (routes, routed) = route_all(plan, ingested, records, &id_map, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));

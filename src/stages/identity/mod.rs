@@ -527,7 +527,11 @@ pub fn golden(resolved: LazyFrame, spec: &Identity) -> LazyFrame {
         .with_column(rank.alias("_rank"))
         .sort_by_exprs(
             [col("_key"), col("updated_at"), col("_rank"), col("source_customer_id")],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false, false]).with_nulls_last(true),
+            // Stable: equal keys (a record sent twice) keep input order, in any bucket.
+            SortMultipleOptions::default()
+                .with_order_descending_multi([false, true, false, false])
+                .with_nulls_last(true)
+                .with_maintain_order(true),
         )
         .group_by([col("_key")])
         .agg(aggs)
