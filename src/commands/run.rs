@@ -199,10 +199,10 @@ fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)>
     let records = pipeline::customer_records(cust);
     let customers = io::collect_all_streaming(vec![records]).map_err(|e| pipeline::name_the_file(plan, e))?.pop();
     let customers = pipeline::in_input_order(customers.ok_or_else(|| Error::Internal("a plan was not executed".into()))?)?;
-    let plans = vec![cust.quarantine.clone(), cust.read.clone(), cust.unparseable.clone()];
-    let mut frames = io::collect_all_streaming(plans).map_err(|e| pipeline::name_the_file(plan, e))?.into_iter();
-    let mut next = || frames.next().ok_or_else(|| Error::Internal("a plan was not executed".into()));
-    (cust.quarantine, cust.read, cust.unparseable) = (next()?.lazy(), next()?.lazy(), next()?.lazy());
+    let counts = pipeline::route::Counts::of(cust, pipeline::group_bytes(plan)).map_err(|e| pipeline::name_the_file(plan, e))?;
+    let (read, unparseable, quarantine) = counts.total()?;
+    let read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?;
+    (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());
     if customers.height() == 0 {
         let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
         return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));

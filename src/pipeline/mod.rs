@@ -175,6 +175,12 @@ fn take(ingested: &mut BTreeMap<Table, Ingested>, table: Table) -> Result<Ingest
     ingested.remove(&table).ok_or_else(|| Error::Internal(format!("table {} was not ingested", table.name())))
 }
 
+/// Files are read in groups of at most this many bytes (`route::route`, `route::Counts`): a
+/// group's pass held about 20x its Parquet bytes at SF 10 (17 files of orders, 47 MB: +0.9 GB).
+pub fn group_bytes(plan: &Plan) -> u64 {
+    plan.run.memory_limit / 256
+}
+
 /// Route every fact table (`run` false: plan the routes only, every bucket empty), with each
 /// route's plan.
 fn route_all(
@@ -190,9 +196,7 @@ fn route_all(
     let mut orders_by_id = None;
     let mut winners = None;
     let mut plans = Vec::new();
-    // Files are routed in groups of at most this many bytes (`route::route`): a group's pass
-    // held about 20x its Parquet bytes at SF 10 (17 files of orders, 47 MB: +0.9 GB).
-    let group_bytes = plan.run.memory_limit / 256;
+    let group_bytes = group_bytes(plan);
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
         // Order lines are routed by their order first (`route::join_orders`).
