@@ -249,17 +249,17 @@ fn build_tables(plan: &Plan, store: &Store, run_id: &str, executed: &Executed, f
     let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
     let scored = pipeline::score_pass::score_pass(plan, &executed.people, executed.buckets, &everyone, &predictions, &models, stage)?;
     drop(predictions);
+    // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {
-        Some(s) => store.scan_staged(run_id, &s.files),
+        Some(s) => Ok((store.scan_staged(run_id, &s.files)?, observed_columns(plan, t, &s.schema))),
         None => Err(Error::Internal(format!("{} was not staged", t.name()))),
     };
-    let profiles = staged(OutputTable::Profiles)?;
+    let ((profiles, profile_columns), (tags, tag_columns)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
     let previous = store.previous_scan(OutputTable::Profiles.name(), plan.as_of)?;
     let s = outputs::summaries(plan, profiles.clone(), scored.holdout.lazy(), &models, previous)?;
-    let observed = |t: OutputTable, lf: LazyFrame| lf.select(observed_columns(plan, t, &scored.staged[&t].schema));
     let frames = io::collect_all(vec![
-        observed(OutputTable::Profiles, profiles),
-        observed(OutputTable::Tags, staged(OutputTable::Tags)?),
+        profiles.select(profile_columns),
+        tags.select(tag_columns),
         s.segment_summary,
         s.model_eval,
         s.profile_changes,
