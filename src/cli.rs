@@ -52,6 +52,20 @@ pub enum Command {
         #[arg(long)]
         memory_limit: Option<String>,
     },
+    /// Apply the erasure requests (the input table `erasures`) to every published day that
+    /// still holds a person they name: each such day is rewritten without them, atomically.
+    Erase {
+        /// The output root whose days are rewritten.
+        #[arg(long)]
+        output: PathBuf,
+        /// The pipeline whose input holds the requests (default: the one that published the
+        /// newest day, as its manifest names it).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Input root; overrides the pipeline's `input`.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
     /// List the published days of an output root: row counts, durations, gate results.
     Status {
         #[arg(long)]
@@ -169,6 +183,15 @@ pub fn dispatch(command: Command) -> Result<String> {
             let rows: Vec<String> =
                 tables.iter().map(|t| format!("{t}={}", m.outputs.iter().filter(|o| o.table == *t).map(|o| o.rows).sum::<u64>())).collect();
             Ok(format!("published dt={} to {} ({})", m.as_of, plan.output_root.display(), rows.join(", ")))
+        }
+        Command::Erase { output, pipeline, input } => {
+            let pipeline = match pipeline {
+                Some(p) => p,
+                None => crate::store::Store::new(&output).newest_pipeline().ok_or_else(|| {
+                    crate::error::Error::Usage(format!("no published day in {} names its pipeline: give --pipeline", output.display()))
+                })?,
+            };
+            commands::erase::erase(&validate(&pipeline, &Overrides { input, output: Some(output), ..Default::default() })?)
         }
         Command::Status { output } => commands::status::status(&output),
         Command::Validate { pipeline } => {

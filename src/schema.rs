@@ -12,6 +12,8 @@ pub enum Table {
     Events,
     SocialInteractions,
     Feedback,
+    /// Optional: requests to erase a person's data (PIPL art. 47, GDPR art. 17).
+    Erasures,
 }
 
 /// The logical type a canonical column is parsed into.
@@ -114,9 +116,24 @@ const FEEDBACK: &[Column] = &[
     c("topic", Str, false),
 ];
 
+/// A request names a record by its source id, or a phone or email by its HMAC under the
+/// privacy key (when the ids are not known); which is checked per row (`stages::erasure`).
+const ERASURES: &[Column] = &[
+    c("source", Str, false),
+    c("source_customer_id", Str, false),
+    c("phone_hmac", Str, false),
+    c("email_hmac", Str, false),
+    c("requested_at", Datetime, true),
+];
+
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::Customers, Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback];
+    pub const ALL: [Table; 7] =
+        [Table::Customers, Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback, Table::Erasures];
+
+    /// Tables a run does without when their folder is absent and the config does not name them.
+    pub fn optional(self) -> bool {
+        self == Table::Erasures
+    }
 
     /// The folder name under the input root and the key in `[tables.*]`.
     pub fn name(self) -> &'static str {
@@ -127,6 +144,7 @@ impl Table {
             Table::Events => "events",
             Table::SocialInteractions => "social_interactions",
             Table::Feedback => "feedback",
+            Table::Erasures => "erasures",
         }
     }
 
@@ -142,6 +160,7 @@ impl Table {
             Table::Events => EVENTS,
             Table::SocialInteractions => SOCIAL,
             Table::Feedback => FEEDBACK,
+            Table::Erasures => ERASURES,
         }
     }
 
@@ -155,6 +174,7 @@ impl Table {
             Table::Orders => Some("order_ts"),
             Table::Events => Some("event_ts"),
             Table::SocialInteractions | Table::Feedback => Some("ts"),
+            Table::Erasures => Some("requested_at"),
             Table::Customers | Table::OrderItems => None,
         }
     }

@@ -1,8 +1,9 @@
 //! The subcommands' work, each calling the library below it: `run` (and backfill),
-//! `validate`, `explain`, `docs`, `status`, `inspect`, `models`, `identity-eval`. No stage,
+//! `erase`, `validate`, `explain`, `docs`, `status`, `inspect`, `models`, `identity-eval`. No stage,
 //! model or store imports a command.
 
 pub mod docs;
+pub mod erase;
 pub mod explain;
 pub mod identity_eval;
 pub mod inspect;

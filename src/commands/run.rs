@@ -13,9 +13,9 @@ use crate::pipeline::{self, Executed};
 use crate::progress::Progress;
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
-use crate::stages::identity;
 use crate::stages::ingest::Ingested;
 use crate::stages::predict::Outcome;
+use crate::stages::{erasure, identity, privacy};
 use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
 use polars::prelude::*;
 use serde::Serialize;
@@ -43,6 +43,22 @@ pub struct RunSections {
     pub work_disk_bytes: u64,
     /// The memory limit the run was given and the buckets of people it split the fact tables into.
     pub execution: Execution,
+    /// Personal data: the key hashes were made with, erasures applied, days removed.
+    pub privacy: Privacy,
+}
+
+/// The manifest's `privacy` section (what a data-protection officer shows an auditor).
+#[derive(Clone, Debug, Serialize)]
+pub struct Privacy {
+    /// The id of the key the `*_hmac` columns were made with (the start of its SHA-256), so
+    /// readers can tell days made with a rotated key; None when nothing was hashed.
+    pub key_id: Option<String>,
+    pub hash_fields: Vec<String>,
+    /// Requests in force and the people and records they removed from this day.
+    pub erasure: erasure::Report,
+    pub retention_days: Option<u32>,
+    /// Published days this run removed (older than `retention_days`).
+    pub removed_days: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,7 +91,7 @@ pub fn backfill(pipeline: &std::path::Path, from: Day, to: Day, force: bool, ove
 /// One day: execute, check, publish. Returns the published manifest.
 pub fn run(plan: &Plan) -> Result<RunManifest> {
     let started = chrono::Utc::now();
-    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+    let run_id = crate::store::run_id(started);
     let store = Store::new(&plan.output_root);
     let _lock = store.lock(&started.to_rfc3339())?;
     // Every event of the run carries its id and day (`spans` in JSON logs).
@@ -84,18 +100,24 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     tracing::info!(run_id = %run_id, as_of = %plan.as_of, input = %plan.input_root.display(), output = %store.root.display(), "run started");
     let mut stages = Stages::start();
 
-    let (customers, ingested) = read_customers(plan)?;
+    let (customers, mut ingested) = read_customers(plan)?;
     stages.done(customers.height(), customers.height());
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
+    let (resolved, erased, requests, key) = apply_erasures(plan, &mut ingested, resolved)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
     let work = store.work_dir(&run_id);
-    let executed = pipeline::execute(plan, ingested, resolved, &work).map_err(|e| pipeline::name_the_file(plan, e))?;
+    let mut executed = pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, e))?;
+    if let Some(requests) = requests {
+        executed.accounting.insert(Table::Erasures, requests.accounting);
+        let unnamed = outputs::quarantine::rows(Table::Erasures, &requests.files, requests.unnamed);
+        executed.quarantine = io::collect(outputs::quarantine::build(vec![executed.quarantine.lazy(), requests.rejected, unnamed])?)?;
+    }
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
     let people = executed.persons;
     let fitted = fit_models(plan, &executed)?;
     stages.done(people, fitted.predictions.height());
-    let (tables, models) = build_tables(plan, &store, &run_id, &executed, fitted)?;
+    let (tables, models) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased)?;
     let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
     let Executed { accounting, files, buckets, work_bytes, .. } = executed;
@@ -106,6 +128,14 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let accounting = by_name(accounting);
     let (outputs, documents) = write(plan, &store, &run_id, &tables, &accounting, &gates)?;
     stages.done(tables.rows(), outputs.len());
+    let expired = plan.privacy.retention_days.map(|days| store.older_than(plan.as_of, days)).unwrap_or_default();
+    let privacy = Privacy {
+        key_id: key.map(|k| k.id),
+        hash_fields: plan.privacy.hash_fields.iter().map(|f| f.name().to_string()).collect(),
+        erasure: erased.report,
+        retention_days: plan.privacy.retention_days,
+        removed_days: expired.iter().map(|d| d.to_string()).collect(),
+    };
 
     let manifest = Manifest {
         schema_version: io::parquet::SCHEMA_VERSION,
@@ -129,9 +159,11 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
             peak_memory_bytes: peak_memory_bytes(),
             work_disk_bytes: work_bytes,
             execution,
+            privacy,
         },
     };
     store.publish(plan.as_of, &manifest)?;
+    store.remove_days(&expired)?;
     tracing::info!(
         as_of = %manifest.as_of,
         profiles = tables.profiles.height(),
@@ -210,6 +242,23 @@ fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)>
     Ok((customers, ingested))
 }
 
+/// Take out the people erasure requests name (`stages::erasure`): the kept records, the erased
+/// ones, the requests (when the table is there) and the privacy key when the run needs one.
+fn apply_erasures(
+    plan: &Plan,
+    ingested: &mut BTreeMap<Table, Ingested>,
+    resolved: DataFrame,
+) -> Result<(DataFrame, erasure::Erased, Option<erasure::Requests>, Option<privacy::Key>)> {
+    let requests = match ingested.remove(&Table::Erasures) {
+        Some(ing) => Some(erasure::requests(&ing, plan.as_of).map_err(|e| pipeline::name_the_file(plan, e))?),
+        None => None,
+    };
+    let none = erasure::Requests::none();
+    let key = erasure::key_for(plan, requests.as_ref().unwrap_or(&none))?;
+    let (kept, erased) = erasure::erase(resolved, requests.as_ref().unwrap_or(&none), key.as_ref())?;
+    Ok((kept, erased, requests, key))
+}
+
 /// Records -> persons, keeping the previous published day's keys and the steward's overrides.
 fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Result<(DataFrame, identity::Report)> {
     let previous = match store.previous_scan(OutputTable::IdentityMap.name(), plan.as_of)? {
@@ -242,12 +291,21 @@ fn fit_models(plan: &Plan, executed: &Executed) -> Result<Fitted> {
 }
 
 /// Every output table of the day: the score pass stages `profiles` and `tags` bucket by
-/// bucket; the tables over everyone are read from those parts and the previous day's.
-fn build_tables(plan: &Plan, store: &Store, run_id: &str, executed: &Executed, fitted: Fitted) -> Result<(Tables, Outcome)> {
+/// bucket; the tables over everyone are read from those parts and the previous day's (without
+/// the people erased today, who must not show up as changes either).
+fn build_tables(
+    plan: &Plan,
+    store: &Store,
+    run_id: &str,
+    executed: &Executed,
+    fitted: Fitted,
+    key: Option<&privacy::Key>,
+    erased: &erasure::Erased,
+) -> Result<(Tables, Outcome)> {
     let opts = write_options(plan);
     let Fitted { everyone, predictions, models } = fitted;
     let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
-    let scored = pipeline::score_pass::score_pass(plan, &executed.people, executed.buckets, &everyone, &predictions, &models, stage)?;
+    let scored = pipeline::score_pass::score_pass(plan, &executed.people, executed.buckets, &everyone, &predictions, &models, key, stage)?;
     drop(predictions);
     // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {
@@ -255,7 +313,9 @@ fn build_tables(plan: &Plan, store: &Store, run_id: &str, executed: &Executed, f
         None => Err(Error::Internal(format!("{} was not staged", t.name()))),
     };
     let ((profiles, profile_columns), (tags, tag_columns)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
-    let previous = store.previous_scan(OutputTable::Profiles.name(), plan.as_of)?;
+    let previous = store
+        .previous_scan(OutputTable::Profiles.name(), plan.as_of)?
+        .map(|p| p.join(erased.keys(), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Anti)));
     let s = outputs::summaries(plan, profiles.clone(), scored.holdout.lazy(), &models, previous)?;
     let frames = io::collect_all(vec![
         profiles.select(profile_columns),
@@ -313,8 +373,8 @@ fn built_in_checks(accounting: &BTreeMap<Table, Accounting>, profiles: &DataFram
             name: format!("rows_accounted_{}", table.name()),
             status: "pass",
             detail: format!(
-                "read {} = used {} + duplicate {} + quarantined {} + after_as_of {}",
-                a.read, a.used, a.duplicate, a.quarantined, a.after_as_of
+                "read {} = used {} + duplicate {} + quarantined {} + after_as_of {} + erased {}",
+                a.read, a.used, a.duplicate, a.quarantined, a.after_as_of, a.erased
             ),
         })
         .collect();

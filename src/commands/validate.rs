@@ -17,6 +17,11 @@ use std::path::Path;
 pub fn validate(path: &Path, overrides: &Overrides) -> Result<Plan> {
     let (plan, mut issues) = config::load(path, overrides)?;
     issues.extend(check_expressions(&plan));
+    if !plan.privacy.hash_fields.is_empty() {
+        if let Err(Error::Config { issues: key, .. }) = privacy::key(&plan.privacy) {
+            issues.extend(key);
+        }
+    }
     if issues.is_empty() {
         Ok(plan)
     } else {

@@ -130,8 +130,10 @@ impl Identity {
 #[derive(Clone, Debug, Default)]
 pub struct Privacy {
     pub hash_fields: Vec<PiiField>,
-    /// Environment variable holding the HMAC key.
+    /// Environment variable holding the HMAC key (read and checked by `stages::privacy::key`).
     pub key_env: String,
+    /// Published days older than this many days before as-of are removed by the run.
+    pub retention_days: Option<u32>,
 }
 
 /// A table a gate looks at.
@@ -410,13 +412,10 @@ fn check_numbers(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
 fn resolve_privacy(p: &spec::PrivacySpec, issues: &mut Vec<ConfigIssue>) -> Privacy {
     let hash_fields: Vec<PiiField> =
         p.hash_fields.iter().enumerate().filter_map(|(i, f)| f.resolve(&format!("privacy.hash_fields[{i}]"), issues)).collect();
-    if !p.hash_fields.is_empty() && std::env::var(&p.key_env).map_or(true, |k| k.is_empty()) {
-        issues.push(issue(
-            "privacy.key_env",
-            format!("hashing is asked for but the environment variable {} holding the key is not set", p.key_env),
-        ));
+    if p.retention_days == Some(0) {
+        issues.push(issue("privacy.retention_days", "must be at least 1 (leave it out to keep every day)".to_string()));
     }
-    Privacy { hash_fields, key_env: p.key_env.clone() }
+    Privacy { hash_fields, key_env: p.key_env.clone(), retention_days: p.retention_days }
 }
 
 fn resolve_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) -> Vec<Gate> {
@@ -525,6 +524,7 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
     }
     Table::ALL
         .iter()
+        .filter(|t| !t.optional() || spec.tables.contains_key(t.name()) || input_root.join(t.name()).exists())
         .map(|&table| {
             let default = spec::TableSpec::default();
             let ts = spec.tables.get(table.name()).unwrap_or(&default);

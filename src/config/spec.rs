@@ -77,11 +77,15 @@ pub struct PrivacySpec {
     pub hash_fields: Vec<Choice<PiiField>>,
     #[serde(default = "default_key_env")]
     pub key_env: String,
+    /// Keep published days for this many days before as-of; older ones are removed by the run
+    /// that publishes a new day (default: kept for ever).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 impl Default for PrivacySpec {
     fn default() -> Self {
-        PrivacySpec { hash_fields: Vec::new(), key_env: default_key_env() }
+        PrivacySpec { hash_fields: Vec::new(), key_env: default_key_env(), retention_days: None }
     }
 }
 

@@ -44,7 +44,7 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("table", "Input table of the row.", "", "customers, orders, order_items, events, social_interactions, feedback"),
+    ("table", "Input table of the row.", "", "customers, orders, order_items, events, social_interactions, feedback, erasures"),
     ("file", "File the row came from.", "", ""),
     ("row", "Row number in the file (1 = first data row).", "", ""),
     ("reason", "Why the row could not be used.", "", ""),

@@ -34,7 +34,8 @@ pub struct Plans {
     /// One row `last_day`: the newest paid purchase day after as-of (none for bucket `B`).
     pub newest_after: Option<LazyFrame>,
     /// Per fact table one row: `rows` routed here, `kept` after dropping re-sent rows, `used`
-    /// (on or before as-of), `quarantined` and `newest` (the newest used timestamp, as text).
+    /// (on or before as-of), `quarantined`, `erased` and `newest` (the newest used timestamp,
+    /// as text).
     pub counts: Vec<(Table, LazyFrame)>,
     /// Per fact table the rows that reach no person (`_file`, `_row`, `reason`, columns).
     pub quarantine: Vec<(Table, LazyFrame)>,
@@ -77,12 +78,31 @@ impl Routes {
         Ok((rows, kept.cache()))
     }
 
-    /// The plans of bucket `b` (`b == buckets`: the rejected rows).
+    /// The plans of bucket `b` (`b == buckets`: the rejected rows; `buckets + 1`: the erased
+    /// people's rows).
     pub fn plans(&self, b: u32, plan: &Plan) -> Result<Plans> {
         let end = plan.as_of.end_lit();
         let rejected = b == self.buckets;
         let mut kept = BTreeMap::new();
         let mut plans = Plans { profile: DataFrame::empty().lazy(), newest_after: None, counts: Vec::new(), quarantine: Vec::new() };
+        if b == self.buckets + 1 {
+            for table in FACT_TABLES {
+                let rows =
+                    self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.rows.bucket(b)?;
+                let n = len().cast(DataType::UInt64);
+                let zero = lit(0u64).cast(DataType::UInt64);
+                let counts = [
+                    n.clone().alias("rows"),
+                    n.clone().alias("kept"),
+                    zero.clone().alias("used"),
+                    zero.alias("quarantined"),
+                    n.alias("erased"),
+                ];
+                let newest = lit(NULL).cast(DataType::String).alias("newest");
+                plans.counts.push((table, rows.select(counts.into_iter().chain([newest]).collect::<Vec<_>>())));
+            }
+            return Ok(plans);
+        }
         for table in FACT_TABLES {
             let (rows, k) = self.kept(table, b)?;
             let in_time = match table.time_column() {
@@ -102,6 +122,7 @@ impl Routes {
                     count_of(k.clone(), "kept"),
                     count_of(used.clone(), "used"),
                     count_of(quarantined.clone(), "quarantined"),
+                    df!("erased" => [0u64]).expect("literal frame").lazy(),
                     newest,
                 ]),
             ));

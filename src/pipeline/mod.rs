@@ -17,7 +17,7 @@ use crate::io::{self, scan::InputFile};
 use crate::outputs;
 use crate::schema::Table;
 use crate::stages::ingest::{self, Ingested};
-use crate::stages::{clean, identity};
+use crate::stages::{clean, erasure, identity};
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
 use polars::prelude::*;
@@ -86,21 +86,38 @@ pub fn in_input_order(records: DataFrame) -> Result<DataFrame> {
 
 /// Route every fact table into `buckets` buckets under `work`, then run the bucket pass,
 /// which leaves every person's per-person columns in `<work>/people`. `ingested` holds every
-/// table, customers already read (`resolved`: its usable records with their person).
-pub fn execute(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved: DataFrame, work: &Path) -> Result<Executed> {
+/// table, customers already read (`resolved`: its usable records with their person; `erased`:
+/// the records of the people erasure requests removed, `source`, `source_customer_id`).
+pub fn execute(
+    plan: &Plan,
+    mut ingested: BTreeMap<Table, Ingested>,
+    resolved: DataFrame,
+    erased: &DataFrame,
+    work: &Path,
+) -> Result<Executed> {
     let buckets = bucket_count(plan, &ingested);
     tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
     let lap = std::time::Instant::now();
     let customers = take(&mut ingested, Table::Customers)?;
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
+    // The erased people's records find their rows (to count them) but no person.
+    let erased_map =
+        erased.clone().lazy().select([col("source"), col("source_customer_id"), lit(route::ERASED).cast(DataType::UInt32).alias("_key")]);
+    let route_map = io::collect(
+        concat([id_map.clone().lazy().select([col("source"), col("source_customer_id"), col("_key")]), erased_map], UnionArgs::default())
+            .map_err(|e| Error::internal("identity map", e))?,
+    )?;
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
     // (golden records of every person at once: SF 100's peak, 15 GiB).
     let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
-    let customers_accounting = account_customers(&customers, &resolved)?;
+    let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
-    let (routes, _) = route_all(plan, ingested, records, &id_map, &routed, buckets, true)?;
+    let (mut routes, _) = route_all(plan, ingested, records, &route_map, &routed, buckets, true)?;
+    for r in routes.tables.values_mut() {
+        (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
+    }
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, &work.join("people"))?;
     let work_bytes = folder_bytes(work);
@@ -254,13 +271,13 @@ struct Passed {
 }
 
 /// Every bucket's plans, one bucket after another, each bucket's per-person rows written to
-/// `<dir>/_b=<b>/`; then bucket `B` (the rejected rows).
+/// `<dir>/_b=<b>/`; then bucket `B` (the rejected rows) and `B + 1` (the erased people's).
 fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
     let (mut persons, mut schema) = (0, None);
     let mut newest_after: Option<i32> = None;
     let mut counts: BTreeMap<Table, DataFrame> = BTreeMap::new();
     let mut quarantine = Vec::new();
-    for b in 0..=routes.buckets {
+    for b in 0..=routes.buckets + 1 {
         let p = routes.plans(b, plan)?;
         let mut frames = vec![p.profile];
         frames.extend(p.newest_after.clone());
@@ -302,22 +319,24 @@ fn account(r: &Routed, counts: &BTreeMap<Table, DataFrame>) -> Accounting {
     let counts = counts.get(&r.table).unwrap_or(&none);
     let sum =
         |name: &str| counts.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok()?.sum()).unwrap_or(0);
-    let (rows, kept, used, rejected) = (sum("rows"), sum("kept"), sum("used"), sum("quarantined"));
+    let (rows, kept, used, rejected, erased) = (sum("rows"), sum("kept"), sum("used"), sum("quarantined"), sum("erased"));
     let newest = counts.column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.iter().flatten().max().map(str::to_string)));
     Accounting {
         read: r.read,
         used,
         duplicate: rows.saturating_sub(kept),
         quarantined: r.quarantine.height() as u64 + rejected,
-        after_as_of: kept.saturating_sub(used + rejected),
+        after_as_of: kept.saturating_sub(used + rejected + erased),
+        erased: erased + r.erased,
         unparseable: nonzero_counts(&r.unparseable),
         missing_optional_columns: r.missing_optional.clone(),
         newest,
     }
 }
 
-/// Customers: every usable record is used (records of one person are merged, not dropped).
-fn account_customers(customers: &Ingested, resolved: &DataFrame) -> Result<Accounting> {
+/// Customers: every usable record is used (records of one person are merged, not dropped),
+/// but the `erased` records of the people erasure requests removed.
+fn account_customers(customers: &Ingested, resolved: &DataFrame, erased: u64) -> Result<Accounting> {
     let frames = io::collect_all(vec![
         customers.read.clone(),
         customers.quarantine.clone().select([len().alias("n")]),
@@ -330,6 +349,7 @@ fn account_customers(customers: &Ingested, resolved: &DataFrame) -> Result<Accou
         duplicate: 0,
         quarantined: count(&frames[1], "n"),
         after_as_of: 0,
+        erased,
         unparseable: nonzero_counts(&frames[2]),
         missing_optional_columns: customers.missing_optional.clone(),
         newest: frames[3].column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string))),

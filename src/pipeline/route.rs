@@ -3,7 +3,8 @@
 //! identity map and append each row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket
 //! `_key % B`. Rows that reach no
 //! person (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the
-//! bucket pass turns into quarantine after deduplication. The same pass counts the rows read
+//! bucket pass turns into quarantine after deduplication; rows of erased people (`ERASED`) go
+//! to bucket `B + 1`, which it only counts. The same pass counts the rows read
 //! and the values that did not parse, and keeps the rows ingest quarantined.
 //!
 //! Order lines reach a person only through their order, and the order's used copy ("read
@@ -20,6 +21,9 @@ use crate::stages::ingest::Ingested;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// The person id (`_key`) of an erased person's records: their rows go to bucket `B + 1`,
+/// which the bucket pass only counts.
+pub const ERASED: u32 = u32::MAX;
 /// Why clean rejected a row (null: usable).
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
@@ -42,7 +46,7 @@ pub fn kept_columns(table: Table) -> &'static [&'static str] {
         Table::Events => &["event_ts", "event_type"],
         Table::SocialInteractions => &["ts", "platform", "action", "followers"],
         Table::Feedback => &["ts", "kind", "rating", "nps", "text", "topic"],
-        Table::Customers => &[],
+        Table::Customers | Table::Erasures => &[],
     }
 }
 
@@ -90,6 +94,8 @@ pub struct Routed {
     pub unparseable: DataFrame,
     /// Rows ingest could not parse, in quarantine's shape.
     pub quarantine: DataFrame,
+    /// Rows ingest rejected that belong to an erased person (taken out of `quarantine`).
+    pub erased: u64,
     pub files: Vec<InputFile>,
     pub missing_optional: Vec<String>,
 }
@@ -149,7 +155,7 @@ fn order_bucket(buckets: u32) -> Expr {
 /// is 39 buckets x 45 groups of files, and the pass passed 20 GB).
 pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr, run: bool) -> Result<Buckets> {
     let mut written = None;
-    for b in 0..=buckets {
+    for b in 0..=buckets + 1 {
         let small = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([
             col("source"),
             col("order_id"),
@@ -202,7 +208,9 @@ fn small_right() -> JoinArgs {
 
 /// `_key % buckets` for usable rows of a known person; `buckets` for every other row.
 fn bucket_of(buckets: u32) -> Expr {
-    when(col("_key").is_not_null().and(col(REASON).is_null()))
+    when(col("_key").eq(lit(ERASED)))
+        .then(lit(buckets + 1))
+        .when(col("_key").is_not_null().and(col(REASON).is_null()))
         .then((col("_key") % lit(buckets)).cast(DataType::UInt32))
         .otherwise(lit(buckets))
         .alias(BUCKET)
@@ -229,7 +237,16 @@ pub fn route(ing: Ingested, rows_of: impl Fn(&Ingested) -> LazyFrame, dir: PathB
     if run {
         tracing::info!(table = ing.table.name(), rows = read, seconds = started.elapsed().as_secs_f64(), "routed");
     }
-    Ok(Routed { table: ing.table, rows, read, unparseable, quarantine, files: ing.files, missing_optional: ing.missing_optional })
+    Ok(Routed {
+        table: ing.table,
+        rows,
+        read,
+        unparseable,
+        quarantine,
+        erased: 0,
+        files: ing.files,
+        missing_optional: ing.missing_optional,
+    })
 }
 
 /// A table's rows read, non-empty values that did not parse and rows ingest quarantined,

@@ -27,7 +27,7 @@ pub struct Scored {
 
 /// Score every bucket of `people` and stage its parts with `stage(table, bucket, rows)`.
 /// `everyone`: the statistics of `global::everyone`; `predictions`: the models' columns of
-/// every person (`global::models`).
+/// every person (`global::models`); `key`: the privacy key, when fields are hashed.
 pub fn score_pass(
     plan: &Plan,
     people: &Buckets,
@@ -35,6 +35,7 @@ pub fn score_pass(
     everyone: &DataFrame,
     predictions: &DataFrame,
     outcome: &Outcome,
+    key: Option<&privacy::Key>,
     mut stage: impl FnMut(OutputTable, u32, &DataFrame) -> Result<FileEntry>,
 ) -> Result<Scored> {
     let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
@@ -43,7 +44,7 @@ pub fn score_pass(
         let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
         let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
         let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
-        let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy)?.lazy(), outcome)?;
+        let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
         let [profiles, tags, rows]: [DataFrame; 3] = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout])?
             .try_into()
             .map_err(|_| Error::Internal("a score plan was not executed".into()))?;

@@ -95,13 +95,14 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("detail", "detail", "说明"),
     ("no_gates", "No gates are configured.", "未配置数据质量检查。"),
     ("accounting", "Row accounting", "行数核对"),
-    ("accounting_caption", "Every input row is used, a duplicate, quarantined (see the quarantine table) or newer than the run's date.", "每一行输入都被使用、判为重复、隔离（见 quarantine 表）或晚于运行日期。"),
+    ("accounting_caption", "Every input row is used, a duplicate, quarantined (see the quarantine table), newer than the run's date or of a person who asked to be erased.", "每一行输入都被使用、判为重复、隔离（见 quarantine 表）、晚于运行日期或属于已申请删除个人信息的客户。"),
     ("table", "table", "表"),
     ("read", "read", "读取"),
     ("used", "used", "使用"),
     ("duplicate", "duplicate", "重复"),
     ("quarantined", "quarantined", "隔离"),
     ("after_as_of", "after as-of", "晚于日期"),
+    ("erased", "erased", "已删除"),
     ("no_purchase", "No purchase", "未购买"),
 ];
 

@@ -3,6 +3,7 @@
 //! wiring them together is `pipeline`'s, publishing is `store`'s.
 
 pub mod clean;
+pub mod erasure;
 pub mod features;
 pub mod gates;
 pub mod history;

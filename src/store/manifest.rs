@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Row accounting of one input table: read = used + duplicate + quarantined + after_as_of.
+/// Row accounting of one input table: read = used + duplicate + quarantined + after_as_of +
+/// erased.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Accounting {
     pub read: u64,
@@ -13,6 +14,9 @@ pub struct Accounting {
     pub duplicate: u64,
     pub quarantined: u64,
     pub after_as_of: u64,
+    /// Rows of people an erasure request removed (`stages::erasure`).
+    #[serde(default)]
+    pub erased: u64,
     /// Non-empty values that could not be parsed and were read as null, per column.
     #[serde(default)]
     pub unparseable: BTreeMap<String, u64>,
@@ -26,7 +30,7 @@ pub struct Accounting {
 
 impl Accounting {
     pub fn balanced(&self) -> bool {
-        self.read == self.used + self.duplicate + self.quarantined + self.after_as_of
+        self.read == self.used + self.duplicate + self.quarantined + self.after_as_of + self.erased
     }
 }
 

@@ -29,6 +29,12 @@ const MANIFEST: &str = "_manifest";
 const MANIFEST_FILE: &str = "_manifest.json";
 const REJECTED: &str = "_rejected";
 
+/// A run's id (also `portrait erase`'s): its start in UTC and the process, unique on a host;
+/// part files carry it in their names.
+pub fn run_id(started: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}-{}", started.format("%Y%m%dT%H%M%S%3fZ"), std::process::id())
+}
+
 /// An output root.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -45,7 +51,7 @@ impl Store {
         format!("{table}/{}", day.folder())
     }
 
-    fn manifest_path(&self, day: Day) -> PathBuf {
+    pub fn manifest_path(&self, day: Day) -> PathBuf {
         self.root.join(Store::day_folder(MANIFEST, day)).join(MANIFEST_FILE)
     }
 
@@ -109,6 +115,61 @@ impl Store {
         let Some(previous) = self.previous_day(day) else { return Ok(None) };
         tracing::info!(dt = %previous, table, "previous published day scanned");
         self.scan_table(table, previous)
+    }
+
+    /// Days more than `days` before `as_of` that anything under the root is kept for (a
+    /// published day, or what a removal cut off by a kill left), oldest first.
+    pub fn older_than(&self, as_of: Day, days: u32) -> Vec<Day> {
+        let mut found = std::collections::BTreeSet::new();
+        for folder in self.day_parents() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().filter_map(|e| e.ok()) {
+                match Day::from_folder(&entry.file_name().to_string_lossy()) {
+                    Some(d) if as_of.days_after(d) > days as i64 => found.insert(d),
+                    _ => false,
+                };
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    /// Remove whole days: the manifest first (the day stops being published), then every
+    /// other folder of the day. A removal cut off by a kill is finished by the next one
+    /// (`older_than` finds what is left).
+    pub fn remove_days(&self, days: &[Day]) -> Result<()> {
+        for &day in days {
+            let manifest = self.root.join(Store::day_folder(MANIFEST, day));
+            let mut folders: Vec<PathBuf> = self.day_parents().into_iter().map(|p| p.join(day.folder())).collect();
+            folders.sort_by_key(|f| *f != manifest);
+            for folder in folders.into_iter().filter(|f| f.exists()) {
+                std::fs::remove_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+            }
+            tracing::info!(dt = %day, "day removed: older than the retention period");
+        }
+        Ok(())
+    }
+
+    /// The folders holding `dt=` folders: every table's, the report's, the manifests' and the
+    /// refused runs' (not staging or trash).
+    fn day_parents(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                !name.starts_with('_') || name == MANIFEST || name == REJECTED
+            })
+            .map(|e| e.path())
+            .collect()
+    }
+
+    /// The pipeline config that published the newest day, as its manifest names it (if the
+    /// file is still there).
+    pub fn newest_pipeline(&self) -> Option<PathBuf> {
+        let day = *self.published_days().last()?;
+        let text = std::fs::read_to_string(self.manifest_path(day)).ok()?;
+        let m: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(PathBuf::from(m["pipeline"].as_str()?)).filter(|p| p.exists())
     }
 
     /// Reports of runs refused by a gate: `dt=… <run_id>.json`, sorted.

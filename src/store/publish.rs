@@ -1,7 +1,10 @@
 //! Publishing a day atomically, and the output root's lock. Readers see a day's folder
 //! complete or not at all: everything is written under `_staging/<run_id>/` (skipped by
 //! Spark/DuckDB globs), checked against what was written, then renamed into place with
-//! `_SUCCESS` in each folder; the manifest is moved last.
+//! `_SUCCESS` in each folder; the manifest is moved last. Once every file is checked, the
+//! list of folders to move is written (`_PROMOTE`): a run killed while moving them is rolled
+//! forward by the next one to take the lock, so a day that is re-published (`--force`,
+//! `portrait erase`) ends up wholly old or wholly new, never without a folder.
 
 use super::manifest::{DocumentEntry, FileEntry, Manifest};
 use super::{Store, MANIFEST, MANIFEST_FILE};
@@ -15,12 +18,23 @@ use std::path::{Path, PathBuf};
 
 const STAGING: &str = "_staging";
 const TRASH: &str = "_trash";
+/// In a staging folder: the folders it is moving into place, one per line.
+const PROMOTE: &str = "_PROMOTE";
 
 impl Store {
-    /// Take the output root's lock (exit 75 while a live run holds it), then remove what
-    /// killed runs left in staging: holding the lock, any staging folder is a dead run's.
+    /// Take the output root's lock (exit 75 while a live run holds it), then finish the moves
+    /// a killed run had begun and remove what killed runs left in staging: holding the lock,
+    /// any staging folder is a dead run's.
     pub fn lock(&self, started: &str) -> Result<Lock> {
         let lock = Lock::acquire(&self.root, started)?;
+        for entry in fs::read_dir(self.root.join(STAGING)).into_iter().flatten().filter_map(|e| e.ok()) {
+            if let Ok(list) = fs::read_to_string(entry.path().join(PROMOTE)) {
+                let run_id = entry.file_name().to_string_lossy().to_string();
+                let rels: Vec<String> = list.lines().map(str::to_string).collect();
+                tracing::warn!(run_id = %run_id, folders = rels.len(), "finishing the publication of a run that was killed while moving its folders");
+                promote(&self.root, &run_id, &rels)?;
+            }
+        }
         for dir in [STAGING, TRASH] {
             let _ = fs::remove_dir_all(self.root.join(dir));
         }
@@ -69,8 +83,22 @@ impl Store {
     /// Check the staged files against their entries (rows re-read, bytes and sha256
     /// recomputed), write `_SUCCESS` in each folder and the manifest, then move them into place.
     pub fn publish<S: Serialize>(&self, day: Day, manifest: &Manifest<S>) -> Result<()> {
-        let staging = staging_dir(&self.root, &manifest.run_id);
-        for e in &manifest.outputs {
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal("manifest json", e))?;
+        self.publish_staged(&manifest.run_id, day, &manifest.outputs, &manifest.documents, &json)
+    }
+
+    /// `publish` for what run `run_id` staged: `outputs` and `documents` (the folders that
+    /// move; a day re-published in part keeps its other folders) and the day's new manifest.
+    pub fn publish_staged(
+        &self,
+        run_id: &str,
+        day: Day,
+        outputs: &[FileEntry],
+        documents: &[DocumentEntry],
+        manifest: &[u8],
+    ) -> Result<()> {
+        let staging = staging_dir(&self.root, run_id);
+        for e in outputs {
             let path = staging.join(&e.path);
             let (bytes, sha) = parquet::digest(&path)?;
             let rows = parquet::rows(&path)?;
@@ -78,23 +106,23 @@ impl Store {
                 return Err(Error::Internal(format!("staged file {} does not match what was written", e.path)));
             }
         }
-        for d in &manifest.documents {
+        for d in documents {
             if parquet::digest(&staging.join(&d.path))? != (d.bytes, d.sha256.clone()) {
                 return Err(Error::Internal(format!("staged file {} does not match what was written", d.path)));
             }
         }
         let folder_of = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
-        let mut rels: Vec<String> = manifest.outputs.iter().map(|e| folder_of(&e.path)).collect();
-        rels.extend(manifest.documents.iter().map(|d| folder_of(&d.path)));
+        let mut rels: Vec<String> = outputs.iter().map(|e| folder_of(&e.path)).collect();
+        rels.extend(documents.iter().map(|d| folder_of(&d.path)));
         rels.dedup();
         let manifest_rel = Store::day_folder(MANIFEST, day);
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal("manifest json", e))?;
-        write_file(&staging.join(&manifest_rel).join(MANIFEST_FILE), &json)?;
+        write_file(&staging.join(&manifest_rel).join(MANIFEST_FILE), manifest)?;
         for rel in &rels {
             write_file(&staging.join(rel).join("_SUCCESS"), b"")?;
         }
         rels.push(manifest_rel);
-        promote(&self.root, &manifest.run_id, &rels)
+        write_file(&staging.join(PROMOTE), rels.join("\n").as_bytes())?;
+        promote(&self.root, run_id, &rels)
     }
 }
 
@@ -124,17 +152,22 @@ fn sync_dir(path: &Path) {
 }
 
 /// Move each staged `<rel>` folder (e.g. `profiles/dt=2026-11-22`) into `root/<rel>`,
-/// replacing what was there, then remove the staging folder.
+/// replacing what was there, then remove the staging folder. Folders already moved (by a run
+/// killed part-way) are skipped, so it can be run again to finish.
 fn promote(root: &Path, run_id: &str, rels: &[String]) -> Result<()> {
     let staging = staging_dir(root, run_id);
     let trash = root.join(TRASH).join(run_id);
     for rel in rels {
         let from = staging.join(rel);
         let to = root.join(rel);
+        if !from.exists() {
+            continue;
+        }
         let parent = to.parent().expect("a dt folder has a parent");
         mkdirs(parent)?;
         if to.exists() {
             let old = trash.join(rel);
+            let _ = fs::remove_dir_all(&old); // a killed earlier attempt's
             mkdirs(old.parent().expect("has parent"))?;
             fs::rename(&to, &old).map_err(|e| Error::io(&to, e))?;
         }

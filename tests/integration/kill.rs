@@ -134,3 +134,100 @@ fn kill_9_at_random_points_never_shows_a_partial_day() {
         }
     }
 }
+
+/// Every table folder of every day: table/dt -> its files' contents, sorted (part files carry
+/// the run id or the erase id in their names).
+fn folders(out: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
+    let mut folders = BTreeMap::new();
+    for table in std::fs::read_dir(out).unwrap().flatten() {
+        let name = table.file_name().to_string_lossy().to_string();
+        if name.starts_with("_staging") || name.starts_with("_trash") || !table.path().is_dir() {
+            continue;
+        }
+        for day in std::fs::read_dir(table.path()).unwrap().flatten() {
+            let mut contents: Vec<Vec<u8>> =
+                std::fs::read_dir(day.path()).unwrap().flatten().map(|f| std::fs::read(f.path()).unwrap()).collect();
+            if name == "_manifest" {
+                contents = contents.iter().map(|c| serde_json::to_vec(&strip_erase(c)).unwrap()).collect();
+            }
+            contents.sort();
+            folders.insert(format!("{name}/{}", day.file_name().to_string_lossy()), contents);
+        }
+    }
+    folders
+}
+
+/// A manifest without what names the erase run (its id, and the part files' paths).
+fn strip_erase(bytes: &[u8]) -> serde_json::Value {
+    let mut m: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    for e in m["outputs"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("path");
+    }
+    if let Some(list) = m.get_mut("erasures").and_then(|e| e.as_array_mut()) {
+        for e in list {
+            e.as_object_mut().unwrap().remove("erase_id");
+        }
+    }
+    m
+}
+
+#[test]
+fn kill_9_during_erase_leaves_each_day_before_or_after() {
+    let points = env_or("PORTRAIT_KILL_POINTS", 6.0) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let o = portrait(&["sample", "--scale", "0.05", "--out", s(&input)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let base = dir.path().join("base");
+    for day in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+        assert_eq!(run(&input, &base, day), 0);
+    }
+    // Erase 40 people, named by one record each.
+    let map = crate::util::table_at(&base, "identity_map", "2026-11-22");
+    let col = |n: &str| map.column(n).unwrap().str().unwrap().clone();
+    let (source, id) = (col("source"), col("source_customer_id"));
+    let rows: String =
+        (0..40).map(|i| format!("{},{},2026-11-01 00:00:00\n", source.get(i * 7).unwrap(), id.get(i * 7).unwrap())).collect();
+    crate::util::write_at(&input, "erasures/requests.csv", &format!("source,source_customer_id,requested_at\n{rows}"));
+    let pipeline = nightly();
+    let erase_args = ["erase", "--output", "", "--pipeline", s(&pipeline), "--input", s(&input)];
+    let erase = |out: &Path| {
+        let mut args = erase_args;
+        args[2] = s(out);
+        std::process::Command::new(env!("CARGO_BIN_EXE_portrait"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let reference = dir.path().join("reference");
+    copy_dir(&base, &reference);
+    let started = Instant::now();
+    assert!(erase(&reference).wait().unwrap().success());
+    let clean_erase = started.elapsed();
+    let (before, after) = (folders(&base), folders(&reference));
+    assert_ne!(before, after, "the erase rewrote nothing");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
+    for point in 0..points {
+        let out = dir.path().join(format!("out{point}"));
+        copy_dir(&base, &out);
+        let wait = Duration::from_secs_f64(clean_erase.as_secs_f64() * rng.gen_range(0.05..1.0));
+        let mut child = erase(&out);
+        std::thread::sleep(wait);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Every folder is wholly before or wholly after (a day may be part-way through its
+        // moves: the next command to take the lock finishes them).
+        for (folder, files) in folders(&out) {
+            assert!(
+                before.get(&folder) == Some(&files) || after.get(&folder) == Some(&files),
+                "kill {point} after {wait:?}: {folder} is neither"
+            );
+        }
+        // The next erase finishes what was begun: every day after.
+        assert!(erase(&out).wait().unwrap().success());
+        assert_eq!(folders(&out), after, "kill {point} after {wait:?}: not the clean erase's result");
+        assert!(!out.join("_staging").exists() && !out.join("_trash").exists());
+    }
+}

@@ -14,6 +14,7 @@ mod kill;
 mod layers;
 mod layouts;
 mod models;
+mod privacy;
 mod readers;
 mod scale;
 mod util;

@@ -203,13 +203,19 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
     assert!(o.stderr.contains("PORTRAIT_TEST_KEY"), "{}", o.stderr);
     let (o2, input) = (dir.path().join("o2"), tiny());
     let args = ["run", "--pipeline", s(&config), "--input", s(&input), "--output", s(&o2), "--as-of", crate::util::AS_OF];
-    let o = crate::util::portrait_with_env(&args, &[("PORTRAIT_TEST_KEY", "secret")]);
+    let o = crate::util::portrait_with_env(&args, &[("PORTRAIT_TEST_KEY", "correct horse battery staple, 2026")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let p = crate::util::table(&dir.path().join("o2"), "profiles");
     let keys = crate::util::keys(&dir.path().join("o2"));
     let p1 = crate::util::Row::of(&p, &keys["crm:C1"]);
-    assert_eq!(p1.s("basic_phone_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "+8613800000001")));
-    assert_eq!(p1.s("basic_email_hmac"), Some(portrait::stages::privacy::hmac_hex(b"secret", "alice@example.com")));
+    assert_eq!(
+        p1.s("basic_phone_hmac"),
+        Some(portrait::stages::privacy::hmac_hex(b"correct horse battery staple, 2026", "+8613800000001"))
+    );
+    assert_eq!(
+        p1.s("basic_email_hmac"),
+        Some(portrait::stages::privacy::hmac_hex(b"correct horse battery staple, 2026", "alice@example.com"))
+    );
 }
 
 #[test]
