@@ -233,3 +233,52 @@ impl Drop for Lock {
         let _ = fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(path: &Path, text: &str) {
+        write_file(path, text.as_bytes()).unwrap();
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap()
+    }
+
+    /// A re-publication killed between moving the old `tags` folder out and the new one in:
+    /// `profiles` already new, `tags` only in the trash and in staging, the manifest old. The
+    /// next lock finishes it: every folder new, nothing left in staging or the trash.
+    #[test]
+    fn a_publication_killed_between_two_renames_is_rolled_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let rels = ["profiles/dt=2026-11-22", "tags/dt=2026-11-22", "_manifest/dt=2026-11-22"];
+        let (staging, trash) = (staging_dir(root, "r2"), root.join(TRASH).join("r2"));
+        put(&root.join(rels[0]).join("part.parquet"), "new profiles"); // moved in
+        put(&trash.join(rels[0]).join("part.parquet"), "old profiles");
+        put(&trash.join(rels[1]).join("part.parquet"), "old tags"); // moved out ...
+        put(&staging.join(rels[1]).join("part.parquet"), "new tags"); // ... not yet in
+        put(&root.join(rels[2]).join("_manifest.json"), "old manifest");
+        put(&staging.join(rels[2]).join("_manifest.json"), "new manifest");
+        put(&staging.join(PROMOTE), &rels.join("\n"));
+        let store = Store::new(root);
+        drop(store.lock("now").unwrap());
+        assert_eq!(read(&root.join(rels[0]).join("part.parquet")), "new profiles");
+        assert_eq!(read(&root.join(rels[1]).join("part.parquet")), "new tags");
+        assert_eq!(read(&root.join(rels[2]).join("_manifest.json")), "new manifest");
+        assert!(!root.join(STAGING).exists() && !root.join(TRASH).exists());
+    }
+
+    /// Killed before `_PROMOTE` was written: nothing had moved, the staging folder is dropped.
+    #[test]
+    fn a_run_killed_before_its_moves_leaves_the_day_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        put(&root.join("tags/dt=2026-11-22/part.parquet"), "old tags");
+        put(&staging_dir(root, "r2").join("tags/dt=2026-11-22/part.parquet"), "new tags");
+        drop(Store::new(root).lock("now").unwrap());
+        assert_eq!(read(&root.join("tags/dt=2026-11-22/part.parquet")), "old tags");
+        assert!(!root.join(STAGING).exists());
+    }
+}
