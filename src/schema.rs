@@ -126,6 +126,10 @@ const ERASURES: &[Column] = &[
     c("requested_at", Datetime, true),
 ];
 
+/// Customer columns that identify a person: never published in clear, not even in
+/// quarantine's `raw` (the row's file and number locate it).
+pub const PERSONAL_DATA: [&str; 6] = ["name", "phone", "email", "id_number", "address", "birth_date"];
+
 impl Table {
     pub const ALL: [Table; 7] =
         [Table::Customers, Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback, Table::Erasures];

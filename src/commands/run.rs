@@ -254,8 +254,9 @@ fn apply_erasures(
         None => None,
     };
     let none = erasure::Requests::none();
-    let key = erasure::key_for(plan, requests.as_ref().unwrap_or(&none))?;
-    let (kept, erased) = erasure::erase(resolved, requests.as_ref().unwrap_or(&none), key.as_ref())?;
+    let in_force = requests.as_ref().unwrap_or(&none);
+    let key = erasure::key_for(plan, in_force)?;
+    let (kept, erased) = erasure::erase(resolved, in_force, key.as_ref())?;
     Ok((kept, erased, requests, key))
 }
 

@@ -48,5 +48,5 @@ const COLUMNS: &[ColumnDoc] = &[
     ("file", "File the row came from.", "", ""),
     ("row", "Row number in the file (1 = first data row).", "", ""),
     ("reason", "Why the row could not be used.", "", ""),
-    ("raw", "The row's values as `column=value` pairs (after ingest: its required values).", "", ""),
+    ("raw", "The row's values as `column=value` pairs, a customer's personal data as `***` (after ingest: its required values).", "", ""),
 ];

@@ -8,7 +8,7 @@ use crate::day::{datetime_lit, Times};
 use crate::error::{Error, Result};
 use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
-use crate::schema::{Column, Kind, Table};
+use crate::schema::{Column, Kind, Table, PERSONAL_DATA};
 use polars::prelude::*;
 
 /// One table after ingest, still lazy.
@@ -229,10 +229,14 @@ fn plausible(ts: Expr, times: &Times) -> Expr {
     when(inside).then(ts).otherwise(lit(NULL).cast(dtype_of(Kind::Datetime)))
 }
 
-/// The raw values of a quarantined row as `column=value` pairs, so it can be fixed and re-sent.
+/// The raw values of a quarantined row as `column=value` pairs, so it can be fixed and re-sent;
+/// a customer's personal data shows only as `***` (present) or empty.
 fn raw_text(table: Table) -> Expr {
-    let parts: Vec<Expr> =
-        table.columns().iter().map(|c| concat_str([lit(format!("{}=", c.name)), col(c.name).fill_null(lit(""))], "", false)).collect();
+    let value = |c: &Column| match table == Table::Customers && PERSONAL_DATA.contains(&c.name) {
+        true => when(col(c.name).is_null().or(col(c.name).eq(lit("")))).then(lit("")).otherwise(lit("***")),
+        false => col(c.name).fill_null(lit("")),
+    };
+    let parts: Vec<Expr> = table.columns().iter().map(|c| concat_str([lit(format!("{}=", c.name)), value(c)], "", false)).collect();
     concat_str(parts, "; ", true).alias("raw")
 }
 
