@@ -102,12 +102,16 @@ pub fn execute(
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     // The erased people's records find their rows (to count them) but no person.
-    let erased_map =
-        erased.clone().lazy().select([col("source"), col("source_customer_id"), lit(route::ERASED).cast(DataType::UInt32).alias("_key")]);
-    let route_map = io::collect(
-        concat([id_map.clone().lazy().select([col("source"), col("source_customer_id"), col("_key")]), erased_map], UnionArgs::default())
-            .map_err(|e| Error::internal("identity map", e))?,
-    )?;
+    let route_map = match erased.height() {
+        0 => id_map.clone(),
+        _ => {
+            let key = [col("source"), col("source_customer_id"), col("_key")];
+            let erased_key = lit(route::ERASED).cast(DataType::UInt32).alias("_key");
+            let erased = erased.clone().lazy().select([col("source"), col("source_customer_id"), erased_key]);
+            let map = concat([id_map.clone().lazy().select(key), erased], UnionArgs::default());
+            io::collect(map.map_err(|e| Error::internal("identity map", e))?)?
+        }
+    };
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
     // (golden records of every person at once: SF 100's peak, 15 GiB).

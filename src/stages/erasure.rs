@@ -155,10 +155,16 @@ pub fn erase(resolved: DataFrame, requests: &Requests, key: Option<&Key>) -> Res
         let named = named(&resolved, requests, key)?;
         persons.extend(person.iter().zip(named.iter()).filter_map(|(p, n)| if n == Some(true) { p } else { None }));
     }
-    let erased: BooleanChunked = person.iter().map(|p| p.is_some_and(|p| persons.contains(&p))).collect();
-    let records = resolved.filter(&erased).map_err(|e| Error::internal("erasure", e))?;
-    let kept = resolved.filter(&!&erased).map_err(|e| Error::internal("erasure", e))?;
-    let records = records.select(["source", "source_customer_id", "customer_key"]).map_err(|e| Error::internal("erasure", e))?;
+    let columns = ["source", "source_customer_id", "customer_key"];
+    let (kept, records) = if persons.is_empty() {
+        // The usual night: no copy of every record (SF 100: 11.5 M of them).
+        let none = resolved.select(columns).map_err(|e| Error::internal("erasure", e))?.clear();
+        (resolved, none)
+    } else {
+        let erased: BooleanChunked = person.iter().map(|p| p.is_some_and(|p| persons.contains(&p))).collect();
+        let records = resolved.select(columns).and_then(|r| r.filter(&erased)).map_err(|e| Error::internal("erasure", e))?;
+        (resolved.filter(&!&erased).map_err(|e| Error::internal("erasure", e))?, records)
+    };
     let report = Report { requests: requests.len(), persons: persons.len() as u64, records: records.height() as u64 };
     if report.persons > 0 {
         tracing::info!(persons = report.persons, records = report.records, "erasure requests applied: these people are left out");
