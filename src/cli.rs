@@ -120,6 +120,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Backtest the recommendations on canonical orders and order lines (CSV or Parquet): the
+    /// last `--test-days` days are the test window; prints one JSON object with the chosen
+    /// method's and the baselines' HitRate, Recall and NDCG at `--top` and category HitRate@5.
+    RecommendEval {
+        #[arg(long)]
+        orders: PathBuf,
+        #[arg(long)]
+        items: PathBuf,
+        #[arg(long, default_value_t = 28)]
+        test_days: u32,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
     /// Write the data dictionary of a pipeline's outputs (every table and column with type,
     /// meaning, unit and allowed values) as `data_dictionary.md` in DIR.
     Docs {
@@ -234,6 +247,10 @@ pub fn dispatch(command: Command) -> Result<String> {
                 None => Default::default(),
             };
             let report = commands::identity_eval::run(&customers, &truth, &spec, out.as_deref())?;
+            serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
+        }
+        Command::RecommendEval { orders, items, test_days, top } => {
+            let report = commands::recommend_eval::run(&commands::recommend_eval::Options { orders, items, test_days, top })?;
             serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
         Command::Docs { pipeline, out } => commands::docs::docs(&validate(&pipeline, &Overrides::default())?, &out),

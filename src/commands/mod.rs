@@ -1,5 +1,5 @@
 //! The subcommands' work, each calling the library below it: `run` (and backfill),
-//! `erase`, `validate`, `explain`, `docs`, `status`, `inspect`, `models`, `identity-eval`. No stage,
+//! `erase`, `validate`, `explain`, `docs`, `status`, `inspect`, `models`, `identity-eval`, `recommend-eval`. No stage,
 //! model or store imports a command.
 
 pub mod docs;
@@ -8,6 +8,7 @@ pub mod explain;
 pub mod identity_eval;
 pub mod inspect;
 pub mod models;
+pub mod recommend_eval;
 pub mod run;
 pub mod status;
 pub mod validate;

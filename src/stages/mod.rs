@@ -11,4 +11,5 @@ pub mod identity;
 pub mod ingest;
 pub mod predict;
 pub mod privacy;
+pub mod recommend;
 pub mod score;

@@ -16,6 +16,7 @@ mod layouts;
 mod models;
 mod privacy;
 mod readers;
+mod recommend;
 mod scale;
 mod util;
 mod warehouse;
