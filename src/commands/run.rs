@@ -306,7 +306,13 @@ fn build_tables(
     let opts = write_options(plan);
     let Fitted { everyone, predictions, models } = fitted;
     let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
-    let scored = pipeline::score_pass::score_pass(plan, &executed.people, executed.buckets, &everyone, &predictions, &models, key, stage)?;
+    let passed = pipeline::score_pass::Passed {
+        people: &executed.people,
+        bought: &executed.bought,
+        catalogue: &executed.catalogue,
+        buckets: executed.buckets,
+    };
+    let scored = pipeline::score_pass::score_pass(plan, passed, &everyone, &predictions, &models, key, stage)?;
     drop(predictions);
     // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {
@@ -314,6 +320,7 @@ fn build_tables(
         None => Err(Error::Internal(format!("{} was not staged", t.name()))),
     };
     let ((profiles, profile_columns), (tags, tag_columns)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
+    let (recommendations, recommendation_columns) = staged(OutputTable::Recommendations)?;
     let previous = store
         .previous_scan(OutputTable::Profiles.name(), plan.as_of)?
         .map(|p| p.join(erased.keys(), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Anti)));
@@ -321,15 +328,17 @@ fn build_tables(
     let frames = io::collect_all(vec![
         profiles.select(profile_columns),
         tags.select(tag_columns),
+        recommendations.select(recommendation_columns),
         s.segment_summary,
         s.model_eval,
         s.profile_changes,
     ])?;
-    let [profiles, tags, segment_summary, model_eval, profile_changes]: [DataFrame; 5] =
+    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes]: [DataFrame; 6] =
         frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
     let tables = Tables {
         profiles,
         tags,
+        recommendations,
         identity_map: executed.identity_map.clone(),
         segment_summary,
         model_eval,

@@ -92,6 +92,7 @@ pub fn output_schemas(plan: &Plan) -> Result<Vec<(OutputTable, Schema)>> {
     let plans = [
         (OutputTable::Profiles, p.profiles),
         (OutputTable::Tags, p.tags),
+        (OutputTable::Recommendations, outputs::recommendations::empty()?.lazy()),
         (OutputTable::IdentityMap, outputs::identity_map::build(identity::identity_map(empty_resolved().lazy()))),
         (OutputTable::SegmentSummary, s.segment_summary),
         (OutputTable::ModelEval, s.model_eval),

@@ -243,6 +243,7 @@ closed!(
     OutputTable {
         Profiles = "profiles",
         Tags = "tags",
+        Recommendations = "recommendations",
         IdentityMap = "identity_map",
         SegmentSummary = "segment_summary",
         ModelEval = "model_eval",

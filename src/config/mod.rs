@@ -15,7 +15,7 @@ use crate::schema::Table;
 use polars::prelude::Expr;
 use sha2::{Digest, Sha256};
 use spec::PipelineSpec;
-pub use spec::{BehaviorSpec, ClusterFeature, ClustersSpec, ModelsSpec, OutputSpec, ReportSpec, RfmSpec};
+pub use spec::{BehaviorSpec, ClusterFeature, ClustersSpec, ModelsSpec, OutputSpec, RecommendSpec, ReportSpec, RfmSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -194,6 +194,7 @@ pub struct Plan {
     pub identity: Identity,
     pub behavior: BehaviorSpec,
     pub rfm: RfmSpec,
+    pub recommend: RecommendSpec,
     pub models: ModelsSpec,
     pub output: OutputSpec,
     pub privacy: Privacy,
@@ -352,6 +353,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         identity,
         behavior: spec.behavior,
         rfm: spec.rfm,
+        recommend: spec.recommend,
         models: spec.models,
         output: spec.output,
         privacy,
@@ -386,6 +388,9 @@ fn resolve_run(spec: &spec::RunSpec, overrides: &Overrides, issues: &mut Vec<Con
 
 /// Ranges of the numeric settings.
 fn check_numbers(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
+    if spec.recommend.top_n == 0 || spec.recommend.top_n > 100 {
+        issues.push(issue("recommend.top_n", format!("must be 1..=100, got {}", spec.recommend.top_n)));
+    }
     if spec.rfm.bins < 2 || spec.rfm.bins > 10 {
         issues.push(issue("rfm.bins", format!("must be 2..=10, got {}", spec.rfm.bins)));
     }

@@ -35,6 +35,8 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub tags: Vec<RuleSpec>,
     #[serde(default)]
+    pub recommend: RecommendSpec,
+    #[serde(default)]
     pub privacy: PrivacySpec,
     #[serde(default)]
     pub report: ReportSpec,
@@ -312,6 +314,24 @@ fn default_event_types() -> Vec<String> {
 
 fn default_windows() -> Vec<u32> {
     vec![7, 30, 90]
+}
+
+/// `[recommend]`: the nightly `recommendations` table (the method: `stages::recommend`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecommendSpec {
+    /// Skus recommended per customer with a purchase history.
+    #[serde(default = "default_top_n")]
+    pub top_n: usize,
+}
+
+impl Default for RecommendSpec {
+    fn default() -> Self {
+        RecommendSpec { top_n: default_top_n() }
+    }
+}
+
+fn default_top_n() -> usize {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]

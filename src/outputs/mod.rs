@@ -8,6 +8,7 @@ pub mod model_eval;
 pub mod profile_changes;
 pub mod profiles;
 pub mod quarantine;
+pub mod recommendations;
 pub mod segment_summary;
 pub mod tags;
 
@@ -38,6 +39,7 @@ pub fn doc(table: OutputTable) -> TableDoc {
     match table {
         OutputTable::Profiles => profiles::DOC,
         OutputTable::Tags => tags::DOC,
+        OutputTable::Recommendations => recommendations::DOC,
         OutputTable::IdentityMap => identity_map::DOC,
         OutputTable::SegmentSummary => segment_summary::DOC,
         OutputTable::ModelEval => model_eval::DOC,
@@ -123,6 +125,7 @@ pub struct Staged {
 pub struct Tables {
     pub profiles: DataFrame,
     pub tags: DataFrame,
+    pub recommendations: DataFrame,
     pub identity_map: DataFrame,
     pub segment_summary: DataFrame,
     pub model_eval: DataFrame,
@@ -136,6 +139,7 @@ impl Tables {
         match table {
             OutputTable::Profiles => &self.profiles,
             OutputTable::Tags => &self.tags,
+            OutputTable::Recommendations => &self.recommendations,
             OutputTable::IdentityMap => &self.identity_map,
             OutputTable::SegmentSummary => &self.segment_summary,
             OutputTable::ModelEval => &self.model_eval,

@@ -39,6 +39,8 @@ pub struct Plans {
     pub counts: Vec<(Table, LazyFrame)>,
     /// Per fact table the rows that reach no person (`_file`, `_row`, `reason`, columns).
     pub quarantine: Vec<(Table, LazyFrame)>,
+    /// Each person's paid purchases per sku (`bought`; none for bucket `B`).
+    pub bought: Option<LazyFrame>,
 }
 
 /// The reason of a routed row that reached no person in `table`.
@@ -84,7 +86,8 @@ impl Routes {
         let end = plan.as_of.end_lit();
         let rejected = b == self.buckets;
         let mut kept = BTreeMap::new();
-        let mut plans = Plans { profile: DataFrame::empty().lazy(), newest_after: None, counts: Vec::new(), quarantine: Vec::new() };
+        let mut plans =
+            Plans { profile: DataFrame::empty().lazy(), newest_after: None, counts: Vec::new(), quarantine: Vec::new(), bought: None };
         if b == self.buckets + 1 {
             for table in FACT_TABLES {
                 let rows =
@@ -142,16 +145,19 @@ impl Routes {
         let (orders, orders_after) = take(Table::Orders)?;
         let orders = with_key(orders, Table::Orders);
         let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
+        let items = take(Table::OrderItems)?.0;
+        let bought = bought(items.clone());
         let inputs = Inputs {
             // In input order, as identity resolution saw them (golden ties follow it).
             customers: identity::golden(self.customers.bucket(b)?.sort(["_file", "_row"], Default::default()), &plan.identity),
             orders: orders.clone(),
-            items: take(Table::OrderItems)?.0.select([col("_key"), col("status"), col("category"), col("quantity")]),
+            items: items.select([col("_key"), col("status"), col("category"), col("quantity")]),
             events: with_key(take(Table::Events)?.0, Table::Events),
             social: with_key(take(Table::SocialInteractions)?.0, Table::SocialInteractions),
             feedback: with_key(take(Table::Feedback)?.0, Table::Feedback),
         };
         plans.profile = per_person(&inputs, orders_after.clone(), plan);
+        plans.bought = Some(bought);
         plans.newest_after = Some(predict::newest_after(orders_after, plan));
         Ok(plans)
     }
@@ -163,6 +169,22 @@ pub fn per_person(inputs: &Inputs, orders_after: LazyFrame, plan: &Plan) -> Lazy
     let rfm = score::rfm_inputs(inputs.orders.clone(), plan.as_of, plan.rfm.window_days);
     let profile = features::profile(inputs, plan.as_of, plan).join(rfm, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left));
     predict::with_model_inputs(profile, inputs.orders.clone(), orders_after, plan)
+}
+
+/// Each person's paid purchases per sku (order lines on or before as-of): on how many distinct
+/// days (`days`) and the last one (`last`, epoch days), with its category; the nightly
+/// recommendations rank from these.
+pub fn bought(items: LazyFrame) -> LazyFrame {
+    let day = col("order_ts").dt().date();
+    items
+        .filter(col("status").eq(lit("paid")).and(col("sku").is_not_null()))
+        .group_by([col("_key"), col("sku")])
+        .agg([
+            day.clone().n_unique().cast(DataType::UInt32).alias("days"),
+            day.max().cast(DataType::Int32).alias("last"),
+            col("category").min().alias("category"),
+        ])
+        .sort(["_key", "sku"], Default::default())
 }
 
 /// `lf`'s row count as a one-row frame with column `name`.

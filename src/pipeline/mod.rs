@@ -29,6 +29,10 @@ use std::path::Path;
 pub struct Executed {
     /// Every person's per-person columns, by bucket, on disk (`<work>/people`).
     pub people: Buckets,
+    /// Every person's paid purchases per sku, by bucket, on disk (`<work>/bought`; `bucket::bought`).
+    pub bought: Buckets,
+    /// Every sku bought: `sku`, `category`, `buyers` in the trend window (`stages::recommend`).
+    pub catalogue: DataFrame,
     /// How many people there are.
     pub persons: usize,
     /// The newest paid purchase day after as-of, if any (the holdout's end).
@@ -123,7 +127,7 @@ pub fn execute(
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
     }
     step_finished("route", &lap);
-    let passed = bucket_pass(&routes, plan, &work.join("people"))?;
+    let passed = bucket_pass(&routes, plan, work)?;
     let work_bytes = folder_bytes(work);
     let _ = std::fs::remove_dir_all(&routed);
     step_finished("bucket_pass", &lap);
@@ -144,6 +148,8 @@ pub fn execute(
     files.insert(Table::Customers, customers.files);
     Ok(Executed {
         people: passed.people,
+        bought: passed.bought,
+        catalogue: passed.catalogue,
         persons: passed.persons,
         newest_after: passed.newest_after.and_then(Day::from_epoch_days),
         identity_map: io::collect(outputs::identity_map::build(id_map.lazy()))?,
@@ -266,6 +272,8 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
 struct Passed {
     /// Per-person rows of every bucket, by `_key`, on disk.
     people: Buckets,
+    bought: Buckets,
+    catalogue: DataFrame,
     persons: usize,
     newest_after: Option<i32>,
     /// Per fact table the counts of every bucket, one row each.
@@ -275,9 +283,13 @@ struct Passed {
 }
 
 /// Every bucket's plans, one bucket after another, each bucket's per-person rows written to
-/// `<dir>/_b=<b>/`; then bucket `B` (the rejected rows) and `B + 1` (the erased people's).
-fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
-    let (mut persons, mut schema) = (0, None);
+/// `<work>/people/_b=<b>/` and its purchases per sku to `<work>/bought/_b=<b>/`; then bucket
+/// `B` (the rejected rows) and `B + 1` (the erased people's).
+fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
+    let (dir, bought_dir) = (work.join("people"), work.join("bought"));
+    let (mut persons, mut schema, mut bought_schema) = (0, None, None);
+    let mut skus: Vec<DataFrame> = Vec::new();
+    let trend_from = lit(plan.as_of.epoch_days() - crate::stages::recommend::TREND_DAYS + 1);
     let mut newest_after: Option<i32> = None;
     let mut counts: BTreeMap<Table, DataFrame> = BTreeMap::new();
     let mut quarantine = Vec::new();
@@ -285,6 +297,7 @@ fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
         let p = routes.plans(b, plan)?;
         let mut frames = vec![p.profile];
         frames.extend(p.newest_after.clone());
+        frames.extend(p.bought.clone());
         frames.extend(p.counts.iter().map(|(_, lf)| lf.clone()));
         frames.extend(p.quarantine.iter().map(|(_, lf)| lf.clone()));
         let mut out = io::collect_all(frames)?.into_iter();
@@ -297,6 +310,13 @@ fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
             persons += profile.height();
             io::parquet::write_part(&mut profile, &dir.join(format!("_b={b}")).join("people.parquet"))?;
             schema.get_or_insert_with(|| profile.schema().clone());
+            let mut bought = next()?;
+            // Distinct buyers per sku in this bucket: a person is in one bucket, so they add up.
+            let recent = col("last").gt_eq(trend_from.clone()).cast(DataType::UInt32);
+            let by_sku = bought.clone().lazy().group_by([col("sku")]).agg([col("category").min(), recent.sum().alias("buyers")]);
+            skus.push(io::collect(by_sku)?);
+            io::parquet::write_part(&mut bought, &bought_dir.join(format!("_b={b}")).join("bought.parquet"))?;
+            bought_schema.get_or_insert_with(|| bought.schema().clone());
         }
         for (table, _) in &p.counts {
             let df = next()?;
@@ -313,8 +333,21 @@ fn bucket_pass(routes: &Routes, plan: &Plan, dir: &Path) -> Result<Passed> {
             quarantine.push((*table, next()?));
         }
     }
-    let schema = schema.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
-    Ok(Passed { people: Buckets { dir: dir.to_path_buf(), schema }, persons, newest_after, counts, quarantine })
+    let (schema, bought_schema) = schema.zip(bought_schema).ok_or_else(|| Error::Internal("no bucket of people".into()))?;
+    let skus = concat(skus.into_iter().map(|df| df.lazy()).collect::<Vec<_>>(), UnionArgs::default())
+        .map_err(|e| Error::internal("skus", e))?
+        .group_by([col("sku")])
+        .agg([col("category").min(), col("buyers").sum()])
+        .sort(["sku"], Default::default());
+    Ok(Passed {
+        people: Buckets { dir, schema },
+        bought: Buckets { dir: bought_dir, schema: bought_schema },
+        catalogue: io::collect(skus)?,
+        persons,
+        newest_after,
+        counts,
+        quarantine,
+    })
 }
 
 /// A fact table's row accounting from its route and the counts of every bucket.

@@ -35,7 +35,8 @@ const PART: &str = "_part";
 /// Orders: the columns features, models and the accounting read.
 pub const ORDER_COLUMNS: [&str; 9] =
     ["source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
-/// Order lines: the columns carried; `_key`, `status` and `_in_time` come from the line's order.
+/// Order lines: the columns carried; `_key`, `status`, `order_ts` and `_in_time` come from
+/// the line's order.
 const ITEM_COLUMNS: [&str; 3] = ["sku", "category", "quantity"];
 
 /// The columns each table with its own customer id keeps for features.
@@ -149,8 +150,8 @@ fn order_bucket(buckets: u32) -> Expr {
     col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
 }
 
-/// The usable copies of every order (small columns: `_pos`, person, status, whether on or
-/// before as-of), written by order bucket: a streaming pass over each bucket of the routed
+/// The usable copies of every order (small columns: `_pos`, person, status, time, whether on
+/// or before as-of), written by order bucket: a streaming pass over each bucket of the routed
 /// orders (one pass over all of them would scan every bucket's files at once: at SF 100 that
 /// is 39 buckets x 45 groups of files, and the pass passed 20 GB).
 pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr, run: bool) -> Result<Buckets> {
@@ -162,6 +163,7 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr,
             position(),
             col("_key"),
             col("status"),
+            col("order_ts"),
             col("order_ts").lt(as_of_end.clone()).alias("_in_time"),
             col(REASON),
         ]);
@@ -171,7 +173,7 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr,
 }
 
 /// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
-/// person, status and `_in_time` its lines take; the lines then go to their person's bucket
+/// person, status, time and `_in_time` its lines take; the lines then go to their person's bucket
 /// (`<work>/order_items`) and the winners' positions to `<work>/_winners` for the bucket pass.
 pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32, run: bool) -> Result<(Buckets, Buckets)> {
     let mut written = None;
@@ -186,7 +188,7 @@ pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32,
         let lines = items
             .bucket(ob)?
             .join(
-                known.select([col("source"), col("order_id"), col("_key"), col("status"), col("_in_time")]),
+                known.select([col("source"), col("order_id"), col("_key"), col("status"), col("order_ts"), col("_in_time")]),
                 [col("source"), col("order_id")],
                 [col("source"), col("order_id")],
                 small_right(),

@@ -12,12 +12,13 @@ use crate::io;
 use crate::outputs::{self, Staged};
 use crate::stages::predict::Outcome;
 use crate::stages::privacy;
+use crate::stages::recommend::Catalogue;
 use crate::store::manifest::FileEntry;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
 /// The tables written bucket by bucket.
-pub const BY_BUCKET: [OutputTable; 2] = [OutputTable::Profiles, OutputTable::Tags];
+pub const BY_BUCKET: [OutputTable; 3] = [OutputTable::Profiles, OutputTable::Tags, OutputTable::Recommendations];
 
 pub struct Scored {
     pub staged: BTreeMap<OutputTable, Staged>,
@@ -25,30 +26,44 @@ pub struct Scored {
     pub holdout: DataFrame,
 }
 
+/// What the score pass reads of the bucket pass: every bucket's per-person columns and
+/// purchases per sku, and the skus everyone bought (`Executed`).
+pub struct Passed<'a> {
+    pub people: &'a Buckets,
+    pub bought: &'a Buckets,
+    pub catalogue: &'a DataFrame,
+    pub buckets: u32,
+}
+
 /// Score every bucket of `people` and stage its parts with `stage(table, bucket, rows)`.
 /// `everyone`: the statistics of `global::everyone`; `predictions`: the models' columns of
 /// every person (`global::models`); `key`: the privacy key, when fields are hashed.
 pub fn score_pass(
     plan: &Plan,
-    people: &Buckets,
-    buckets: u32,
+    passed: Passed,
     everyone: &DataFrame,
     predictions: &DataFrame,
     outcome: &Outcome,
     key: Option<&privacy::Key>,
     mut stage: impl FnMut(OutputTable, u32, &DataFrame) -> Result<FileEntry>,
 ) -> Result<Scored> {
+    let Passed { people, bought, buckets, .. } = passed;
+    let catalogue = catalogue(passed.catalogue)?;
+    let (today, zh) = (plan.as_of.epoch_days(), plan.locale == crate::config::Locale::Zh);
     let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
     let mut holdout: Option<DataFrame> = None;
     for b in 0..buckets {
         let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
         let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
         let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
+        let keys = predicted.select(["_key", "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
         let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
         let [profiles, tags, rows]: [DataFrame; 3] = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout])?
             .try_into()
             .map_err(|_| Error::Internal("a score plan was not executed".into()))?;
-        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags]) {
+        let recommendations =
+            outputs::recommendations::build(&io::collect(bought.bucket(b)?)?, &keys, &catalogue, today, plan.recommend.top_n, zh)?;
+        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations]) {
             // Buckets without rows write no part, unless the table would have none at all.
             let none_yet = !staged.contains_key(&table);
             if df.height() > 0 || (b + 1 == buckets && none_yet) {
@@ -66,4 +81,16 @@ pub fn score_pass(
     }
     let holdout = holdout.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
     Ok(Scored { staged, holdout })
+}
+
+/// The skus everyone bought (`sku`, `category`, `buyers`, sorted by sku) as the recommender
+/// reads them.
+fn catalogue(skus: &DataFrame) -> Result<Catalogue> {
+    let fail = |e: PolarsError| Error::internal("skus", e);
+    let text = |c: &str| -> Result<Vec<String>> {
+        Ok(skus.column(c).and_then(|c| c.str().cloned()).map_err(fail)?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    };
+    let buyers = skus.column("buyers").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
+    let buyers = buyers.u32().map_err(fail)?.iter().map(|v| v.unwrap_or(0)).collect();
+    Ok(Catalogue::new(text("sku")?, text("category")?, buyers))
 }

@@ -86,6 +86,27 @@ impl Trend {
     }
 }
 
+/// Every sku anyone bought, with its category and trend: the global step of the nightly
+/// recommendations (from the bucket pass's per-bucket counts).
+pub struct Catalogue {
+    pub skus: Vec<String>,
+    pub categories: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+    pub trend: Trend,
+}
+
+impl Catalogue {
+    /// From one row per sku: `sku`, `category`, `buyers` (distinct buyers in the trend window).
+    pub fn new(skus: Vec<String>, categories: Vec<String>, buyers: Vec<u32>) -> Catalogue {
+        let index = skus.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        Catalogue { skus, categories, index, trend: Trend::new(buyers) }
+    }
+
+    pub fn id(&self, sku: &str) -> Option<u32> {
+        self.index.get(sku).copied()
+    }
+}
+
 /// The chosen method: a customer's own skus by `ln(1 + days) x decay + 2 x trend share`, then
 /// the trending skus, `n` in all, best first (ties by sku id). `today`: the as-of day.
 pub fn trending_repurchase(own: &[Bought], trend: &Trend, today: i32, n: usize) -> Vec<Ranked> {

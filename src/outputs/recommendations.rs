@@ -1,0 +1,134 @@
+//! `recommendations`: per customer with a paid purchase, the skus they are likely to buy next
+//! (`stages::recommend::trending_repurchase`) and the categories those fall in. Written bucket
+//! by bucket in the score pass, from the bucket pass's purchase counts.
+
+use super::{ColumnDoc, TableDoc};
+use crate::error::{Error, Result};
+use crate::stages::recommend::{self, Bought, Catalogue, Ranked};
+use polars::prelude::*;
+use std::collections::HashMap;
+
+/// How many categories each customer's list names.
+pub const TOP_CATEGORIES: usize = 3;
+
+/// The rows of one bucket. `bought`: `_key, sku, days, last` (epoch day) per person and sku;
+/// `keys`: `_key, customer_key` of the bucket's people; `today`: as-of (epoch day).
+pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today: i32, top_n: usize, zh: bool) -> Result<DataFrame> {
+    let fail = |e: PolarsError| Error::internal("recommendations", e);
+    let key_of: HashMap<u32, &str> = {
+        let (k, c) =
+            (keys.column("_key").and_then(|c| c.u32()).map_err(fail)?, keys.column("customer_key").and_then(|c| c.str()).map_err(fail)?);
+        k.iter().zip(c.iter()).filter_map(|(k, c)| Some((k?, c?))).collect()
+    };
+    let person = bought.column("_key").and_then(|c| c.u32()).map_err(fail)?;
+    let sku = bought.column("sku").and_then(|c| c.str()).map_err(fail)?;
+    let days = bought.column("days").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
+    let last = bought.column("last").and_then(|c| c.cast(&DataType::Int32)).map_err(fail)?;
+    let (days, last) = (days.u32().map_err(fail)?, last.i32().map_err(fail)?);
+    let mut own: std::collections::BTreeMap<&str, Vec<Bought>> = Default::default();
+    for i in 0..bought.height() {
+        let (Some(p), Some(s), Some(d), Some(l)) = (person.get(i), sku.get(i), days.get(i), last.get(i)) else { continue };
+        if let (Some(&key), Some(id)) = (key_of.get(&p), catalogue.id(s)) {
+            own.entry(key).or_default().push(Bought { sku: id, days: d, last: l });
+        }
+    }
+    let mut rows = Rows::default();
+    for (key, own) in &own {
+        let ranked = recommend::trending_repurchase(own, &catalogue.trend, today, top_n);
+        for (i, r) in ranked.iter().enumerate() {
+            rows.push(key, "sku", i, Some(&catalogue.skus[r.sku as usize]), &catalogue.categories[r.sku as usize], r.score, r.reason, zh);
+        }
+        for (i, (category, score, reason)) in top_categories(&ranked, catalogue).into_iter().enumerate() {
+            rows.push(key, "category", i, None, category, score, reason, zh);
+        }
+    }
+    rows.frame()
+}
+
+/// The table with no rows (its schema, for the dictionary).
+pub fn empty() -> Result<DataFrame> {
+    Rows::default().frame()
+}
+
+/// The categories of a list by the sum of their skus' scores (ties: first listed), with the
+/// reason of their best sku.
+fn top_categories<'a>(ranked: &[Ranked], catalogue: &'a Catalogue) -> Vec<(&'a str, f64, recommend::Reason)> {
+    let mut categories: Vec<(&str, f64, recommend::Reason)> = Vec::new();
+    for r in ranked {
+        let c = catalogue.categories[r.sku as usize].as_str();
+        match categories.iter_mut().find(|(name, ..)| *name == c) {
+            Some(entry) => entry.1 += r.score,
+            None => categories.push((c, r.score, r.reason)),
+        }
+    }
+    categories.sort_by(|a, b| b.1.total_cmp(&a.1)); // stable: ties keep list order
+    categories.truncate(TOP_CATEGORIES);
+    categories
+}
+
+#[derive(Default)]
+struct Rows {
+    customer_key: Vec<String>,
+    kind: Vec<&'static str>,
+    rank: Vec<u32>,
+    sku: Vec<Option<String>>,
+    category: Vec<String>,
+    score: Vec<f64>,
+    reason: Vec<&'static str>,
+    reason_label: Vec<&'static str>,
+}
+
+impl Rows {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        key: &str,
+        kind: &'static str,
+        i: usize,
+        sku: Option<&String>,
+        category: &str,
+        score: f64,
+        reason: recommend::Reason,
+        zh: bool,
+    ) {
+        self.customer_key.push(key.to_string());
+        self.kind.push(kind);
+        self.rank.push(i as u32 + 1);
+        self.sku.push(sku.cloned());
+        self.category.push(category.to_string());
+        self.score.push((score * 1e4).round() / 1e4);
+        self.reason.push(reason.code());
+        self.reason_label.push(reason.label(zh));
+    }
+
+    fn frame(self) -> Result<DataFrame> {
+        df!(
+            "customer_key" => self.customer_key,
+            "kind" => self.kind,
+            "rank" => self.rank,
+            "sku" => self.sku,
+            "category" => self.category,
+            "score" => self.score,
+            "reason" => self.reason,
+            "reason_label" => self.reason_label,
+        )
+        .map_err(|e| Error::internal("recommendations", e))
+    }
+}
+
+pub const DOC: TableDoc = TableDoc {
+    grain: "customer, kind and rank",
+    about: "What each customer with a paid purchase is likely to buy next: skus ranked from their own purchases (by how often and how lately, with what is selling now) and filled with the skus selling most now; then the categories of that list.",
+    columns: COLUMNS,
+};
+
+const COLUMNS: &[ColumnDoc] = &[
+    ("customer_key", "The customer.", "", "a profiles.customer_key"),
+    ("kind", "A recommended sku, or a category of the customer's list.", "", "sku, category"),
+    ("rank", "Position in the customer's list of this kind (1 = best).", "", "1..top_n (categories 1..3)"),
+    ("sku", "The recommended sku (null on category rows).", "", ""),
+    ("category", "The sku's category, or the recommended category.", "", ""),
+    ("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 365) + 2 x the sku's trend; a trending sku's trend; a category's sum over its skus.", "score", ">= 0"),
+    ("reason", "Why it is recommended.", "", "repurchase (bought before), trending (many buyers in the last 28 days)"),
+    ("reason_label", "The reason in the pipeline's locale.", "", ""),
+];
