@@ -1,8 +1,10 @@
 //! `portrait sample`: a deterministic generator of realistic, messy input in the layout of
 //! docs/inputs.md, plus its ground truth. The same person appears several times across and within
 //! sources, with other formats and typos; orders are re-sent, refunded and cancelled; purchase
-//! frequency is skewed. Output: customers (CSV), orders, order_items, events (Parquet),
-//! social_interactions (NDJSON), feedback (CSV), truth/customers_truth.csv.
+//! frequency is skewed. People have lasting tastes: about half of their order lines are one of
+//! their few favourite skus (bought again), a fifth are what is in season (a set of skus that
+//! changes every 60 days), the rest anything. Output: customers (CSV), orders, order_items,
+//! events (Parquet), social_interactions (NDJSON), feedback (CSV), truth/customers_truth.csv.
 
 use crate::error::{Error, Result};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
@@ -446,6 +448,47 @@ struct Feedback {
     topic: Vec<Option<&'static str>>,
 }
 
+/// A person's lasting tastes, drawn from their own random stream (the main stream, and with it
+/// every other generated value, is the same as without them).
+struct Tastes {
+    rng: ChaCha8Rng,
+    /// Favourite skus with their category: bought again and again.
+    favourites: Vec<(String, &'static str)>,
+}
+
+/// Skus in season at a time: `season-<n>-<k>`, 30 per season, the season changing every 60 days.
+const SEASON_DAYS: i64 = 60;
+
+impl Tastes {
+    fn of(seed: u64, person: usize) -> Tastes {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a57_e500_0000_0000 ^ person as u64);
+        let n = rng.gen_range(2..=6);
+        // Popular skus are shared: the sku number is skewed towards 0.
+        let favourites = (0..n)
+            .map(|_| {
+                let cat = *pick(&mut rng, CATEGORIES);
+                (format!("{cat}-{}", (400.0 * rng.gen::<f64>().powi(3)) as u32), cat)
+            })
+            .collect();
+        Tastes { rng, favourites }
+    }
+
+    /// An order line's sku and category, `day` days into the history: a favourite (half the
+    /// time), a sku in season (a fifth), else `any` of `category`.
+    fn line(&mut self, any: String, category: &'static str, day: i64) -> (String, &'static str) {
+        let u: f64 = self.rng.gen();
+        if u < 0.5 {
+            let (sku, cat) = &self.favourites[self.rng.gen_range(0..self.favourites.len())];
+            (sku.clone(), cat)
+        } else if u < 0.7 {
+            let cat = *pick(&mut self.rng, CATEGORIES);
+            (format!("{cat}-season-{}-{}", day / SEASON_DAYS, (30.0 * self.rng.gen::<f64>().powi(2)) as u32), cat)
+        } else {
+            (any, category)
+        }
+    }
+}
+
 fn micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
@@ -510,6 +553,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
             let churned = rng.gen_bool(0.3);
             let active_span = if churned { span / rng.gen_range(2..6) } else { span };
             let price_level = (4.5 + 0.6 * normal(&mut rng)).exp();
+            let mut tastes = Tastes::of(opts.seed, i);
             for _ in 0..n_orders {
                 let (source, cid) = &records[rng.gen_range(0..records.len())];
                 let ts = active_from + Duration::minutes(rng.gen_range(0..active_span));
@@ -556,7 +600,9 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     it.source.push(source.clone());
                     it.order_id.push(order_id.clone());
                     let cat = *pick(&mut rng, CATEGORIES);
-                    it.sku.push(format!("{cat}-{}", rng.gen_range(0..500) + k * 1000));
+                    let any = format!("{cat}-{}", rng.gen_range(0..500) + k * 1000);
+                    let (sku, cat) = tastes.line(any, cat, (ts - start).num_days());
+                    it.sku.push(sku);
                     it.category.push(cat.to_string());
                     let q = rng.gen_range(1..=3);
                     it.quantity.push(q);

@@ -128,7 +128,7 @@ const COLUMNS: &[ColumnDoc] = &[
     ("rank", "Position in the customer's list of this kind (1 = best).", "", "1..top_n (categories 1..3)"),
     ("sku", "The recommended sku (null on category rows).", "", ""),
     ("category", "The sku's category, or the recommended category.", "", ""),
-    ("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 365) + 2 x the sku's trend; a trending sku's trend; a category's sum over its skus.", "score", ">= 0"),
+    ("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 730) + the sku's trend (its buyers in the last 28 days / the most any sku had); a trending sku's trend; a category's sum over its skus.", "score", ">= 0"),
     ("reason", "Why it is recommended.", "", "repurchase (bought before), trending (many buyers in the last 28 days)"),
     ("reason_label", "The reason in the pipeline's locale.", "", ""),
 ];

@@ -274,21 +274,21 @@ fn recommendations_by_hand() {
     let row = |sku: Option<&str>, cat: &str, score: f64, reason: &str| (sku.map(String::from), cat.to_string(), score, reason.to_string());
     // Only P1 and P2 have paid order lines. Trend (distinct buyers 2026-10-26..11-22): A1 1
     // (P1, O1 on 11-20), nothing else; so A1's share is 1.
-    // P1: A1 on 1 day, 2 days ago: ln 2 x 0.5^(2/365) + 2 x 1 = 0.69315 x 0.99621 + 2 = 2.6905;
-    // A2 and B1 (O2, 2026-10-01, 52 days ago): ln 2 x 0.5^(52/365) = 0.6280, tie by sku;
+    // P1: A1 on 1 day, 2 days ago: ln 2 x 0.5^(2/730) + 1 = 0.693147 x 0.998103 + 1 = 1.6918;
+    // A2 and B1 (O2, 2026-10-01, 52 days ago): ln 2 x 0.5^(52/730) = 0.6598, tie by sku;
     // E1 was refunded (O3): not a purchase. No other trending sku to fill with.
     assert_eq!(
         rows(&k["crm:C1"], "sku"),
         [
-            row(Some("A1"), "apparel", 2.6905, "repurchase"),
-            row(Some("A2"), "apparel", 0.628, "repurchase"),
-            row(Some("B1"), "books", 0.628, "repurchase")
+            row(Some("A1"), "apparel", 1.6918, "repurchase"),
+            row(Some("A2"), "apparel", 0.6598, "repurchase"),
+            row(Some("B1"), "books", 0.6598, "repurchase")
         ]
     );
-    // Categories by the sum of their skus' scores: apparel 2.6905 + 0.6280, books 0.6280.
-    assert_eq!(rows(&k["crm:C1"], "category"), [row(None, "apparel", 3.3185, "repurchase"), row(None, "books", 0.628, "repurchase")]);
-    // P2: H1 (O4, 2025-12-01, 356 days ago): ln 2 x 0.5^(356/365) = 0.3525; then trending A1.
-    assert_eq!(rows(&k["shop:S2"], "sku"), [row(Some("H1"), "home", 0.3525, "repurchase"), row(Some("A1"), "apparel", 1.0, "trending")]);
+    // Categories by the sum of their skus' scores: apparel 1.69183 + 0.65975, books 0.65975.
+    assert_eq!(rows(&k["crm:C1"], "category"), [row(None, "apparel", 2.3516, "repurchase"), row(None, "books", 0.6598, "repurchase")]);
+    // P2: H1 (O4, 2025-12-01, 356 days ago): ln 2 x 0.5^(356/730) = 0.4943; then trending A1.
+    assert_eq!(rows(&k["shop:S2"], "sku"), [row(Some("H1"), "home", 0.4943, "repurchase"), row(Some("A1"), "apparel", 1.0, "trending")]);
     // Nobody else bought a line: no rows.
     assert_eq!(recs.column("customer_key").unwrap().n_unique().unwrap(), 2);
 }
