@@ -328,12 +328,13 @@ fn build_tables(
     let frames = io::collect_all(vec![
         profiles.select(profile_columns),
         tags.select(tag_columns),
-        recommendations.select(recommendation_columns),
+        recommendations.clone().select(recommendation_columns),
         s.segment_summary,
         s.model_eval,
         s.profile_changes,
+        recommended_categories(recommendations),
     ])?;
-    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes]: [DataFrame; 6] =
+    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes, recommended_categories]: [DataFrame; 7] =
         frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
     let tables = Tables {
         profiles,
@@ -345,11 +346,23 @@ fn build_tables(
         profile_changes,
         quarantine: executed.quarantine.clone(),
         staged: scored.staged,
+        recommended_categories,
     };
     for (table, df) in tables.all() {
         tracing::info!(table = table.name(), rows = df.height(), "output computed");
     }
     Ok((tables, models))
+}
+
+/// The categories in most customers' recommendations (the report's chart): `category`,
+/// `customers`, the 10 most.
+fn recommended_categories(recommendations: LazyFrame) -> LazyFrame {
+    recommendations
+        .filter(col("kind").eq(lit("sku")))
+        .group_by([col("category")])
+        .agg([col("customer_key").n_unique().cast(DataType::UInt64).alias("customers")])
+        .sort_by_exprs([col("customers"), col("category")], SortMultipleOptions::default().with_order_descending_multi([true, false]))
+        .limit(10)
 }
 
 /// The columns of a staged table that the gates, the built-in checks and the report read
@@ -450,6 +463,8 @@ fn write(
         as_of: plan.as_of,
         profiles: &tables.profiles,
         segment_summary: &tables.segment_summary,
+        recommendations: &tables.recommendations,
+        recommended_categories: &tables.recommended_categories,
         accounting,
         gates,
         previous: store.previous_day(plan.as_of),

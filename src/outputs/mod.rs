@@ -132,6 +132,9 @@ pub struct Tables {
     pub profile_changes: DataFrame,
     pub quarantine: DataFrame,
     pub staged: BTreeMap<OutputTable, Staged>,
+    /// Not published: the report's figures of `recommendations` (`category`, `customers` with
+    /// a sku of it in their list; the 10 most).
+    pub recommended_categories: DataFrame,
 }
 
 impl Tables {

@@ -1,7 +1,7 @@
 //! `report.html`: one self-contained page per published day for analysts — segment sizes
 //! and revenue, the RFM grid, the lifecycle funnel, segment migration since the previous day,
-//! the models' CLV and alive-probability distributions, personas, quality gates and row
-//! accounting. Charts are inline SVG (`charts`), the page a minijinja template; labels and
+//! the models' CLV and alive-probability distributions, the categories recommended most,
+//! personas, quality gates and row accounting. Charts are inline SVG (`charts`), the page a minijinja template; labels and
 //! text follow `pipeline.locale`.
 
 mod charts;
@@ -36,6 +36,9 @@ pub struct Day<'a> {
     pub as_of: crate::day::Day,
     pub profiles: &'a DataFrame,
     pub segment_summary: &'a DataFrame,
+    /// `customer_key` of every recommendation row, and the categories recommended most.
+    pub recommendations: &'a DataFrame,
+    pub recommended_categories: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
     /// The published day the migrations compare with.
@@ -77,6 +80,10 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("clv_caption", "Buyers by expected discounted spend over the CLV horizon (BG/NBD × Gamma-Gamma); the last bar holds the top 1 %.", "按CLV期限内预期折现消费（BG/NBD × Gamma-Gamma）统计的购买客户；最后一栏为最高的1%。"),
     ("clv_x", "CLV", "客户终身价值"),
     ("alive", "Probability of still being a customer", "仍为活跃客户的概率"),
+    ("recommendations", "Recommended categories", "推荐品类"),
+    ("recommendations_caption", "Share of the customers with recommendations who have a sku of the category in their list. Customers with recommendations (a paid purchase):", "有推荐的客户中，推荐清单含该品类商品的比例。有推荐（有过付款购买）的客户："),
+    ("recommended_share", "customers", "客户占比"),
+    ("no_recommendations", "No paid purchase: nothing to recommend.", "没有付款购买记录：无推荐。"),
     ("alive_caption", "Buyers by the BG/NBD probability that they have not left; low values are the churn risk.", "按BG/NBD模型估计的未流失概率统计的购买客户；数值低即流失风险高。"),
     ("alive_x", "P(alive)", "存活概率"),
     ("count", "customers", "客户数"),
@@ -214,7 +221,31 @@ fn charts_of(day: &Day, w: &BTreeMap<&str, &str>, clv: &[f64]) -> Result<Vec<Cha
         charts::histogram(&alive, 0.0, 1.0, 10, w["alive_x"], w["count"])?
     };
     list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
+    list.push(recommendations(day, w)?);
     Ok(list)
+}
+
+/// The categories recommended to most customers, as shares of the customers with
+/// recommendations; the caption gives the coverage.
+fn recommendations(day: &Day, w: &BTreeMap<&str, &str>) -> Result<Chart> {
+    let covered = day.recommendations.column("customer_key").ok().and_then(|c| c.n_unique().ok()).unwrap_or(0);
+    let customers = day.profiles.height().max(1);
+    let caption = format!(
+        "{} {} / {} ({:.1}%)",
+        w["recommendations_caption"],
+        thousands(covered as f64),
+        thousands(customers as f64),
+        100.0 * covered as f64 / customers as f64
+    );
+    let names: Vec<String> = strs(day.recommended_categories, "category").into_iter().map(Option::unwrap_or_default).collect();
+    let shares: Vec<f64> =
+        f64s(day.recommended_categories, "customers")?.into_iter().map(|v| v.unwrap_or(0.0) / covered.max(1) as f64).collect();
+    let svg = if names.is_empty() {
+        charts::message(w["no_recommendations"])?
+    } else {
+        charts::share_bars(&names, &[(w["recommended_share"], shares)])?
+    };
+    Ok(Chart { id: "recommendations", title: w["recommendations"].into(), svg, caption })
 }
 
 /// Personas: the summary's cluster rows (numbered by size, so largest first).
