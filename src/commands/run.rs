@@ -324,7 +324,7 @@ fn build_tables(
     let previous = store
         .previous_scan(OutputTable::Profiles.name(), plan.as_of)?
         .map(|p| p.join(erased.keys(), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Anti)));
-    let s = outputs::summaries(plan, profiles.clone(), scored.holdout.lazy(), &models, previous)?;
+    let s = outputs::summaries(plan, profiles.clone(), scored.holdout.lazy(), scored.recommendations_checked.lazy(), &models, previous)?;
     let frames = io::collect_all(vec![
         profiles.select(profile_columns),
         tags.select(tag_columns),

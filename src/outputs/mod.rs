@@ -86,7 +86,8 @@ pub fn with_cluster_labels(predicted: LazyFrame, outcome: &Outcome) -> Result<La
 /// without data: `validate`, `explain`).
 pub fn scored(plan: &Plan, predicted: LazyFrame, outcome: &Outcome) -> Result<(ByPerson, Summaries)> {
     let p = by_person(plan, predicted, outcome)?;
-    let s = summaries(plan, p.profiles.clone(), p.holdout.clone(), outcome, None)?;
+    let checked = model_eval::recommendations(&[])?.lazy();
+    let s = summaries(plan, p.profiles.clone(), p.holdout.clone(), checked, outcome, None)?;
     Ok((p, s))
 }
 
@@ -98,18 +99,20 @@ pub struct Summaries {
 }
 
 /// Plans of the tables that summarise everyone's `profiles` and `holdout` rows (`by_person`,
-/// all buckets). `previous`: the previous published day's profiles, for the history.
+/// all buckets) and the recommendations' check. `previous`: the previous published day's
+/// profiles, for the history.
 pub fn summaries(
     plan: &Plan,
     profiles: LazyFrame,
     holdout: LazyFrame,
+    recommendations_checked: LazyFrame,
     outcome: &Outcome,
     previous: Option<LazyFrame>,
 ) -> Result<Summaries> {
     let history = History::new(profiles.clone(), previous);
     Ok(Summaries {
         segment_summary: segment_summary::build(profiles, plan, outcome, &history)?,
-        model_eval: model_eval::build(holdout, outcome.holdout_days)?,
+        model_eval: model_eval::build(holdout, outcome.holdout_days, recommendations_checked)?,
         profile_changes: profile_changes::build(&history)?,
     })
 }

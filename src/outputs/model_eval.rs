@@ -1,13 +1,15 @@
 //! `model_eval` (成效评估): when orders after as-of exist, the predictions for the holdout
 //! (as-of, newest purchase day] against what happened, for all buyers (`all`), by
 //! alive-probability decile (`p_alive 0.0-0.1` ...), by lifecycle stage (`lifecycle:<stage>`)
-//! and by tag (`tag:<tag>`, e.g. how many `churn_risk` customers bought again). Empty without
-//! newer data.
+//! and by tag (`tag:<tag>`, e.g. how many `churn_risk` customers bought again); and the
+//! recommendations against what their customers bought in the 28 days after as-of
+//! (`recommend:<method>`, the backtest's metrics). Empty without newer data.
 
 use super::{ColumnDoc, TableDoc, COUNT, DAYS, SHARE};
 use crate::error::{Error, Result};
 use crate::expr::{fixed_mean, fixed_sum};
 use crate::stages::predict::{ACTUAL, HOLDOUT_PREDICTED};
+use crate::stages::recommend::{self, Metrics};
 use polars::prelude::*;
 
 /// The table's inputs from the scored profile: one row per person with a holdout prediction
@@ -22,7 +24,26 @@ pub fn inputs(scored: LazyFrame) -> LazyFrame {
     ])
 }
 
-pub fn build(inputs: LazyFrame, holdout_days: Option<f64>) -> Result<LazyFrame> {
+/// The `recommend:<method>` rows from each checked person's metrics (method, popularity,
+/// repurchase; `outputs::recommendations::Built`): customers and the mean of each metric.
+pub fn recommendations(checked: &[[Metrics; 3]]) -> Result<DataFrame> {
+    let names = ["recommend:trending_repurchase", "recommend:popularity", "recommend:repurchase"];
+    let means: Vec<Metrics> = (0..3).map(|i| recommend::mean(&checked.iter().map(|m| m[i]).collect::<Vec<_>>())).collect();
+    let column = |f: fn(&Metrics) -> f64| means.iter().map(f).collect::<Vec<f64>>();
+    let n = if checked.is_empty() { 0 } else { 3 };
+    df!(
+        "group" => names[..n].to_vec(),
+        "customers" => vec![checked.len() as u64; n],
+        "hit_rate_10" => column(|m| m.hit_rate_10)[..n].to_vec(),
+        "recall_10" => column(|m| m.recall_10)[..n].to_vec(),
+        "ndcg_10" => column(|m| m.ndcg_10)[..n].to_vec(),
+        "category_hit_rate_5" => column(|m| m.category_hit_rate_5)[..n].to_vec(),
+    )
+    .map_err(|e| Error::internal("model_eval", e))
+}
+
+/// The table: the holdout `inputs` by group, then the `recommendations` rows.
+pub fn build(inputs: LazyFrame, holdout_days: Option<f64>, recommendations: LazyFrame) -> Result<LazyFrame> {
     let base = inputs.cache();
     let metrics = || {
         [
@@ -54,7 +75,23 @@ pub fn build(inputs: LazyFrame, holdout_days: Option<f64>) -> Result<LazyFrame> 
         grouped(tags, concat_str([lit("tag:"), col("tags")], "", false)),
     ];
     let days = holdout_days.map_or(lit(NULL).cast(DataType::Float64), lit);
-    Ok(concat(parts, UnionArgs::default()).map_err(|e| Error::internal("model_eval", e))?.with_column(days.alias("holdout_days")))
+    let models = concat(parts, UnionArgs::default()).map_err(|e| Error::internal("model_eval", e))?;
+    // One schema for both kinds of row: each lacks the other's columns (null).
+    let metrics = ["hit_rate_10", "recall_10", "ndcg_10", "category_hit_rate_5"];
+    let models = models.with_columns(metrics.map(|m| lit(NULL).cast(DataType::Float64).alias(m)));
+    let model_columns = [
+        ("mean_p_alive", DataType::Float64),
+        ("share_bought_again", DataType::Float64),
+        ("predicted_purchases", DataType::Float64),
+        ("actual_purchases", DataType::UInt64),
+        ("mae_purchases", DataType::Float64),
+    ];
+    let recommendations = recommendations.with_columns(model_columns.clone().map(|(c, t)| lit(NULL).cast(t).alias(c)));
+    let order: Vec<Expr> =
+        ["group", "customers"].iter().chain(model_columns.iter().map(|(c, _)| c)).chain(metrics.iter()).map(|c| col(*c)).collect();
+    let all = concat([models.select(order.clone()), recommendations.select(order)], UnionArgs::default())
+        .map_err(|e| Error::internal("model_eval", e))?;
+    Ok(all.with_column(days.alias("holdout_days")))
 }
 
 pub const DOC: TableDoc = TableDoc {
@@ -64,12 +101,26 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("group", "Evaluation group.", "", "all, p_alive 0.0-0.1 … 0.9-1.0, lifecycle:<stage>, tag:<tag>"),
+    (
+        "group",
+        "Evaluation group.",
+        "",
+        "all, p_alive 0.0-0.1 … 0.9-1.0, lifecycle:<stage>, tag:<tag>, recommend:<method> (trending_repurchase, popularity, repurchase)",
+    ),
     ("customers", "Customers in the group.", COUNT, ""),
     ("mean_p_alive", "Their mean predicted alive probability at as-of.", "probability", "0..1"),
     ("share_bought_again", "Share who made a purchase after as-of.", SHARE, ""),
     ("predicted_purchases", "Purchase days the model expected over the holdout.", COUNT, ""),
     ("actual_purchases", "Purchase days made over the holdout.", COUNT, ""),
     ("mae_purchases", "Mean absolute error of predicted purchases per customer.", COUNT, ""),
+    (
+        "hit_rate_10",
+        "recommend rows: share of the checked customers with a recommended sku among what they bought in the 28 days after as-of.",
+        SHARE,
+        "",
+    ),
+    ("recall_10", "recommend rows: mean of hits / min(10, skus bought).", SHARE, ""),
+    ("ndcg_10", "recommend rows: mean NDCG@10 with binary relevance.", SHARE, ""),
+    ("category_hit_rate_5", "recommend rows: share with a bought category among the list's first 5 categories.", SHARE, ""),
     ("holdout_days", "Days from as-of to the newest order.", DAYS, ""),
 ];

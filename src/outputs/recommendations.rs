@@ -4,16 +4,24 @@
 
 use super::{ColumnDoc, TableDoc};
 use crate::error::{Error, Result};
-use crate::stages::recommend::{self, Bought, Catalogue, Ranked};
+use crate::stages::recommend::{self, Bought, Catalogue, Metrics, Ranked};
 use polars::prelude::*;
 use std::collections::HashMap;
 
 /// How many categories each customer's list names.
 pub const TOP_CATEGORIES: usize = 3;
 
-/// The rows of one bucket. `bought`: `_key, sku, days, last` (epoch day) per person and sku;
-/// `keys`: `_key, customer_key` of the bucket's people; `today`: as-of (epoch day).
-pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today: i32, top_n: usize, zh: bool) -> Result<DataFrame> {
+/// One bucket's rows, and for each of its people who also bought in the 28 days after as-of (a
+/// past-dated run) how the chosen method and the popularity and repurchase baselines did.
+pub struct Built {
+    pub rows: DataFrame,
+    /// Per checked person: (method, popularity, repurchase).
+    pub checked: Vec<[Metrics; 3]>,
+}
+
+/// The rows of one bucket. `bought`: `_key, sku, days, last` (epoch day), `after` per person
+/// and sku; `keys`: `_key, customer_key` of the bucket's people; `today`: as-of (epoch day).
+pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today: i32, top_n: usize, zh: bool) -> Result<Built> {
     let fail = |e: PolarsError| Error::internal("recommendations", e);
     let key_of: HashMap<u32, &str> = {
         let (k, c) =
@@ -24,17 +32,27 @@ pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today:
     let sku = bought.column("sku").and_then(|c| c.str()).map_err(fail)?;
     let days = bought.column("days").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
     let last = bought.column("last").and_then(|c| c.cast(&DataType::Int32)).map_err(fail)?;
+    let category = bought.column("category").and_then(|c| c.str()).map_err(fail)?;
     let (days, last) = (days.u32().map_err(fail)?, last.i32().map_err(fail)?);
+    let after = bought.column("after").and_then(|c| c.bool()).map_err(fail)?;
     let mut own: std::collections::BTreeMap<&str, Vec<Bought>> = Default::default();
+    let mut later: HashMap<&str, Vec<(u32, &str)>> = HashMap::new();
     for i in 0..bought.height() {
         let (Some(p), Some(s), Some(d), Some(l)) = (person.get(i), sku.get(i), days.get(i), last.get(i)) else { continue };
-        if let (Some(&key), Some(id)) = (key_of.get(&p), catalogue.id(s)) {
-            own.entry(key).or_default().push(Bought { sku: id, days: d, last: l });
+        let Some(&key) = key_of.get(&p) else { continue };
+        match (after.get(i) == Some(true), catalogue.id(s)) {
+            (false, Some(id)) => own.entry(key).or_default().push(Bought { sku: id, days: d, last: l }),
+            (true, id) => later.entry(key).or_default().push((id.unwrap_or(u32::MAX), category.get(i).unwrap_or_default())),
+            _ => {}
         }
     }
     let mut rows = Rows::default();
+    let mut checked = Vec::new();
     for (key, own) in &own {
         let ranked = recommend::trending_repurchase(own, &catalogue.trend, today, top_n);
+        if let Some(truth) = later.get(key) {
+            checked.push(check(&ranked, own, truth, catalogue, top_n));
+        }
         for (i, r) in ranked.iter().enumerate() {
             rows.push(key, "sku", i, Some(&catalogue.skus[r.sku as usize]), &catalogue.categories[r.sku as usize], r.score, r.reason, zh);
         }
@@ -42,7 +60,18 @@ pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today:
             rows.push(key, "category", i, None, category, score, reason, zh);
         }
     }
-    rows.frame()
+    Ok(Built { rows: rows.frame()?, checked })
+}
+
+/// How a person's list, and the popularity and repurchase baselines, did against what they
+/// bought after as-of (`truth`: sku id, category).
+fn check(ranked: &[Ranked], own: &[Bought], truth: &[(u32, &str)], catalogue: &Catalogue, top_n: usize) -> [Metrics; 3] {
+    let of_sku = |s: u32| catalogue.category_of(s);
+    let skus: Vec<u32> = truth.iter().map(|t| t.0).collect();
+    let categories: Vec<u32> = truth.iter().map(|t| catalogue.category_id(t.1)).collect();
+    let method: Vec<u32> = ranked.iter().map(|r| r.sku).collect();
+    let lists = [method, recommend::popularity(&catalogue.trend, top_n), recommend::repurchase(own, &catalogue.trend, top_n)];
+    lists.map(|list| recommend::score_one(&list, &skus, &of_sku, &categories))
 }
 
 /// The table with no rows (its schema, for the dictionary).

@@ -7,10 +7,11 @@
 
 use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
+use crate::day::datetime_lit;
 use crate::error::{Error, Result};
 use crate::schema::Table;
 use crate::stages::features::{self, Inputs};
-use crate::stages::{identity, predict, score};
+use crate::stages::{identity, predict, recommend, score};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
@@ -39,7 +40,8 @@ pub struct Plans {
     pub counts: Vec<(Table, LazyFrame)>,
     /// Per fact table the rows that reach no person (`_file`, `_row`, `reason`, columns).
     pub quarantine: Vec<(Table, LazyFrame)>,
-    /// Each person's paid purchases per sku (`bought`; none for bucket `B`).
+    /// Each person's paid purchases per sku, and what they bought in the 28 days after as-of
+    /// (`bought`; none for bucket `B`).
     pub bought: Option<LazyFrame>,
 }
 
@@ -145,8 +147,9 @@ impl Routes {
         let (orders, orders_after) = take(Table::Orders)?;
         let orders = with_key(orders, Table::Orders);
         let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
-        let items = take(Table::OrderItems)?.0;
-        let bought = bought(items.clone());
+        let (items, items_after) = take(Table::OrderItems)?;
+        let window_end = datetime_lit(plan.as_of.end() + chrono::Duration::days(recommend::TREND_DAYS as i64));
+        let bought = bought(items.clone(), items_after.filter(col("order_ts").lt(window_end)));
         let inputs = Inputs {
             // In input order, as identity resolution saw them (golden ties follow it).
             customers: identity::golden(self.customers.bucket(b)?.sort(["_file", "_row"], Default::default()), &plan.identity),
@@ -171,20 +174,23 @@ pub fn per_person(inputs: &Inputs, orders_after: LazyFrame, plan: &Plan) -> Lazy
     predict::with_model_inputs(profile, inputs.orders.clone(), orders_after, plan)
 }
 
-/// Each person's paid purchases per sku (order lines on or before as-of): on how many distinct
-/// days (`days`) and the last one (`last`, epoch days), with its category; the nightly
-/// recommendations rank from these.
-pub fn bought(items: LazyFrame) -> LazyFrame {
+/// Each person's paid purchases per sku: on how many distinct days (`days`) and the last one
+/// (`last`, epoch days), with its category, from the order lines on or before as-of (`after`
+/// false; the nightly recommendations rank from these) and from `later` ones (`after` true:
+/// what the recommendations are checked against in a past-dated run).
+pub fn bought(items: LazyFrame, later: LazyFrame) -> LazyFrame {
     let day = col("order_ts").dt().date();
-    items
-        .filter(col("status").eq(lit("paid")).and(col("sku").is_not_null()))
-        .group_by([col("_key"), col("sku")])
-        .agg([
+    let per_sku = |lines: LazyFrame, after: bool| {
+        lines.filter(col("status").eq(lit("paid")).and(col("sku").is_not_null())).group_by([col("_key"), col("sku")]).agg([
             day.clone().n_unique().cast(DataType::UInt32).alias("days"),
-            day.max().cast(DataType::Int32).alias("last"),
+            day.clone().max().cast(DataType::Int32).alias("last"),
             col("category").min().alias("category"),
+            lit(after).alias("after"),
         ])
-        .sort(["_key", "sku"], Default::default())
+    };
+    concat([per_sku(items, false), per_sku(later, true)], UnionArgs::default())
+        .expect("the same columns")
+        .sort(["_key", "after", "sku"], Default::default())
 }
 
 /// `lf`'s row count as a one-row frame with column `name`.

@@ -313,7 +313,8 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
             let mut bought = next()?;
             // Distinct buyers per sku in this bucket: a person is in one bucket, so they add up.
             let recent = col("last").gt_eq(trend_from.clone()).cast(DataType::UInt32);
-            let by_sku = bought.clone().lazy().group_by([col("sku")]).agg([col("category").min(), recent.sum().alias("buyers")]);
+            let before = bought.clone().lazy().filter(col("after").not());
+            let by_sku = before.group_by([col("sku")]).agg([col("category").min(), recent.sum().alias("buyers")]);
             skus.push(io::collect(by_sku)?);
             io::parquet::write_part(&mut bought, &bought_dir.join(format!("_b={b}")).join("bought.parquet"))?;
             bought_schema.get_or_insert_with(|| bought.schema().clone());

@@ -24,6 +24,8 @@ pub struct Scored {
     pub staged: BTreeMap<OutputTable, Staged>,
     /// `model_eval`'s inputs of every bucket (`outputs::ByPerson::holdout`).
     pub holdout: DataFrame,
+    /// `model_eval`'s rows of the recommendations (`outputs::model_eval::recommendations`).
+    pub recommendations_checked: DataFrame,
 }
 
 /// What the score pass reads of the bucket pass: every bucket's per-person columns and
@@ -52,6 +54,7 @@ pub fn score_pass(
     let (today, zh) = (plan.as_of.epoch_days(), plan.locale == crate::config::Locale::Zh);
     let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
     let mut holdout: Option<DataFrame> = None;
+    let mut checked = Vec::new();
     for b in 0..buckets {
         let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
         let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
@@ -63,7 +66,8 @@ pub fn score_pass(
             .map_err(|_| Error::Internal("a score plan was not executed".into()))?;
         let recommendations =
             outputs::recommendations::build(&io::collect(bought.bucket(b)?)?, &keys, &catalogue, today, plan.recommend.top_n, zh)?;
-        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations]) {
+        checked.extend(recommendations.checked);
+        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows]) {
             // Buckets without rows write no part, unless the table would have none at all.
             let none_yet = !staged.contains_key(&table);
             if df.height() > 0 || (b + 1 == buckets && none_yet) {
@@ -80,7 +84,7 @@ pub fn score_pass(
         }
     }
     let holdout = holdout.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
-    Ok(Scored { staged, holdout })
+    Ok(Scored { staged, holdout, recommendations_checked: outputs::model_eval::recommendations(&checked)? })
 }
 
 /// The skus everyone bought (`sku`, `category`, `buyers`, sorted by sku) as the recommender

@@ -93,6 +93,7 @@ pub struct Catalogue {
     pub skus: Vec<String>,
     pub categories: Vec<String>,
     index: std::collections::HashMap<String, u32>,
+    category_index: std::collections::HashMap<String, u32>,
     pub trend: Trend,
 }
 
@@ -100,11 +101,26 @@ impl Catalogue {
     /// From one row per sku: `sku`, `category`, `buyers` (distinct buyers in the trend window).
     pub fn new(skus: Vec<String>, categories: Vec<String>, buyers: Vec<u32>) -> Catalogue {
         let index = skus.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
-        Catalogue { skus, categories, index, trend: Trend::new(buyers) }
+        let mut category_index = std::collections::HashMap::new();
+        for c in &categories {
+            let next = category_index.len() as u32;
+            category_index.entry(c.clone()).or_insert(next);
+        }
+        Catalogue { skus, categories, index, category_index, trend: Trend::new(buyers) }
     }
 
     pub fn id(&self, sku: &str) -> Option<u32> {
         self.index.get(sku).copied()
+    }
+
+    /// A category's id (`u32::MAX` for one no sku of the catalogue has).
+    pub fn category_id(&self, name: &str) -> u32 {
+        self.category_index.get(name).copied().unwrap_or(u32::MAX)
+    }
+
+    /// The category id of a sku id.
+    pub fn category_of(&self, sku: u32) -> u32 {
+        self.categories.get(sku as usize).map_or(u32::MAX, |c| self.category_id(c))
     }
 }
 
@@ -232,7 +248,8 @@ pub fn score_one(ranked: &[u32], truth: &[u32], category: &dyn Fn(u32) -> u32, t
     Metrics {
         hit_rate_10: hit(!hits.is_empty()),
         recall_10: if truth.is_empty() { 0.0 } else { hits.len() as f64 / truth.len().min(10) as f64 },
-        ndcg_10: if ideal > 0.0 { hits.iter().map(|&i| gain(i)).sum::<f64>() / ideal } else { 0.0 },
+        // `+ 0.0`: an empty f64 sum is -0.0.
+        ndcg_10: if ideal > 0.0 { (hits.iter().map(|&i| gain(i)).sum::<f64>() + 0.0) / ideal } else { 0.0 },
         category_hit_rate_5: hit(categories.iter().any(|c| truth_categories.contains(c))),
     }
 }

@@ -292,3 +292,28 @@ fn recommendations_by_hand() {
     // Nobody else bought a line: no rows.
     assert_eq!(recs.column("customer_key").unwrap().n_unique().unwrap(), 2);
 }
+
+#[test]
+fn a_past_dated_run_checks_its_recommendations_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", "2026-11-19"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // As of 11-19, only P1 has order lines both before (O2 on 10-01: A2, B1) and in the 28 days
+    // after (O1 on 11-20: A1). Nobody bought in 10-23..11-19, so nothing trends: P1's list is
+    // A2, B1 (one day each, same day: by sku); popularity's list is empty; repurchase's A2, B1.
+    // A1 is in none (hit rate, recall, NDCG 0); the lists' first category, apparel (A2), is
+    // what P1 bought (category hit 1), but not for the empty popularity list.
+    let eval = table_at(&out, "model_eval", "2026-11-19");
+    let group = eval.column("group").unwrap().str().unwrap().clone();
+    let f = |g: &str, c: &str| {
+        let i = (0..eval.height()).find(|&i| group.get(i) == Some(g)).unwrap_or_else(|| panic!("no {g} row"));
+        eval.column(c).unwrap().get(i).unwrap().extract::<f64>().unwrap()
+    };
+    for (method, category_hit) in [("trending_repurchase", 1.0), ("popularity", 0.0), ("repurchase", 1.0)] {
+        let g = format!("recommend:{method}");
+        assert_eq!(f(&g, "customers"), 1.0);
+        assert_eq!((f(&g, "hit_rate_10"), f(&g, "recall_10"), f(&g, "ndcg_10")), (0.0, 0.0, 0.0), "{g}");
+        assert_eq!(f(&g, "category_hit_rate_5"), category_hit, "{g}");
+    }
+}
