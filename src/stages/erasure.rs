@@ -63,7 +63,8 @@ pub fn requests(ing: &Ingested, until: Day) -> Result<Requests> {
     let until = col("requested_at").lt(until.end_lit());
     let by_id = col("source").is_not_null().and(col("source_customer_id").is_not_null());
     let named = by_id.or(col("phone_hmac").is_not_null()).or(col("email_hmac").is_not_null());
-    let rows = ing.rows.clone().with_columns([text("phone_hmac"), text("email_hmac")]).with_column(named.alias("_named"));
+    // As clean writes them: sources in lower case (hex in lower case too).
+    let rows = ing.rows.clone().with_columns([text("source"), text("phone_hmac"), text("email_hmac")]).with_column(named.alias("_named"));
     let why = "names no record: give source and source_customer_id, phone_hmac or email_hmac";
     let unnamed = rows.clone().filter(col("_named").not()).with_column(lit(why).alias("reason"));
     let frames = io::collect_all(vec![

@@ -79,7 +79,7 @@ fn erased_people_leave_the_run_and_every_earlier_day() {
         "erasures/requests.csv",
         &format!(
             "source,source_customer_id,phone_hmac,email_hmac,requested_at\n\
-             wechat,W2,,,2026-11-20 09:00:00\n\
+             WeChat,W2,,,2026-11-20 09:00:00\n\
              ,,{},,2026-11-21 10:00:00\n\
              ,,,,2026-11-21 11:00:00\n\
              store,T7,,,2026-11-30 00:00:00\n",
