@@ -20,72 +20,98 @@ pub struct Built {
 }
 
 /// The rows of one bucket. `bought`: `_key, sku, days, last` (epoch day), `after` per person
-/// and sku; `keys`: `_key, customer_key` of the bucket's people; `today`: as-of (epoch day).
-pub fn build(bought: &DataFrame, keys: &DataFrame, catalogue: &Catalogue, today: i32, top_n: usize, zh: bool) -> Result<Built> {
+/// and sku; `keys`: `_key, customer_key` of the bucket's people; `catalogue`: every sku bought
+/// (`ids`: its `sku` with `_sku`, the catalogue's sku id); `today`: as-of (epoch day). People
+/// and skus are ranked as integer ids; names are joined on at the end.
+pub fn build(
+    bought: LazyFrame,
+    keys: LazyFrame,
+    ids: &DataFrame,
+    catalogue: &Catalogue,
+    today: i32,
+    top_n: usize,
+    zh: bool,
+) -> Result<Built> {
     let fail = |e: PolarsError| Error::internal("recommendations", e);
-    let key_of: HashMap<u32, &str> = {
-        let (k, c) =
-            (keys.column("_key").and_then(|c| c.u32()).map_err(fail)?, keys.column("customer_key").and_then(|c| c.str()).map_err(fail)?);
-        k.iter().zip(c.iter()).filter_map(|(k, c)| Some((k?, c?))).collect()
-    };
+    let by_sku = || [col("sku")];
+    let bought = crate::io::collect(bought.join(ids.clone().lazy(), by_sku(), by_sku(), JoinArgs::new(JoinType::Left)))?;
     let person = bought.column("_key").and_then(|c| c.u32()).map_err(fail)?;
-    let sku = bought.column("sku").and_then(|c| c.str()).map_err(fail)?;
+    let sku = bought.column("_sku").and_then(|c| c.u32()).map_err(fail)?;
     let days = bought.column("days").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
     let last = bought.column("last").and_then(|c| c.cast(&DataType::Int32)).map_err(fail)?;
     let category = bought.column("category").and_then(|c| c.str()).map_err(fail)?;
     let (days, last) = (days.u32().map_err(fail)?, last.i32().map_err(fail)?);
     let after = bought.column("after").and_then(|c| c.bool()).map_err(fail)?;
-    let mut own: std::collections::BTreeMap<&str, Vec<Bought>> = Default::default();
-    let mut later: HashMap<&str, Vec<(u32, &str)>> = HashMap::new();
+    let mut own: HashMap<u32, Vec<Bought>> = HashMap::new();
+    let mut later: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
     for i in 0..bought.height() {
-        let (Some(p), Some(s), Some(d), Some(l)) = (person.get(i), sku.get(i), days.get(i), last.get(i)) else { continue };
-        let Some(&key) = key_of.get(&p) else { continue };
-        match (after.get(i) == Some(true), catalogue.id(s)) {
-            (false, Some(id)) => own.entry(key).or_default().push(Bought { sku: id, days: d, last: l }),
-            (true, id) => later.entry(key).or_default().push((id.unwrap_or(u32::MAX), category.get(i).unwrap_or_default())),
+        let (Some(p), Some(d), Some(l)) = (person.get(i), days.get(i), last.get(i)) else { continue };
+        match (after.get(i) == Some(true), sku.get(i)) {
+            (false, Some(id)) => own.entry(p).or_default().push(Bought { sku: id, days: d, last: l }),
+            (true, id) => {
+                later.entry(p).or_default().push((id.unwrap_or(u32::MAX), catalogue.category_id(category.get(i).unwrap_or_default())))
+            }
             _ => {}
         }
     }
     let mut rows = Rows::default();
     let mut checked = Vec::new();
-    for (key, own) in &own {
+    let mut people: Vec<u32> = own.keys().copied().collect();
+    people.sort_unstable();
+    for p in people {
+        let own = &own[&p];
         let ranked = recommend::trending_repurchase(own, &catalogue.trend, today, top_n);
-        if let Some(truth) = later.get(key) {
+        if let Some(truth) = later.get(&p) {
             checked.push(check(&ranked, own, truth, catalogue, top_n));
         }
         for (i, r) in ranked.iter().enumerate() {
-            rows.push(key, "sku", i, Some(&catalogue.skus[r.sku as usize]), &catalogue.categories[r.sku as usize], r.score, r.reason, zh);
+            rows.push(p, "sku", i, Some(r.sku), catalogue.category_of(r.sku), r.score, r.reason, zh);
         }
         for (i, (category, score, reason)) in top_categories(&ranked, catalogue).into_iter().enumerate() {
-            rows.push(key, "category", i, None, category, score, reason, zh);
+            rows.push(p, "category", i, None, category, score, reason, zh);
         }
     }
-    Ok(Built { rows: rows.frame()?, checked })
-}
-
-/// How a person's list, and the popularity and repurchase baselines, did against what they
-/// bought after as-of (`truth`: sku id, category).
-fn check(ranked: &[Ranked], own: &[Bought], truth: &[(u32, &str)], catalogue: &Catalogue, top_n: usize) -> [Metrics; 3] {
-    let of_sku = |s: u32| catalogue.category_of(s);
-    let skus: Vec<u32> = truth.iter().map(|t| t.0).collect();
-    let categories: Vec<u32> = truth.iter().map(|t| catalogue.category_id(t.1)).collect();
-    let method: Vec<u32> = ranked.iter().map(|r| r.sku).collect();
-    let lists = [method, recommend::popularity(&catalogue.trend, top_n), recommend::repurchase(own, &catalogue.trend, top_n)];
-    lists.map(|list| recommend::score_one(&list, &skus, &of_sku, &categories))
+    let names = |ids: &str, column: &str, values: &[String]| {
+        df!(ids => (0..values.len() as u32).collect::<Vec<_>>(), column => values).map(|df| df.lazy()).map_err(fail)
+    };
+    let left = |lf: LazyFrame, other: LazyFrame, on: &str| lf.join(other, [col(on)], [col(on)], JoinArgs::new(JoinType::Left));
+    let rows = left(rows.frame()?.lazy(), keys, "_key");
+    let rows = left(
+        left(rows, names("_sku", "sku", &catalogue.skus)?, "_sku"),
+        names("_category", "category", &catalogue.category_names)?,
+        "_category",
+    );
+    let columns = ["customer_key", "kind", "rank", "sku", "category", "score", "reason", "reason_label"];
+    let rows = rows.select(columns.map(col)).sort(["customer_key", "kind", "rank"], Default::default());
+    Ok(Built { rows: crate::io::collect(rows)?, checked })
 }
 
 /// The table with no rows (its schema, for the dictionary).
 pub fn empty() -> Result<DataFrame> {
-    Rows::default().frame()
+    let catalogue = Catalogue::new(Vec::new(), Vec::new(), Vec::new());
+    let keys =
+        df!("_key" => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("recommendations", e))?;
+    let bought = df!(
+        "_key" => Vec::<u32>::new(), "sku" => Vec::<String>::new(), "days" => Vec::<u32>::new(),
+        "last" => Vec::<i32>::new(), "category" => Vec::<String>::new(), "after" => Vec::<bool>::new()
+    )
+    .map_err(|e| Error::internal("recommendations", e))?;
+    Ok(build(bought.lazy(), keys.lazy(), &ids(&catalogue)?, &catalogue, 0, 1, false)?.rows)
+}
+
+/// `sku` -> `_sku`, the catalogue's sku ids, for `build`'s join.
+pub fn ids(catalogue: &Catalogue) -> Result<DataFrame> {
+    df!("sku" => &catalogue.skus, "_sku" => (0..catalogue.skus.len() as u32).collect::<Vec<_>>())
+        .map_err(|e| Error::internal("recommendations", e))
 }
 
 /// The categories of a list by the sum of their skus' scores (ties: first listed), with the
-/// reason of their best sku.
-fn top_categories<'a>(ranked: &[Ranked], catalogue: &'a Catalogue) -> Vec<(&'a str, f64, recommend::Reason)> {
-    let mut categories: Vec<(&str, f64, recommend::Reason)> = Vec::new();
+/// reason of their best sku: (category id, score, reason).
+fn top_categories(ranked: &[Ranked], catalogue: &Catalogue) -> Vec<(u32, f64, recommend::Reason)> {
+    let mut categories: Vec<(u32, f64, recommend::Reason)> = Vec::new();
     for r in ranked {
-        let c = catalogue.categories[r.sku as usize].as_str();
-        match categories.iter_mut().find(|(name, ..)| *name == c) {
+        let c = catalogue.category_of(r.sku);
+        match categories.iter_mut().find(|(id, ..)| *id == c) {
             Some(entry) => entry.1 += r.score,
             None => categories.push((c, r.score, r.reason)),
         }
@@ -95,13 +121,25 @@ fn top_categories<'a>(ranked: &[Ranked], catalogue: &'a Catalogue) -> Vec<(&'a s
     categories
 }
 
+/// How a person's list, and the popularity and repurchase baselines, did against what they
+/// bought after as-of (`truth`: sku id, category).
+fn check(ranked: &[Ranked], own: &[Bought], truth: &[(u32, u32)], catalogue: &Catalogue, top_n: usize) -> [Metrics; 3] {
+    let of_sku = |s: u32| catalogue.category_of(s);
+    let skus: Vec<u32> = truth.iter().map(|t| t.0).collect();
+    let categories: Vec<u32> = truth.iter().map(|t| t.1).collect();
+    let method: Vec<u32> = ranked.iter().map(|r| r.sku).collect();
+    let lists = [method, recommend::popularity(&catalogue.trend, top_n), recommend::repurchase(own, &catalogue.trend, top_n)];
+    lists.map(|list| recommend::score_one(&list, &skus, &of_sku, &categories))
+}
+
+/// The rows as ids (`_key`, `_sku`, `_category`), names joined on in `build`.
 #[derive(Default)]
 struct Rows {
-    customer_key: Vec<String>,
+    key: Vec<u32>,
     kind: Vec<&'static str>,
     rank: Vec<u32>,
-    sku: Vec<Option<String>>,
-    category: Vec<String>,
+    sku: Vec<Option<u32>>,
+    category: Vec<u32>,
     score: Vec<f64>,
     reason: Vec<&'static str>,
     reason_label: Vec<&'static str>,
@@ -111,20 +149,20 @@ impl Rows {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
-        key: &str,
+        key: u32,
         kind: &'static str,
         i: usize,
-        sku: Option<&String>,
-        category: &str,
+        sku: Option<u32>,
+        category: u32,
         score: f64,
         reason: recommend::Reason,
         zh: bool,
     ) {
-        self.customer_key.push(key.to_string());
+        self.key.push(key);
         self.kind.push(kind);
         self.rank.push(i as u32 + 1);
-        self.sku.push(sku.cloned());
-        self.category.push(category.to_string());
+        self.sku.push(sku);
+        self.category.push(category);
         self.score.push((score * 1e4).round() / 1e4);
         self.reason.push(reason.code());
         self.reason_label.push(reason.label(zh));
@@ -132,11 +170,11 @@ impl Rows {
 
     fn frame(self) -> Result<DataFrame> {
         df!(
-            "customer_key" => self.customer_key,
+            "_key" => self.key,
             "kind" => self.kind,
             "rank" => self.rank,
-            "sku" => self.sku,
-            "category" => self.category,
+            "_sku" => self.sku,
+            "_category" => self.category,
             "score" => self.score,
             "reason" => self.reason,
             "reason_label" => self.reason_label,

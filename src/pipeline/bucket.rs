@@ -188,9 +188,8 @@ pub fn bought(items: LazyFrame, later: LazyFrame) -> LazyFrame {
             lit(after).alias("after"),
         ])
     };
-    concat([per_sku(items, false), per_sku(later, true)], UnionArgs::default())
-        .expect("the same columns")
-        .sort(["_key", "after", "sku"], Default::default())
+    // In no order: the score pass groups them by person and sorts what it writes.
+    concat([per_sku(items, false), per_sku(later, true)], UnionArgs::default()).expect("the same columns")
 }
 
 /// `lf`'s row count as a one-row frame with column `name`.

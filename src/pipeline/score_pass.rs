@@ -51,6 +51,7 @@ pub fn score_pass(
 ) -> Result<Scored> {
     let Passed { people, bought, buckets, .. } = passed;
     let catalogue = catalogue(passed.catalogue)?;
+    let sku_ids = outputs::recommendations::ids(&catalogue)?;
     let (today, zh) = (plan.as_of.epoch_days(), plan.locale == crate::config::Locale::Zh);
     let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
     let mut holdout: Option<DataFrame> = None;
@@ -65,7 +66,7 @@ pub fn score_pass(
             .try_into()
             .map_err(|_| Error::Internal("a score plan was not executed".into()))?;
         let recommendations =
-            outputs::recommendations::build(&io::collect(bought.bucket(b)?)?, &keys, &catalogue, today, plan.recommend.top_n, zh)?;
+            outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)?;
         checked.extend(recommendations.checked);
         for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows]) {
             // Buckets without rows write no part, unless the table would have none at all.

@@ -94,6 +94,8 @@ pub struct Catalogue {
     pub categories: Vec<String>,
     index: std::collections::HashMap<String, u32>,
     category_index: std::collections::HashMap<String, u32>,
+    /// The distinct categories, by category id.
+    pub category_names: Vec<String>,
     pub trend: Trend,
 }
 
@@ -101,12 +103,14 @@ impl Catalogue {
     /// From one row per sku: `sku`, `category`, `buyers` (distinct buyers in the trend window).
     pub fn new(skus: Vec<String>, categories: Vec<String>, buyers: Vec<u32>) -> Catalogue {
         let index = skus.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
-        let mut category_index = std::collections::HashMap::new();
+        let (mut category_index, mut category_names) = (std::collections::HashMap::new(), Vec::new());
         for c in &categories {
-            let next = category_index.len() as u32;
-            category_index.entry(c.clone()).or_insert(next);
+            if !category_index.contains_key(c) {
+                category_index.insert(c.clone(), category_names.len() as u32);
+                category_names.push(c.clone());
+            }
         }
-        Catalogue { skus, categories, index, category_index, trend: Trend::new(buyers) }
+        Catalogue { skus, categories, index, category_index, category_names, trend: Trend::new(buyers) }
     }
 
     pub fn id(&self, sku: &str) -> Option<u32> {
