@@ -316,11 +316,15 @@ fn build_tables(
     drop(predictions);
     // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {
-        Some(s) => Ok((store.scan_staged(run_id, &s.files)?, observed_columns(plan, t, &s.schema))),
+        Some(s) => Ok((store.scan_staged(run_id, &s.files)?, observed_columns(plan, t, &s.schema), s.files.iter().map(|f| f.rows).sum())),
         None => Err(Error::Internal(format!("{} was not staged", t.name()))),
     };
-    let ((profiles, profile_columns), (tags, tag_columns)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
-    let (recommendations, recommendation_columns) = staged(OutputTable::Recommendations)?;
+    let ((profiles, profile_columns, _), (tags, tag_columns, tag_rows)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
+    let (recommendations, recommendation_columns, recommendation_rows) = staged(OutputTable::Recommendations)?;
+    // A table none of whose columns is read is held as its row count alone.
+    let held =
+        |df: DataFrame, columns_read: usize, rows: u64| if columns_read == 0 { DataFrame::empty_with_height(rows as usize) } else { df };
+    let (tag_columns_read, recommendation_columns_read) = (tag_columns.len(), recommendation_columns.len());
     let previous = store
         .previous_scan(OutputTable::Profiles.name(), plan.as_of)?
         .map(|p| p.join(erased.keys(), [col("customer_key")], [col("customer_key")], JoinArgs::new(JoinType::Anti)));
@@ -332,10 +336,14 @@ fn build_tables(
         s.segment_summary,
         s.model_eval,
         s.profile_changes,
-        recommended_categories(recommendations),
+        recommended_categories(recommendations.clone()),
+        recommendations.filter(col("kind").eq(lit("sku")).and(col("rank").eq(lit(1u32)))).select([len().alias("n")]),
     ])?;
-    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes, recommended_categories]: [DataFrame; 7] =
-        frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
+    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes, recommended_categories, recommended]: [DataFrame;
+        8] = frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
+    let recommended_customers = recommended.column("n").ok().and_then(|c| c.get(0).ok()?.extract::<u64>()).unwrap_or(0);
+    let (tags, recommendations) =
+        (held(tags, tag_columns_read, tag_rows), held(recommendations, recommendation_columns_read, recommendation_rows));
     let tables = Tables {
         profiles,
         tags,
@@ -347,6 +355,7 @@ fn build_tables(
         quarantine: executed.quarantine.clone(),
         staged: scored.staged,
         recommended_categories,
+        recommended_customers,
     };
     for (table, df) in tables.all() {
         tracing::info!(table = table.name(), rows = df.height(), "output computed");
@@ -368,8 +377,9 @@ fn recommended_categories(recommendations: LazyFrame) -> LazyFrame {
 /// The columns of a staged table that the gates, the built-in checks and the report read
 /// (every row of them is held; the table itself is not).
 fn observed_columns(plan: &Plan, table: OutputTable, schema: &Schema) -> Vec<Expr> {
-    let mut names = vec!["customer_key".to_string()];
+    let mut names = Vec::new();
     if table == OutputTable::Profiles {
+        names.push("customer_key".to_string());
         names.extend(crate::report::profile_columns(plan));
     }
     for g in &plan.gates {
@@ -463,7 +473,7 @@ fn write(
         as_of: plan.as_of,
         profiles: &tables.profiles,
         segment_summary: &tables.segment_summary,
-        recommendations: &tables.recommendations,
+        recommended_customers: tables.recommended_customers,
         recommended_categories: &tables.recommended_categories,
         accounting,
         gates,

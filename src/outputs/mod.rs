@@ -138,6 +138,8 @@ pub struct Tables {
     /// Not published: the report's figures of `recommendations` (`category`, `customers` with
     /// a sku of it in their list; the 10 most).
     pub recommended_categories: DataFrame,
+    /// Not published: customers with recommendations (the report's coverage).
+    pub recommended_customers: u64,
 }
 
 impl Tables {

@@ -74,7 +74,8 @@ pub fn build(
     let names = |ids: &str, column: &str, values: &[String]| {
         df!(ids => (0..values.len() as u32).collect::<Vec<_>>(), column => values).map(|df| df.lazy()).map_err(fail)
     };
-    let left = |lf: LazyFrame, other: LazyFrame, on: &str| lf.join(other, [col(on)], [col(on)], JoinArgs::new(JoinType::Left));
+    let in_order = JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) };
+    let left = |lf: LazyFrame, other: LazyFrame, on: &str| lf.join(other, [col(on)], [col(on)], in_order.clone());
     let rows = left(rows.frame()?.lazy(), keys, "_key");
     let rows = left(
         left(rows, names("_sku", "sku", &catalogue.skus)?, "_sku"),
@@ -82,7 +83,8 @@ pub fn build(
         "_category",
     );
     let columns = ["customer_key", "kind", "rank", "sku", "category", "score", "reason", "reason_label"];
-    let rows = rows.select(columns.map(col)).sort(["customer_key", "kind", "rank"], Default::default());
+    // In the order made: people by `_key`, then skus and categories by rank (no sort needed).
+    let rows = rows.select(columns.map(col));
     Ok(Built { rows: crate::io::collect(rows)?, checked })
 }
 

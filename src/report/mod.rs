@@ -36,8 +36,8 @@ pub struct Day<'a> {
     pub as_of: crate::day::Day,
     pub profiles: &'a DataFrame,
     pub segment_summary: &'a DataFrame,
-    /// `customer_key` of every recommendation row, and the categories recommended most.
-    pub recommendations: &'a DataFrame,
+    /// Customers with recommendations, and the categories recommended most.
+    pub recommended_customers: u64,
     pub recommended_categories: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
@@ -228,7 +228,7 @@ fn charts_of(day: &Day, w: &BTreeMap<&str, &str>, clv: &[f64]) -> Result<Vec<Cha
 /// The categories recommended to most customers, as shares of the customers with
 /// recommendations; the caption gives the coverage.
 fn recommendations(day: &Day, w: &BTreeMap<&str, &str>) -> Result<Chart> {
-    let covered = day.recommendations.column("customer_key").ok().and_then(|c| c.n_unique().ok()).unwrap_or(0);
+    let covered = day.recommended_customers;
     let customers = day.profiles.height().max(1);
     let caption = format!(
         "{} {} / {} ({:.1}%)",
