@@ -7,7 +7,7 @@
 use crate::config::{OutputTable, Plan};
 use crate::day::Day;
 use crate::error::{Error, Result};
-use crate::io::{self, parquet::WriteOptions};
+use crate::io;
 use crate::pipeline;
 use crate::schema::Table;
 use crate::stages::{erasure, ingest, privacy};
@@ -84,7 +84,7 @@ fn erase_day(plan: &Plan, store: &Store, erase_id: &str, day: Day, named: &DataF
         serde_json::from_slice(&text).map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))?;
     let outputs: Vec<FileEntry> = serde_json::from_value(manifest["outputs"].clone())
         .map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))?;
-    let opts = WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level };
+    let opts = super::run::write_options(plan);
     let (mut rewritten, mut staged, mut removed) = (Vec::new(), Vec::new(), BTreeMap::new());
     let mut tables: Vec<&str> = outputs.iter().map(|e| e.table.as_str()).collect();
     tables.dedup();
@@ -93,7 +93,7 @@ fn erase_day(plan: &Plan, store: &Store, erase_id: &str, day: Day, named: &DataF
         let mut new_parts = Vec::new();
         let mut gone = 0;
         for e in &parts {
-            let df = io::collect(io::parquet::scan_files(&[store.root.join(&e.path)])?)?;
+            let df = io::parquet::read(&store.root.join(&e.path))?;
             let kept = if df.schema().contains("customer_key") {
                 io::collect(df.clone().lazy().join(keys.clone().lazy(), by_key(), by_key(), JoinArgs::new(JoinType::Anti)))?
             } else if table == OutputTable::Quarantine.name() {

@@ -95,7 +95,7 @@ pub fn run(o: &Options) -> Result<Report> {
         .collect();
     let customers = customer.iter().copied().max().map_or(0, |m| m as usize + 1);
     let mut category_of = vec![0u32; skus.len()];
-    let mut days: HashMap<(u32, u32), (Vec<i32>, bool)> = HashMap::new(); // (customer, sku) -> training days
+    let mut days: BTreeMap<(u32, u32), std::collections::BTreeSet<i32>> = BTreeMap::new(); // (customer, sku) -> training days
     let mut trend_buyers: Vec<std::collections::HashSet<u32>> = vec![Default::default(); skus.len()];
     let mut truth: BTreeMap<u32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
     for i in 0..lines.height() {
@@ -105,7 +105,7 @@ pub fn run(o: &Options) -> Result<Report> {
             continue;
         }
         if d < start {
-            days.entry((c, s)).or_default().0.push(d);
+            days.entry((c, s)).or_default().insert(d);
             if d >= start - TREND_DAYS {
                 trend_buyers[s as usize].insert(c);
             }
@@ -116,12 +116,8 @@ pub fn run(o: &Options) -> Result<Report> {
         }
     }
     let mut history: Vec<Vec<Bought>> = vec![Vec::new(); customers];
-    let mut keys: Vec<&(u32, u32)> = days.keys().collect();
-    keys.sort();
-    for k in keys {
-        let d = &days[k].0;
-        let distinct: std::collections::BTreeSet<i32> = d.iter().copied().collect();
-        history[k.0 as usize].push(Bought { sku: k.1, days: distinct.len() as u32, last: *distinct.iter().next_back().unwrap_or(&start) });
+    for ((c, s), distinct) in &days {
+        history[*c as usize].push(Bought { sku: *s, days: distinct.len() as u32, last: *distinct.iter().next_back().unwrap_or(&start) });
     }
     let trend = Trend::new(trend_buyers.iter().map(|b| b.len() as u32).collect());
     let knn = ItemKnn::new(&history, skus.len());

@@ -393,7 +393,8 @@ fn observed_columns(plan: &Plan, table: OutputTable, schema: &Schema) -> Vec<Exp
     names.into_iter().filter(|n| schema.contains(n) && seen.insert(n.clone())).map(|n| col(n.as_str())).collect()
 }
 
-fn write_options(plan: &Plan) -> WriteOptions {
+/// The published tables' Parquet settings (`[output]`); `portrait erase` rewrites with them too.
+pub fn write_options(plan: &Plan) -> WriteOptions {
     WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level }
 }
 

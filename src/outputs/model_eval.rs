@@ -28,16 +28,17 @@ pub fn inputs(scored: LazyFrame) -> LazyFrame {
 /// repurchase; `outputs::recommendations::Built`): customers and the mean of each metric.
 pub fn recommendations(checked: &[[Metrics; 3]]) -> Result<DataFrame> {
     let names = ["recommend:trending_repurchase", "recommend:popularity", "recommend:repurchase"];
-    let means: Vec<Metrics> = (0..3).map(|i| recommend::mean(&checked.iter().map(|m| m[i]).collect::<Vec<_>>())).collect();
+    // No row without anyone to check.
+    let n = if checked.is_empty() { 0 } else { names.len() };
+    let means: Vec<Metrics> = (0..n).map(|i| recommend::mean(&checked.iter().map(|m| m[i]).collect::<Vec<_>>())).collect();
     let column = |f: fn(&Metrics) -> f64| means.iter().map(f).collect::<Vec<f64>>();
-    let n = if checked.is_empty() { 0 } else { 3 };
     df!(
         "group" => names[..n].to_vec(),
         "customers" => vec![checked.len() as u64; n],
-        "hit_rate_10" => column(|m| m.hit_rate_10)[..n].to_vec(),
-        "recall_10" => column(|m| m.recall_10)[..n].to_vec(),
-        "ndcg_10" => column(|m| m.ndcg_10)[..n].to_vec(),
-        "category_hit_rate_5" => column(|m| m.category_hit_rate_5)[..n].to_vec(),
+        "hit_rate_10" => column(|m| m.hit_rate_10),
+        "recall_10" => column(|m| m.recall_10),
+        "ndcg_10" => column(|m| m.ndcg_10),
+        "category_hit_rate_5" => column(|m| m.category_hit_rate_5),
     )
     .map_err(|e| Error::internal("model_eval", e))
 }

@@ -91,8 +91,8 @@ impl Trend {
 /// recommendations (from the bucket pass's per-bucket counts).
 pub struct Catalogue {
     pub skus: Vec<String>,
-    pub categories: Vec<String>,
-    index: std::collections::HashMap<String, u32>,
+    /// Each sku's category id.
+    sku_category: Vec<u32>,
     category_index: std::collections::HashMap<String, u32>,
     /// The distinct categories, by category id.
     pub category_names: Vec<String>,
@@ -102,19 +102,16 @@ pub struct Catalogue {
 impl Catalogue {
     /// From one row per sku: `sku`, `category`, `buyers` (distinct buyers in the trend window).
     pub fn new(skus: Vec<String>, categories: Vec<String>, buyers: Vec<u32>) -> Catalogue {
-        let index = skus.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
         let (mut category_index, mut category_names) = (std::collections::HashMap::new(), Vec::new());
-        for c in &categories {
-            if !category_index.contains_key(c) {
-                category_index.insert(c.clone(), category_names.len() as u32);
-                category_names.push(c.clone());
-            }
+        let mut sku_category = Vec::with_capacity(categories.len());
+        for c in categories {
+            let id = *category_index.entry(c.clone()).or_insert_with(|| {
+                category_names.push(c);
+                category_names.len() as u32 - 1
+            });
+            sku_category.push(id);
         }
-        Catalogue { skus, categories, index, category_index, category_names, trend: Trend::new(buyers) }
-    }
-
-    pub fn id(&self, sku: &str) -> Option<u32> {
-        self.index.get(sku).copied()
+        Catalogue { skus, sku_category, category_index, category_names, trend: Trend::new(buyers) }
     }
 
     /// A category's id (`u32::MAX` for one no sku of the catalogue has).
@@ -124,7 +121,7 @@ impl Catalogue {
 
     /// The category id of a sku id.
     pub fn category_of(&self, sku: u32) -> u32 {
-        self.categories.get(sku as usize).map_or(u32::MAX, |c| self.category_id(c))
+        self.sku_category.get(sku as usize).copied().unwrap_or(u32::MAX)
     }
 }
 
