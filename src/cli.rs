@@ -169,6 +169,26 @@ pub enum Command {
         #[arg(long, value_parser = parse_date, default_value = "2026-11-22")]
         as_of: Day,
     },
+    /// For generated data: the treatment groups of a published day's campaigns answer — each
+    /// buys once more with probability UPLIFT within the campaign's response window (orders
+    /// written to <input>/orders/responses-<day>.parquet).
+    SampleResponses {
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The published day whose audiences answer.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Day,
+        #[arg(long, default_value_t = 0.3)]
+        uplift: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Input root; overrides the pipeline's `input`.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Output root; overrides the pipeline's `output`.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -255,6 +275,10 @@ pub fn dispatch(command: Command) -> Result<String> {
         }
         Command::Docs { pipeline, out } => commands::docs::docs(&validate(&pipeline, &Overrides::default())?, &out),
         Command::Inspect { output, dt, customer, table } => commands::inspect::inspect(&output, dt, customer.as_deref(), table.as_deref()),
+        Command::SampleResponses { pipeline, as_of, uplift, seed, input, output } => {
+            let plan = validate(&pipeline, &Overrides { input, output, as_of: Some(as_of), ..Default::default() })?;
+            commands::sample_responses::respond(&plan, uplift, seed)
+        }
         Command::Sample { scale, seed, out, as_of } => {
             if !(scale > 0.0) {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));

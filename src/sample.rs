@@ -489,11 +489,11 @@ impl Tastes {
     }
 }
 
-fn micros(t: NaiveDateTime) -> i64 {
+pub(crate) fn micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
 
-fn ts_column(name: &str, v: Vec<i64>) -> PolarsResult<Column> {
+pub(crate) fn ts_column(name: &str, v: Vec<i64>) -> PolarsResult<Column> {
     Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None))
 }
 

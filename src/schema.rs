@@ -14,6 +14,8 @@ pub enum Table {
     Feedback,
     /// Optional: requests to erase a person's data (PIPL art. 47, GDPR art. 17).
     Erasures,
+    /// Optional: people who asked not to be contacted by campaigns.
+    Suppressions,
 }
 
 /// The logical type a canonical column is parsed into.
@@ -126,17 +128,29 @@ const ERASURES: &[Column] = &[
     c("requested_at", Datetime, true),
 ];
 
+/// A person who asked not to be contacted, named as in `erasures`; from `requested_at` on,
+/// no campaign selects them (`stages::campaign`).
+const SUPPRESSIONS: &[Column] = ERASURES;
+
 /// Customer columns that identify a person: never published in clear, not even in
 /// quarantine's `raw` (the row's file and number locate it).
 pub const PERSONAL_DATA: [&str; 6] = ["name", "phone", "email", "id_number", "address", "birth_date"];
 
 impl Table {
-    pub const ALL: [Table; 7] =
-        [Table::Customers, Table::Orders, Table::OrderItems, Table::Events, Table::SocialInteractions, Table::Feedback, Table::Erasures];
+    pub const ALL: [Table; 8] = [
+        Table::Customers,
+        Table::Orders,
+        Table::OrderItems,
+        Table::Events,
+        Table::SocialInteractions,
+        Table::Feedback,
+        Table::Erasures,
+        Table::Suppressions,
+    ];
 
     /// Tables a run does without when their folder is absent and the config does not name them.
     pub fn optional(self) -> bool {
-        self == Table::Erasures
+        matches!(self, Table::Erasures | Table::Suppressions)
     }
 
     /// The folder name under the input root and the key in `[tables.*]`.
@@ -149,6 +163,7 @@ impl Table {
             Table::SocialInteractions => "social_interactions",
             Table::Feedback => "feedback",
             Table::Erasures => "erasures",
+            Table::Suppressions => "suppressions",
         }
     }
 
@@ -165,6 +180,7 @@ impl Table {
             Table::SocialInteractions => SOCIAL,
             Table::Feedback => FEEDBACK,
             Table::Erasures => ERASURES,
+            Table::Suppressions => SUPPRESSIONS,
         }
     }
 
@@ -178,7 +194,7 @@ impl Table {
             Table::Orders => Some("order_ts"),
             Table::Events => Some("event_ts"),
             Table::SocialInteractions | Table::Feedback => Some("ts"),
-            Table::Erasures => Some("requested_at"),
+            Table::Erasures | Table::Suppressions => Some("requested_at"),
             Table::Customers | Table::OrderItems => None,
         }
     }

@@ -48,7 +48,7 @@ fn named_records(plan: &Plan, newest: Day) -> Result<DataFrame> {
     let erasures = source(Table::Erasures).ok_or_else(|| {
         Error::MissingInput(format!("table erasures: no file or folder at {}", plan.input_root.join(Table::Erasures.name()).display()))
     })?;
-    let requests = erasure::requests(&ingest::ingest(erasures, &plan.times())?, newest)?;
+    let requests = erasure::requests(&ingest::ingest(erasures, &plan.times())?, Table::Erasures, newest)?;
     let mut named = requests.by_id()?;
     if requests.need_key() {
         let key = privacy::key(&plan.privacy)?;

@@ -15,11 +15,11 @@ use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
 use crate::stages::ingest::Ingested;
 use crate::stages::predict::Outcome;
-use crate::stages::{erasure, identity, privacy};
+use crate::stages::{campaign, erasure, identity, privacy};
 use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
 use polars::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 /// The run's own sections of the manifest (after the store's envelope).
@@ -45,6 +45,8 @@ pub struct RunSections {
     pub execution: Execution,
     /// Personal data: the key hashes were made with, erasures applied, days removed.
     pub privacy: Privacy,
+    /// Per campaign, who its audience condition selected and who was left out why.
+    pub campaigns: Vec<campaign::Counts>,
 }
 
 /// The manifest's `privacy` section (what a data-protection officer shows an auditor).
@@ -103,21 +105,20 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let (customers, mut ingested) = read_customers(plan)?;
     stages.done(customers.height(), customers.height());
     let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
-    let (resolved, erased, requests, key) = apply_erasures(plan, &mut ingested, resolved)?;
+    let requests = Requests::read(plan, &mut ingested)?;
+    let (resolved, erased, suppressed, key) = apply_requests(plan, &requests, resolved)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
     let work = store.work_dir(&run_id);
     let mut executed = pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, e))?;
-    if let Some(requests) = requests {
-        executed.accounting.insert(Table::Erasures, requests.accounting);
-        let unnamed = outputs::quarantine::rows(Table::Erasures, &requests.files, requests.unnamed);
-        executed.quarantine = io::collect(outputs::quarantine::build(vec![executed.quarantine.lazy(), requests.rejected, unnamed])?)?;
-    }
+    requests.account(&mut executed)?;
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
     let people = executed.persons;
     let fitted = fit_models(plan, &executed)?;
     stages.done(people, fitted.predictions.height());
-    let (tables, models) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased)?;
+    let earlier = earlier_audiences(plan, &store)?;
+    let reach = campaign::Reach { suppressed, cooling_down: cooling_down(plan, &earlier)? };
+    let (tables, models, campaigns) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier))?;
     let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
     let Executed { accounting, files, buckets, work_bytes, .. } = executed;
@@ -160,6 +161,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
             work_disk_bytes: work_bytes,
             execution,
             privacy,
+            campaigns,
         },
     };
     store.publish(plan.as_of, &manifest)?;
@@ -242,22 +244,51 @@ fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)>
     Ok((customers, ingested))
 }
 
-/// Take out the people erasure requests name (`stages::erasure`): the kept records, the erased
-/// ones, the requests (when the table is there) and the privacy key when the run needs one.
-fn apply_erasures(
+/// The `erasures` and `suppressions` requests in force on the day, when the tables are there.
+struct Requests {
+    erasures: Option<erasure::Requests>,
+    suppressions: Option<erasure::Requests>,
+}
+
+impl Requests {
+    fn read(plan: &Plan, ingested: &mut BTreeMap<Table, Ingested>) -> Result<Requests> {
+        let mut read = |table: Table| match ingested.remove(&table) {
+            Some(ing) => erasure::requests(&ing, table, plan.as_of).map(Some).map_err(|e| pipeline::name_the_file(plan, e)),
+            None => Ok(None),
+        };
+        Ok(Requests { erasures: read(Table::Erasures)?, suppressions: read(Table::Suppressions)? })
+    }
+
+    /// Their row accounting and quarantine, into the executed run's.
+    fn account(self, executed: &mut Executed) -> Result<()> {
+        let mut quarantine = vec![std::mem::replace(&mut executed.quarantine, DataFrame::empty()).lazy()];
+        for (table, requests) in [(Table::Erasures, self.erasures), (Table::Suppressions, self.suppressions)] {
+            if let Some(r) = requests {
+                executed.accounting.insert(table, r.accounting);
+                quarantine.push(r.rejected);
+                quarantine.push(outputs::quarantine::rows(table, &r.files, r.unnamed));
+            }
+        }
+        executed.quarantine = io::collect(outputs::quarantine::build(quarantine)?)?;
+        Ok(())
+    }
+}
+
+/// Take out the people erasure requests name (`stages::erasure`) and find those suppression
+/// requests name: the kept records, the erased ones, the suppressed people's keys and the
+/// privacy key when the run needs one.
+fn apply_requests(
     plan: &Plan,
-    ingested: &mut BTreeMap<Table, Ingested>,
+    requests: &Requests,
     resolved: DataFrame,
-) -> Result<(DataFrame, erasure::Erased, Option<erasure::Requests>, Option<privacy::Key>)> {
-    let requests = match ingested.remove(&Table::Erasures) {
-        Some(ing) => Some(erasure::requests(&ing, plan.as_of).map_err(|e| pipeline::name_the_file(plan, e))?),
-        None => None,
-    };
+) -> Result<(DataFrame, erasure::Erased, HashSet<String>, Option<privacy::Key>)> {
     let none = erasure::Requests::none();
-    let in_force = requests.as_ref().unwrap_or(&none);
-    let key = erasure::key_for(plan, in_force)?;
-    let (kept, erased) = erasure::erase(resolved, in_force, key.as_ref())?;
-    Ok((kept, erased, requests, key))
+    let erasures = requests.erasures.as_ref().unwrap_or(&none);
+    let suppressions = requests.suppressions.as_ref().unwrap_or(&none);
+    let key = erasure::key_for(plan, &[(Table::Erasures, erasures), (Table::Suppressions, suppressions)])?;
+    let (kept, erased) = erasure::erase(resolved, erasures, key.as_ref())?;
+    let suppressed = erasure::named_people(&kept, suppressions, key.as_ref())?;
+    Ok((kept, erased, suppressed, key))
 }
 
 /// Records -> persons, keeping the previous published day's keys and the steward's overrides.
@@ -272,6 +303,41 @@ fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Resu
     };
     let ctx = identity::Context { previous: previous.as_ref(), overrides: &overrides, as_of: Some(plan.as_of.0) };
     identity::resolve_with(customers, &plan.identity, &ctx)
+}
+
+/// The audiences of the days campaigns look back on (`customer_key`, `campaign`, `group`,
+/// `day`: epoch day), from the published days among them.
+fn earlier_audiences(plan: &Plan, store: &Store) -> Result<DataFrame> {
+    let mut days = Vec::new();
+    for back in 1..=plan.campaign_lookback_days() as i64 {
+        let day = Day(plan.as_of.0 - chrono::Duration::days(back));
+        if let Some(lf) = store.scan_table(OutputTable::Audiences.name(), day)? {
+            let columns = [col("customer_key"), col("campaign"), col("group"), lit(day.epoch_days()).alias("day")];
+            days.push(lf.select(columns));
+        }
+    }
+    match days.is_empty() {
+        true => outputs::campaign_eval::no_earlier(),
+        false => io::collect(concat(days, UnionArgs::default()).map_err(|e| Error::internal("earlier audiences", e))?),
+    }
+}
+
+/// (customer_key, campaign) of the `earlier` entries within their campaign's cooldown.
+fn cooling_down(plan: &Plan, earlier: &DataFrame) -> Result<HashSet<(String, String)>> {
+    let fail = |e: PolarsError| Error::internal("earlier audiences", e);
+    let (key, name) = (
+        earlier.column("customer_key").and_then(|c| c.str()).map_err(fail)?,
+        earlier.column("campaign").and_then(|c| c.str()).map_err(fail)?,
+    );
+    let day = earlier.column("day").and_then(|c| c.i32()).map_err(fail)?;
+    let today = plan.as_of.epoch_days();
+    let cooldown = |n: &str| plan.campaigns.iter().find(|c| c.rule.name == n).map_or(0, |c| c.cooldown_days as i32);
+    Ok((0..earlier.height())
+        .filter_map(|i| match (key.get(i), name.get(i), day.get(i)) {
+            (Some(k), Some(n), Some(d)) if today - d < cooldown(n) => Some((k.to_string(), n.to_string())),
+            _ => None,
+        })
+        .collect())
 }
 
 /// What the global steps found: the statistics each person is compared with, every
@@ -302,7 +368,8 @@ fn build_tables(
     fitted: Fitted,
     key: Option<&privacy::Key>,
     erased: &erasure::Erased,
-) -> Result<(Tables, Outcome)> {
+    (reach, earlier): (&campaign::Reach, DataFrame),
+) -> Result<(Tables, Outcome, Vec<campaign::Counts>)> {
     let opts = write_options(plan);
     let Fitted { everyone, predictions, models } = fitted;
     let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
@@ -312,7 +379,7 @@ fn build_tables(
         catalogue: &executed.catalogue,
         buckets: executed.buckets,
     };
-    let scored = pipeline::score_pass::score_pass(plan, passed, &everyone, &predictions, &models, key, stage)?;
+    let scored = pipeline::score_pass::score_pass(plan, passed, &everyone, &predictions, &models, key, reach, stage)?;
     drop(predictions);
     // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {
@@ -321,6 +388,9 @@ fn build_tables(
     };
     let ((profiles, profile_columns, _), (tags, tag_columns, tag_rows)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
     let (recommendations, recommendation_columns, recommendation_rows) = staged(OutputTable::Recommendations)?;
+    let (audiences, audience_columns, audience_rows) = staged(OutputTable::Audiences)?;
+    let keys = executed.people.all()?.select([col("_key"), col("customer_key")]);
+    let campaign_eval = outputs::campaign_eval::build(earlier.lazy(), keys, executed.recent_orders.clone().lazy(), plan)?;
     // A table none of whose columns is read is held as its row count alone.
     let held =
         |df: DataFrame, columns_read: usize, rows: u64| if columns_read == 0 { DataFrame::empty_with_height(rows as usize) } else { df };
@@ -333,21 +403,25 @@ fn build_tables(
         profiles.select(profile_columns),
         tags.select(tag_columns),
         recommendations.clone().select(recommendation_columns),
+        audiences.select(audience_columns.clone()),
         s.segment_summary,
         s.model_eval,
         s.profile_changes,
         recommended_categories(recommendations.clone()),
         recommendations.filter(col("kind").eq(lit("sku")).and(col("rank").eq(lit(1u32)))).select([len().alias("n")]),
     ])?;
-    let [profiles, tags, recommendations, segment_summary, model_eval, profile_changes, recommended_categories, recommended]: [DataFrame;
-        8] = frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
+    let [profiles, tags, recommendations, audiences, segment_summary, model_eval, profile_changes, recommended_categories, recommended]: [DataFrame;
+        9] = frames.try_into().map_err(|_| Error::Internal("a plan was not executed".into()))?;
     let recommended_customers = recommended.column("n").ok().and_then(|c| c.get(0).ok()?.extract::<u64>()).unwrap_or(0);
     let (tags, recommendations) =
         (held(tags, tag_columns_read, tag_rows), held(recommendations, recommendation_columns_read, recommendation_rows));
+    let audiences = held(audiences, audience_columns.len(), audience_rows);
     let tables = Tables {
         profiles,
         tags,
         recommendations,
+        audiences,
+        campaign_eval,
         identity_map: executed.identity_map.clone(),
         segment_summary,
         model_eval,
@@ -360,7 +434,7 @@ fn build_tables(
     for (table, df) in tables.all() {
         tracing::info!(table = table.name(), rows = df.height(), "output computed");
     }
-    Ok((tables, models))
+    Ok((tables, models, scored.campaigns))
 }
 
 /// The categories in most customers' recommendations (the report's chart): `category`,

@@ -87,12 +87,24 @@ pub fn output_schemas(plan: &Plan) -> Result<Vec<(OutputTable, Schema)>> {
         predicted.with_column(hashed).map_err(|e| Error::internal("privacy columns", e))?;
     }
     let (p, s) = outputs::scored(plan, predicted.lazy(), &outcome)?;
+    let keys = df!("_key" => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("keys", e))?;
     let extra = [("_file", DataType::UInt32), ("_row", DataType::UInt32), ("reason", DataType::String)];
     let quarantine = outputs::quarantine::rows(Table::Customers, &[], empty(Table::Customers, &extra));
     let plans = [
         (OutputTable::Profiles, p.profiles),
         (OutputTable::Tags, p.tags),
         (OutputTable::Recommendations, outputs::recommendations::empty()?.lazy()),
+        (OutputTable::Audiences, outputs::audiences::empty(plan)?.lazy()),
+        (
+            OutputTable::CampaignEval,
+            outputs::campaign_eval::build(
+                outputs::campaign_eval::no_earlier()?.lazy(),
+                keys.lazy(),
+                outputs::campaign_eval::no_orders()?.lazy(),
+                plan,
+            )?
+            .lazy(),
+        ),
         (OutputTable::IdentityMap, outputs::identity_map::build(identity::identity_map(empty_resolved().lazy()))),
         (OutputTable::SegmentSummary, s.segment_summary),
         (OutputTable::ModelEval, s.model_eval),
@@ -172,6 +184,11 @@ fn check_expressions(plan: &Plan) -> Vec<ConfigIssue> {
     check_rules(&plan.segments, "segment", &mut lf, &mut issues);
     check_rules(&plan.lifecycle, "lifecycle_stage", &mut lf, &mut issues);
     check_rules(&plan.tags, "tags", &mut lf, &mut issues);
+    // Audiences see every profile column and `tag_<name>` per tag.
+    let tag_columns: Vec<Expr> = plan.tags.iter().map(|t| lit(false).alias(format!("tag_{}", t.name))).collect();
+    let mut lf = lf.with_columns(tag_columns);
+    let audiences: Vec<config::NamedExpr> = plan.campaigns.iter().map(|c| c.rule.clone()).collect();
+    check_rules(&audiences, "_audience", &mut lf, &mut issues);
     issues
 }
 

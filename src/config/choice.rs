@@ -244,6 +244,8 @@ closed!(
         Profiles = "profiles",
         Tags = "tags",
         Recommendations = "recommendations",
+        Audiences = "audiences",
+        CampaignEval = "campaign_eval",
         IdentityMap = "identity_map",
         SegmentSummary = "segment_summary",
         ModelEval = "model_eval",

@@ -126,6 +126,21 @@ impl Identity {
     }
 }
 
+/// One `[[campaigns]]` entry, resolved (`stages::campaign`).
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// Name, audience condition (`sql`, `expr`), labels and description.
+    pub rule: NamedExpr,
+    pub action: String,
+    pub channel: String,
+    pub control_share: f64,
+    pub response_days: u32,
+    pub cooldown_days: u32,
+    pub priority: i32,
+    pub exclusive: bool,
+    pub recommendations: usize,
+}
+
 /// `[privacy]`, resolved.
 #[derive(Clone, Debug, Default)]
 pub struct Privacy {
@@ -203,6 +218,8 @@ pub struct Plan {
     pub segments: Vec<NamedExpr>,
     pub lifecycle: Vec<NamedExpr>,
     pub tags: Vec<NamedExpr>,
+    /// In the order they are filled (priority, then config order).
+    pub campaigns: Vec<Campaign>,
     pub gates: Vec<Gate>,
     pub run: Run,
 }
@@ -250,6 +267,11 @@ fn default_memory_limit() -> u64 {
 }
 
 impl Plan {
+    /// Days of earlier audiences a run reads: the longest response window or cooldown.
+    pub fn campaign_lookback_days(&self) -> u32 {
+        self.campaigns.iter().map(|c| c.response_days.max(c.cooldown_days)).max().unwrap_or(0)
+    }
+
     /// How this run reads timestamps: in its time zone, from `earliest` to the day after the
     /// later of as-of and today (UTC). Rows after as-of but not after that wait for a later
     /// run (`after_as_of`); a backfill of a past day keeps them for the model's evaluation.
@@ -333,6 +355,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
     let segments = parse_named(&spec.segments, "segments", "when", &mut issues);
     let lifecycle = parse_named(&spec.lifecycle, "lifecycle", "when", &mut issues);
     let tags = parse_named(&spec.tags, "tags", "when", &mut issues);
+    let campaigns = resolve_campaigns(&spec.campaigns, spec.recommend.top_n, &mut issues);
     for (i, stage) in spec.report.funnel.iter().enumerate() {
         if !lifecycle.iter().any(|r| &r.name == stage) {
             issues.push(issue(&format!("report.funnel[{i}]"), format!("`{stage}` is not a [[lifecycle]] stage")));
@@ -362,6 +385,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Plan, Vec<ConfigIssue
         segments,
         lifecycle,
         tags,
+        campaigns,
         gates,
         run,
     };
@@ -412,6 +436,56 @@ fn check_numbers(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
     if spec.behavior.windows_days.iter().any(|&w| w == 0) {
         issues.push(issue("behavior.windows_days", "windows must be at least 1 day".to_string()));
     }
+}
+
+fn resolve_campaigns(specs: &[spec::CampaignSpec], top_n: usize, issues: &mut Vec<ConfigIssue>) -> Vec<Campaign> {
+    let rules: Vec<spec::RuleSpec> = specs
+        .iter()
+        .map(|c| spec::RuleSpec {
+            name: c.name.clone(),
+            when: c.audience.clone(),
+            description: c.description.clone(),
+            label: c.label.clone(),
+            label_zh: c.label_zh.clone(),
+        })
+        .collect();
+    let parsed = parse_named(&rules, "campaigns", "audience", issues);
+    let mut out = Vec::new();
+    for (i, c) in specs.iter().enumerate() {
+        let key = |k: &str| format!("campaigns[{i}].{k}");
+        for (k, v) in [("action", &c.action), ("channel", &c.channel)] {
+            if !is_identifier(v) {
+                issues.push(issue(&key(k), format!("`{v}` must be lower_snake_case")));
+            }
+        }
+        if !(c.control_share > 0.0 && c.control_share < 1.0) {
+            issues.push(issue(&key("control_share"), format!("must be between 0 and 1, got {}", c.control_share)));
+        }
+        if !(1..=365).contains(&c.response_days) {
+            issues.push(issue(&key("response_days"), format!("must be 1..=365, got {}", c.response_days)));
+        }
+        if c.cooldown_days.is_some_and(|d| d > 365) {
+            issues.push(issue(&key("cooldown_days"), "must be 0..=365".to_string()));
+        }
+        if c.recommendations > top_n {
+            issues.push(issue(&key("recommendations"), format!("at most recommend.top_n ({top_n}), got {}", c.recommendations)));
+        }
+        if let Some(rule) = parsed.iter().find(|r| r.key == key("audience")) {
+            out.push(Campaign {
+                rule: rule.clone(),
+                action: c.action.clone(),
+                channel: c.channel.clone(),
+                control_share: c.control_share,
+                response_days: c.response_days,
+                cooldown_days: c.cooldown_days.unwrap_or(c.response_days),
+                priority: c.priority,
+                exclusive: c.exclusive,
+                recommendations: c.recommendations,
+            });
+        }
+    }
+    out.sort_by_key(|c| c.priority); // stable: config order among equals
+    out
 }
 
 fn resolve_privacy(p: &spec::PrivacySpec, issues: &mut Vec<ConfigIssue>) -> Privacy {

@@ -36,6 +36,9 @@ pub struct PipelineSpec {
     pub tags: Vec<RuleSpec>,
     #[serde(default)]
     pub recommend: RecommendSpec,
+    /// Campaigns: who to contact with what, with a control group (`stages::campaign`).
+    #[serde(default)]
+    pub campaigns: Vec<CampaignSpec>,
     #[serde(default)]
     pub privacy: PrivacySpec,
     #[serde(default)]
@@ -314,6 +317,48 @@ fn default_event_types() -> Vec<String> {
 
 fn default_windows() -> Vec<u32> {
     vec![7, 30, 90]
+}
+
+/// One `[[campaigns]]` entry, as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub label: Option<String>,
+    pub label_zh: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// SQL condition over profile columns (and `tag_<name>` for every tag).
+    pub audience: String,
+    /// What is done to the treatment group (free code, e.g. `win_back_coupon`).
+    pub action: String,
+    /// How they are contacted (`sms`, `wechat`, `email`, `app_push`, ...).
+    pub channel: String,
+    /// Share of the audience left out as the control group.
+    #[serde(default = "default_control_share")]
+    pub control_share: f64,
+    /// A paid order within this many days after the campaign day counts as a response.
+    #[serde(default = "default_response_days")]
+    pub response_days: u32,
+    /// A customer who entered the campaign (either group) fewer than this many days ago is not
+    /// entered again; default: `response_days` (so one person's responses fall in one window).
+    pub cooldown_days: Option<u32>,
+    /// Campaigns are filled in ascending priority (ties: config order).
+    #[serde(default)]
+    pub priority: i32,
+    /// Whether a customer in this campaign may be in no other campaign of the day.
+    #[serde(default = "default_true")]
+    pub exclusive: bool,
+    /// The customer's top N recommended skus go with each audience row (0: none).
+    #[serde(default)]
+    pub recommendations: usize,
+}
+
+fn default_control_share() -> f64 {
+    0.1
+}
+
+fn default_response_days() -> u32 {
+    14
 }
 
 /// `[recommend]`: the nightly `recommendations` table (the method: `stages::recommend`).

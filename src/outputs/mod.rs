@@ -3,6 +3,8 @@
 //! dictionary and the publish list are derived from here, so a new table is one module and
 //! one `OutputTable` variant, and a new column is one edit in its table's module.
 
+pub mod audiences;
+pub mod campaign_eval;
 pub mod identity_map;
 pub mod model_eval;
 pub mod profile_changes;
@@ -40,6 +42,8 @@ pub fn doc(table: OutputTable) -> TableDoc {
         OutputTable::Profiles => profiles::DOC,
         OutputTable::Tags => tags::DOC,
         OutputTable::Recommendations => recommendations::DOC,
+        OutputTable::Audiences => audiences::DOC,
+        OutputTable::CampaignEval => campaign_eval::DOC,
         OutputTable::IdentityMap => identity_map::DOC,
         OutputTable::SegmentSummary => segment_summary::DOC,
         OutputTable::ModelEval => model_eval::DOC,
@@ -129,6 +133,8 @@ pub struct Tables {
     pub profiles: DataFrame,
     pub tags: DataFrame,
     pub recommendations: DataFrame,
+    pub audiences: DataFrame,
+    pub campaign_eval: DataFrame,
     pub identity_map: DataFrame,
     pub segment_summary: DataFrame,
     pub model_eval: DataFrame,
@@ -148,6 +154,8 @@ impl Tables {
             OutputTable::Profiles => &self.profiles,
             OutputTable::Tags => &self.tags,
             OutputTable::Recommendations => &self.recommendations,
+            OutputTable::Audiences => &self.audiences,
+            OutputTable::CampaignEval => &self.campaign_eval,
             OutputTable::IdentityMap => &self.identity_map,
             OutputTable::SegmentSummary => &self.segment_summary,
             OutputTable::ModelEval => &self.model_eval,

@@ -43,6 +43,9 @@ pub struct Plans {
     /// Each person's paid purchases per sku, and what they bought in the 28 days after as-of
     /// (`bought`; none for bucket `B`).
     pub bought: Option<LazyFrame>,
+    /// The paid orders of the last days campaigns look back (`_key`, `day`: epoch day,
+    /// `net_amount`), for `campaign_eval` (none for bucket `B`, or without campaigns).
+    pub recent_orders: Option<LazyFrame>,
 }
 
 /// The reason of a routed row that reached no person in `table`.
@@ -88,8 +91,14 @@ impl Routes {
         let end = plan.as_of.end_lit();
         let rejected = b == self.buckets;
         let mut kept = BTreeMap::new();
-        let mut plans =
-            Plans { profile: DataFrame::empty().lazy(), newest_after: None, counts: Vec::new(), quarantine: Vec::new(), bought: None };
+        let mut plans = Plans {
+            profile: DataFrame::empty().lazy(),
+            newest_after: None,
+            counts: Vec::new(),
+            quarantine: Vec::new(),
+            bought: None,
+            recent_orders: None,
+        };
         if b == self.buckets + 1 {
             for table in FACT_TABLES {
                 let rows =
@@ -161,6 +170,12 @@ impl Routes {
         };
         plans.profile = per_person(&inputs, orders_after.clone(), plan);
         plans.bought = Some(bought);
+        let lookback = plan.campaign_lookback_days() as i32;
+        if lookback > 0 {
+            let day = col("order_ts").dt().date().cast(DataType::Int32);
+            let recent = day.clone().gt(lit(plan.as_of.epoch_days() - lookback)).and(col("status").eq(lit("paid")));
+            plans.recent_orders = Some(orders.clone().filter(recent).select([col("_key"), day.alias("day"), col("net_amount")]));
+        }
         plans.newest_after = Some(predict::newest_after(orders_after, plan));
         Ok(plans)
     }

@@ -33,6 +33,8 @@ pub struct Executed {
     pub bought: Buckets,
     /// Every sku bought: `sku`, `category`, `buyers` in the trend window (`stages::recommend`).
     pub catalogue: DataFrame,
+    /// Every person's paid orders of the days campaigns look back (`bucket::Plans::recent_orders`).
+    pub recent_orders: DataFrame,
     /// How many people there are.
     pub persons: usize,
     /// The newest paid purchase day after as-of, if any (the holdout's end).
@@ -150,6 +152,7 @@ pub fn execute(
         people: passed.people,
         bought: passed.bought,
         catalogue: passed.catalogue,
+        recent_orders: passed.recent_orders,
         persons: passed.persons,
         newest_after: passed.newest_after.and_then(Day::from_epoch_days),
         identity_map: io::collect(outputs::identity_map::build(id_map.lazy()))?,
@@ -274,6 +277,7 @@ struct Passed {
     people: Buckets,
     bought: Buckets,
     catalogue: DataFrame,
+    recent_orders: DataFrame,
     persons: usize,
     newest_after: Option<i32>,
     /// Per fact table the counts of every bucket, one row each.
@@ -289,6 +293,7 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
     let (dir, bought_dir) = (work.join("people"), work.join("bought"));
     let (mut persons, mut schema, mut bought_schema) = (0, None, None);
     let mut skus: Vec<DataFrame> = Vec::new();
+    let mut recent_orders: Vec<LazyFrame> = Vec::new();
     let trend_from = lit(plan.as_of.epoch_days() - crate::stages::recommend::TREND_DAYS + 1);
     let mut newest_after: Option<i32> = None;
     let mut counts: BTreeMap<Table, DataFrame> = BTreeMap::new();
@@ -298,6 +303,7 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
         let mut frames = vec![p.profile];
         frames.extend(p.newest_after.clone());
         frames.extend(p.bought.clone());
+        frames.extend(p.recent_orders.clone());
         frames.extend(p.counts.iter().map(|(_, lf)| lf.clone()));
         frames.extend(p.quarantine.iter().map(|(_, lf)| lf.clone()));
         let mut out = io::collect_all(frames)?.into_iter();
@@ -318,6 +324,9 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
             skus.push(io::collect(by_sku)?);
             io::parquet::write_part(&mut bought, &bought_dir.join(format!("_b={b}")).join("bought.parquet"))?;
             bought_schema.get_or_insert_with(|| bought.schema().clone());
+            if p.recent_orders.is_some() {
+                recent_orders.push(next()?.lazy());
+            }
         }
         for (table, _) in &p.counts {
             let df = next()?;
@@ -344,6 +353,10 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
         people: Buckets { dir, schema },
         bought: Buckets { dir: bought_dir, schema: bought_schema },
         catalogue: io::collect(skus)?,
+        recent_orders: match recent_orders.is_empty() {
+            true => outputs::campaign_eval::no_orders()?,
+            false => io::collect(concat(recent_orders, UnionArgs::default()).map_err(|e| Error::internal("recent orders", e))?)?,
+        },
         persons,
         newest_after,
         counts,

@@ -47,7 +47,7 @@ pub fn kept_columns(table: Table) -> &'static [&'static str] {
         Table::Events => &["event_ts", "event_type"],
         Table::SocialInteractions => &["ts", "platform", "action", "followers"],
         Table::Feedback => &["ts", "kind", "rating", "nps", "text", "topic"],
-        Table::Customers | Table::Erasures => &[],
+        Table::Customers | Table::Erasures | Table::Suppressions => &[],
     }
 }
 

@@ -11,14 +11,14 @@ use crate::error::{Error, Result};
 use crate::io;
 use crate::outputs::{self, Staged};
 use crate::stages::predict::Outcome;
-use crate::stages::privacy;
 use crate::stages::recommend::Catalogue;
+use crate::stages::{campaign, privacy};
 use crate::store::manifest::FileEntry;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
 /// The tables written bucket by bucket.
-pub const BY_BUCKET: [OutputTable; 3] = [OutputTable::Profiles, OutputTable::Tags, OutputTable::Recommendations];
+pub const BY_BUCKET: [OutputTable; 4] = [OutputTable::Profiles, OutputTable::Tags, OutputTable::Recommendations, OutputTable::Audiences];
 
 pub struct Scored {
     pub staged: BTreeMap<OutputTable, Staged>,
@@ -26,6 +26,8 @@ pub struct Scored {
     pub holdout: DataFrame,
     /// `model_eval`'s rows of the recommendations (`outputs::model_eval::recommendations`).
     pub recommendations_checked: DataFrame,
+    /// Per campaign, the audiences' counts over every bucket.
+    pub campaigns: Vec<campaign::Counts>,
 }
 
 /// What the score pass reads of the bucket pass: every bucket's per-person columns and
@@ -39,7 +41,9 @@ pub struct Passed<'a> {
 
 /// Score every bucket of `people` and stage its parts with `stage(table, bucket, rows)`.
 /// `everyone`: the statistics of `global::everyone`; `predictions`: the models' columns of
-/// every person (`global::models`); `key`: the privacy key, when fields are hashed.
+/// every person (`global::models`); `key`: the privacy key, when fields are hashed; `reach`:
+/// who campaigns may not select today.
+#[allow(clippy::too_many_arguments)]
 pub fn score_pass(
     plan: &Plan,
     passed: Passed,
@@ -47,6 +51,7 @@ pub fn score_pass(
     predictions: &DataFrame,
     outcome: &Outcome,
     key: Option<&privacy::Key>,
+    reach: &campaign::Reach,
     mut stage: impl FnMut(OutputTable, u32, &DataFrame) -> Result<FileEntry>,
 ) -> Result<Scored> {
     let Passed { people, bought, buckets, .. } = passed;
@@ -56,6 +61,7 @@ pub fn score_pass(
     let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
     let mut holdout: Option<DataFrame> = None;
     let mut checked = Vec::new();
+    let mut campaigns: Vec<campaign::Counts> = Vec::new();
     for b in 0..buckets {
         let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
         let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
@@ -68,7 +74,13 @@ pub fn score_pass(
         let recommendations =
             outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)?;
         checked.extend(recommendations.checked);
-        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows]) {
+        let (audiences, counts) = outputs::audiences::build(&profiles, &recommendations.rows, plan, reach)?;
+        campaigns.resize_with(counts.len(), Default::default);
+        for (all, bucket) in campaigns.iter_mut().zip(&counts) {
+            all.campaign.clone_from(&bucket.campaign);
+            all.add(bucket);
+        }
+        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows, audiences]) {
             // Buckets without rows write no part, unless the table would have none at all.
             let none_yet = !staged.contains_key(&table);
             if df.height() > 0 || (b + 1 == buckets && none_yet) {
@@ -85,7 +97,7 @@ pub fn score_pass(
         }
     }
     let holdout = holdout.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
-    Ok(Scored { staged, holdout, recommendations_checked: outputs::model_eval::recommendations(&checked)? })
+    Ok(Scored { staged, holdout, recommendations_checked: outputs::model_eval::recommendations(&checked)?, campaigns })
 }
 
 /// The skus everyone bought (`sku`, `category`, `buyers`, sorted by sku) as the recommender

@@ -10,6 +10,7 @@ use crate::config::Plan;
 use crate::day::Day;
 use crate::error::{ConfigIssue, Error, Result};
 use crate::io::{self, scan::InputFile};
+use crate::schema::Table;
 use crate::store::Accounting;
 use polars::prelude::*;
 use serde::Serialize;
@@ -55,10 +56,10 @@ impl Requests {
     }
 }
 
-/// Read the `erasures` table. Requests dated after `until` (a run's as-of) wait for a later
-/// run. A request that names neither a record nor a hash is quarantined (and logged: a
-/// request not applied must be seen).
-pub fn requests(ing: &Ingested, until: Day) -> Result<Requests> {
+/// Read the `erasures` table (or `suppressions`, named the same way). Requests dated after
+/// `until` (a run's as-of) wait for a later run. A request that names neither a record nor a
+/// hash is quarantined (and logged: a request not applied must be seen).
+pub fn requests(ing: &Ingested, table: Table, until: Day) -> Result<Requests> {
     let text = |c: &str| col(c).str().strip_chars(lit(NULL)).str().to_lowercase();
     let until = col("requested_at").lt(until.end_lit());
     let by_id = col("source").is_not_null().and(col("source_customer_id").is_not_null());
@@ -94,7 +95,7 @@ pub fn requests(ing: &Ingested, until: Day) -> Result<Requests> {
         ..Default::default()
     };
     if accounting.quarantined > 0 {
-        tracing::warn!(requests = accounting.quarantined, "erasure requests that cannot be applied are in quarantine");
+        tracing::warn!(table = table.name(), requests = accounting.quarantined, "requests that cannot be applied are in quarantine");
     }
     let (phones, emails) = (hashes("phone_hmac")?, hashes("email_hmac")?);
     Ok(Requests { ids, phones, emails, accounting, rejected: ing.quarantine.clone(), unnamed, files: ing.files.clone() })
@@ -147,6 +148,17 @@ pub fn named(records: &DataFrame, requests: &Requests, key: Option<&Key>) -> Res
         .collect())
 }
 
+/// The `customer_key`s of the people any of whose resolved `records` a request names
+/// (`suppressions` name people as `erasures` do).
+pub fn named_people(records: &DataFrame, requests: &Requests, key: Option<&Key>) -> Result<HashSet<String>> {
+    if requests.len() == 0 {
+        return Ok(HashSet::new());
+    }
+    let named = named(records, requests, key)?;
+    let keys = records.column("customer_key").and_then(|c| c.str()).map_err(|e| Error::internal("requests", e))?;
+    Ok(keys.iter().zip(named.iter()).filter_map(|(k, n)| if n == Some(true) { k.map(str::to_string) } else { None }).collect())
+}
+
 /// Split the resolved records (`_key`: person) into the kept ones and the records of every
 /// person a request names.
 pub fn erase(resolved: DataFrame, requests: &Requests, key: Option<&Key>) -> Result<(DataFrame, Erased)> {
@@ -173,17 +185,17 @@ pub fn erase(resolved: DataFrame, requests: &Requests, key: Option<&Key>) -> Res
     Ok((kept, Erased { records, report }))
 }
 
-/// The privacy key when the run needs one: to hash profile fields, or to match requests that
-/// name a phone or an email by its hash.
-pub fn key_for(plan: &Plan, requests: &Requests) -> Result<Option<Key>> {
+/// The privacy key when the run needs one: to hash profile fields, or to match requests (of
+/// `erasures`, `suppressions`) that name a phone or an email by its hash.
+pub fn key_for(plan: &Plan, requests: &[(Table, &Requests)]) -> Result<Option<Key>> {
     if !plan.privacy.hash_fields.is_empty() {
         return super::privacy::key(&plan.privacy).map(Some);
     }
-    if requests.need_key() {
+    if let Some((table, _)) = requests.iter().find(|(_, r)| r.need_key()) {
         return super::privacy::key(&plan.privacy).map(Some).map_err(|e| match e {
             Error::Config { file, mut issues } => {
                 issues.push(ConfigIssue {
-                    key: "tables.erasures".into(),
+                    key: format!("tables.{}", table.name()),
                     message: "requests name phones or emails by their HMAC: the privacy key is needed to match them".into(),
                 });
                 Error::Config { file, issues }

@@ -2,6 +2,7 @@
 //! privacy, history and gates. Each is one job over lazy frames or a materialised profile;
 //! wiring them together is `pipeline`'s, publishing is `store`'s.
 
+pub mod campaign;
 pub mod clean;
 pub mod erasure;
 pub mod features;
