@@ -550,6 +550,7 @@ fn write(
         segment_summary: &tables.segment_summary,
         recommended_customers: tables.recommended_customers,
         recommended_categories: &tables.recommended_categories,
+        campaign_eval: &tables.campaign_eval,
         accounting,
         gates,
         previous: store.previous_day(plan.as_of),

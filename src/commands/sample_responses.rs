@@ -51,7 +51,13 @@ pub fn respond(plan: &Plan, uplift: f64, seed: u64) -> Result<String> {
         }
         let when = start + Duration::days(rng.gen_range(1..=spec.response_days as i64)) + Duration::minutes(rng.gen_range(9 * 60..22 * 60));
         let amount = (rng.gen_range(4.0f64..5.5)).exp();
-        orders.push(src, format!("RSP-{day}-{:06}", orders.order_id.len()), cid, crate::sample::micros(when), (amount * 100.0).round() / 100.0);
+        orders.push(
+            src,
+            format!("RSP-{day}-{:06}", orders.order_id.len()),
+            cid,
+            crate::sample::micros(when),
+            (amount * 100.0).round() / 100.0,
+        );
     }
     let n = orders.order_id.len();
     let folder = plan.input_root.join("orders");

@@ -150,7 +150,7 @@ const COLUMNS: &[ColumnDoc] = &[
     ("control_response_rate", "control_responders / control_customers.", SHARE, ""),
     ("control_revenue_per_customer", "Net amount of the group's paid orders in the window / its customers.", MONEY, ""),
     ("lift", "treatment_response_rate - control_response_rate (null without both groups).", SHARE, ""),
-    ("lift_low", "Lower end of the lift's 95 % interval (normal approximation, unpooled variances).", SHARE, ""),
+    ("lift_low", "Lower end of the lift's 95 % interval (Newcombe's hybrid score interval from each rate's Wilson interval).", SHARE, ""),
     ("lift_high", "Upper end of the lift's 95 % interval.", SHARE, ""),
     ("incremental_revenue", "treatment_customers x (treatment - control revenue per customer).", MONEY, ""),
     ("incremental_revenue_low", "Lower end of its 95 % interval (Welch's standard error).", MONEY, ""),

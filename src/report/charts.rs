@@ -100,6 +100,48 @@ pub fn share_bars(categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<
     })
 }
 
+/// One horizontal bar per category (first at the top) with its interval drawn across it;
+/// values and intervals are shares 0..1 shown as percentages.
+pub fn bars_with_intervals(categories: &[String], values: &[f64], intervals: &[(f64, f64)]) -> Result<String> {
+    let n = categories.len();
+    let height = 60 + 40 * n as u32;
+    let max = values.iter().chain(intervals.iter().map(|i| &i.1)).fold(0.0_f64, |a, b| a.max(*b)).max(0.01) * 1.1;
+    svg(height, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0.0..max, categories_axis(n))
+            .map_err(fail)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if *i < n => categories[n - 1 - *i].clone(),
+                _ => String::new(),
+            })
+            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(fail)?;
+        let bars = values.iter().enumerate().map(|(i, v)| {
+            let row = n - 1 - i;
+            let mut r =
+                Rectangle::new([(0.0, SegmentValue::Exact(row)), (*v, SegmentValue::Exact(row + 1))], [BLUE, ORANGE][i % 2].filled());
+            r.set_margin(8, 8, 0, 0);
+            r
+        });
+        chart.draw_series(bars).map_err(fail)?;
+        let whiskers = intervals.iter().enumerate().map(|(i, (lo, hi))| {
+            let row = SegmentValue::CenterOf(n - 1 - i);
+            PathElement::new(vec![(lo.max(0.0), row.clone()), (*hi, row)], GREY.stroke_width(2))
+        });
+        chart.draw_series(whiskers).map_err(fail)?;
+        Ok(())
+    })
+}
+
 /// A grid of cells: `x` categories left to right, `y` categories bottom to top; each cell
 /// `(x, y, shade 0..1, text)` is filled from white to blue by its shade and shows its text.
 /// Long `x` names are written vertically.

@@ -39,6 +39,8 @@ pub struct Day<'a> {
     /// Customers with recommendations, and the categories recommended most.
     pub recommended_customers: u64,
     pub recommended_categories: &'a DataFrame,
+    /// The day's `campaign_eval` rows.
+    pub campaign_eval: &'a DataFrame,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
     /// The published day the migrations compare with.
@@ -47,7 +49,7 @@ pub struct Day<'a> {
 
 #[derive(Serialize)]
 struct Chart {
-    id: &'static str,
+    id: String,
     title: String,
     svg: String,
     caption: String,
@@ -111,6 +113,14 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("after_as_of", "after as-of", "晚于日期"),
     ("erased", "erased", "已删除"),
     ("no_purchase", "No purchase", "未购买"),
+    ("campaign", "Campaign", "营销活动"),
+    ("treatment", "treatment", "实验组"),
+    ("control", "control (not contacted)", "对照组（未触达）"),
+    ("final", "final", "最终"),
+    ("partial", "so far", "进行中"),
+    ("campaign_caption", "Share of each group with a paid order in the response window after the campaign day, with its 95 % interval. Lift (treatment − control) and its 95 % interval:", "活动日后响应窗口内有付款订单的客户比例及其95%区间。提升（实验组−对照组）及其95%区间："),
+    ("incremental_revenue", "incremental revenue", "增量收入"),
+    ("points", "pts", "个百分点"),
 ];
 
 fn words(locale: Locale) -> BTreeMap<&'static str, &'static str> {
@@ -173,7 +183,8 @@ pub fn render(day: &Day) -> Result<String> {
 fn charts_of(day: &Day, w: &BTreeMap<&str, &str>, clv: &[f64]) -> Result<Vec<Chart>> {
     let plan = day.plan;
     let locale = plan.locale;
-    let chart = |id, title: &str, svg: String, caption: &str| Chart { id, title: title.into(), svg, caption: caption.into() };
+    let chart =
+        |id: &str, title: &str, svg: String, caption: &str| Chart { id: id.into(), title: title.into(), svg, caption: caption.into() };
     let mut list = Vec::new();
 
     // Segments by size, largest first.
@@ -222,7 +233,52 @@ fn charts_of(day: &Day, w: &BTreeMap<&str, &str>, clv: &[f64]) -> Result<Vec<Cha
     };
     list.push(chart("alive", w["alive"], alive_svg, w["alive_caption"]));
     list.push(recommendations(day, w)?);
+    list.extend(campaigns(day, w)?);
     Ok(list)
+}
+
+/// Per campaign its newest evaluated day (the newest final one, else the newest running one):
+/// both groups' response rates with their Wilson intervals; the lift in the caption.
+fn campaigns(day: &Day, w: &BTreeMap<&str, &str>) -> Result<Vec<Chart>> {
+    let eval = day.campaign_eval;
+    let (names, days, status) = (strs(eval, "campaign"), strs(eval, "campaign_day"), strs(eval, "status"));
+    let number = |c: &str| f64s(eval, c);
+    let (tc, tr, cc, cr) =
+        (number("treatment_customers")?, number("treatment_responders")?, number("control_customers")?, number("control_responders")?);
+    let (lift, low, high, revenue) = (number("lift")?, number("lift_low")?, number("lift_high")?, number("incremental_revenue")?);
+    let mut charts = Vec::new();
+    for (c, campaign) in day.plan.campaigns.iter().enumerate() {
+        let rows = (0..eval.height()).filter(|&i| names[i].as_deref() == Some(campaign.rule.name.as_str()));
+        // Newest final first, else newest: rows are by day within a campaign.
+        let Some(i) = rows.clone().filter(|&i| status[i].as_deref() == Some("final")).last().or_else(|| rows.last()) else { continue };
+        let groups = [(w["treatment"], tc[i], tr[i]), (w["control"], cc[i], cr[i])];
+        let present: Vec<_> = groups.iter().filter(|(_, n, _)| n.unwrap_or(0.0) > 0.0).collect();
+        let categories: Vec<String> = present.iter().map(|(name, n, _)| format!("{name} ({})", thousands(n.unwrap_or(0.0)))).collect();
+        let rates: Vec<f64> = present.iter().map(|(_, n, r)| r.unwrap_or(0.0) / n.unwrap_or(1.0)).collect();
+        let intervals: Vec<(f64, f64)> =
+            present.iter().map(|(_, n, r)| crate::stages::campaign::wilson(r.unwrap_or(0.0) as u64, n.unwrap_or(1.0) as u64)).collect();
+        let state = w[status[i].as_deref().unwrap_or("partial")];
+        let title =
+            format!("{}: {} ({}, {state})", w["campaign"], campaign.rule.label(day.plan.locale), days[i].clone().unwrap_or_default());
+        let points = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{:+.1}", v * 100.0));
+        let caption = format!(
+            "{} {} {} [{}, {}]; {} {}.",
+            w["campaign_caption"],
+            points(lift[i]),
+            w["points"],
+            points(low[i]),
+            points(high[i]),
+            w["incremental_revenue"],
+            revenue[i].map_or_else(|| "–".to_string(), thousands)
+        );
+        charts.push(Chart {
+            id: format!("campaign-{}", c + 1),
+            title,
+            svg: charts::bars_with_intervals(&categories, &rates, &intervals)?,
+            caption,
+        });
+    }
+    Ok(charts)
 }
 
 /// The categories recommended to most customers, as shares of the customers with
@@ -245,7 +301,7 @@ fn recommendations(day: &Day, w: &BTreeMap<&str, &str>) -> Result<Chart> {
     } else {
         charts::share_bars(&names, &[(w["recommended_share"], shares)])?
     };
-    Ok(Chart { id: "recommendations", title: w["recommendations"].into(), svg, caption })
+    Ok(Chart { id: "recommendations".into(), title: w["recommendations"].into(), svg, caption })
 }
 
 /// Personas: the summary's cluster rows (numbered by size, so largest first).

@@ -155,10 +155,12 @@ impl Answer {
 /// z of a two-sided 95 % interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
 
-/// Treatment against control: the lift in response rate with its 95 % interval (normal
-/// approximation with unpooled variances, as for a difference of two proportions), and the
-/// incremental revenue (treatment's customers times the difference in revenue per customer)
-/// with its 95 % interval (Welch's standard error of the difference of means).
+/// Treatment against control: the lift in response rate with its 95 % interval (Newcombe's
+/// hybrid score interval for a difference of two proportions, from each rate's Wilson
+/// interval: unlike the normal approximation it stays inside -1..1 and does not shrink to a
+/// point when a small group's rate is 0 or 1), and the incremental revenue (treatment's
+/// customers times the difference in revenue per customer) with its 95 % interval (Welch's
+/// standard error of the difference of means).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Effect {
     pub lift: f64,
@@ -169,18 +171,26 @@ pub struct Effect {
     pub incremental_revenue_high: f64,
 }
 
+/// The Wilson score interval of `successes` of `n` (n > 0).
+pub fn wilson(successes: u64, n: u64) -> (f64, f64) {
+    let (n, p, z2) = (n as f64, successes as f64 / n as f64, Z95 * Z95);
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    (centre - half, centre + half)
+}
+
 /// None unless both groups have customers.
 pub fn effect(treatment: &Answer, control: &Answer) -> Option<Effect> {
     let (pt, pc) = (treatment.rate()?, control.rate()?);
-    let (nt, nc) = (treatment.customers as f64, control.customers as f64);
+    let ((lt, ut), (lc, uc)) = (wilson(treatment.responders, treatment.customers), wilson(control.responders, control.customers));
     let lift = pt - pc;
-    let se = (pt * (1.0 - pt) / nt + pc * (1.0 - pc) / nc).sqrt();
+    let (nt, nc) = (treatment.customers as f64, control.customers as f64);
     let per_customer = treatment.revenue_per_customer()? - control.revenue_per_customer()?;
     let revenue_se = (treatment.revenue_variance / nt + control.revenue_variance / nc).sqrt();
     Some(Effect {
         lift,
-        lift_low: lift - Z95 * se,
-        lift_high: lift + Z95 * se,
+        lift_low: lift - ((pt - lt).powi(2) + (uc - pc).powi(2)).sqrt(),
+        lift_high: lift + ((ut - pt).powi(2) + (pc - lc).powi(2)).sqrt(),
         incremental_revenue: nt * per_customer,
         incremental_revenue_low: nt * (per_customer - Z95 * revenue_se),
         incremental_revenue_high: nt * (per_customer + Z95 * revenue_se),
@@ -241,19 +251,29 @@ mod tests {
 
     #[test]
     fn lift_and_interval_by_hand() {
-        // Treatment 30 of 100 responded, control 10 of 50: lift 0.1,
-        // se = sqrt(0.3*0.7/100 + 0.2*0.8/50) = sqrt(0.0021 + 0.0032) = 0.072801,
-        // interval 0.1 -+ 1.959964 * 0.072801 = -0.042686 .. 0.242686.
+        // Treatment 30 of 100 responded, control 10 of 50: lift 0.1. Wilson (z = 1.959964,
+        // z^2 = 3.841459): 30/100 -> centre 0.319207/1.038415 = 0.307399, half 1.887458 x
+        // sqrt(0.0021 + 0.000096) = 0.088448: 0.218951..0.395847; 10/50 -> centre
+        // 0.238415/1.076829 = 0.221404, half 1.820127 x sqrt(0.0032 + 0.000384) = 0.108967:
+        // 0.112437..0.330371. Newcombe: 0.1 - sqrt(0.081049^2 + 0.130371^2) = -0.053512,
+        // 0.1 + sqrt(0.095847^2 + 0.087563^2) = 0.229823.
         // Revenue 1000 (variance 400) vs 300 (variance 100): per customer 10 vs 6, so
-        // incremental 100 * 4 = 400; se = sqrt(400/100 + 100/50) = 2.449490,
-        // 100 * (4 -+ 4.800912) = -80.091 .. 880.091.
+        // incremental 100 x 4 = 400; se = sqrt(400/100 + 100/50) = 2.449490,
+        // 100 x (4 -+ 4.800912) = -80.091 .. 880.091.
         let t = Answer { customers: 100, responders: 30, revenue: 1000.0, revenue_variance: 400.0 };
         let c = Answer { customers: 50, responders: 10, revenue: 300.0, revenue_variance: 100.0 };
         let e = effect(&t, &c).unwrap();
-        let close = |a: f64, b: f64| (a - b).abs() < 1e-3;
-        assert!(close(e.lift, 0.1) && close(e.lift_low, -0.042686) && close(e.lift_high, 0.242686), "{e:?}");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-5;
+        let (l, u) = wilson(30, 100);
+        assert!(close(l, 0.218951) && close(u, 0.395847), "{l} {u}");
+        assert!(close(e.lift, 0.1) && close(e.lift_low, -0.053512) && close(e.lift_high, 0.229823), "{e:?}");
         assert!(close(e.incremental_revenue, 400.0), "{e:?}");
-        assert!(close(e.incremental_revenue_low, -80.091) && close(e.incremental_revenue_high, 880.091), "{e:?}");
+        assert!((e.incremental_revenue_low + 80.091).abs() < 1e-3 && (e.incremental_revenue_high - 880.091).abs() < 1e-3, "{e:?}");
+        // Groups of one, 1 of 1 against 0 of 1: Wilson 1/(1 + z^2) = 0.206549..1 and
+        // 0..0.793451, so the lift 1 has the interval 1 - sqrt(2 x 0.793451^2) = -0.122109 .. 1.
+        let one = |r| Answer { customers: 1, responders: r, ..Default::default() };
+        let e = effect(&one(1), &one(0)).unwrap();
+        assert!(close(e.lift, 1.0) && close(e.lift_low, -0.122109) && close(e.lift_high, 1.0), "{e:?}");
         assert_eq!(effect(&t, &Answer::default()), None);
     }
 }

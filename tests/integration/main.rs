@@ -3,6 +3,7 @@
 mod accounting;
 mod analysts;
 mod bad_input;
+mod campaigns;
 mod commands;
 mod config_edit;
 mod determinism;

@@ -183,7 +183,8 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
         "110101199202020025",
         "Ghost", // the name on a quarantined record
     ];
-    for table in ["profiles", "tags", "identity_map", "segment_summary", "model_eval", "profile_changes", "quarantine"] {
+    use portrait::config::Closed;
+    for table in portrait::config::OutputTable::ALL.iter().map(|t| t.name()) {
         let df = crate::util::table(&out, table);
         for c in df.columns() {
             if let Ok(values) = c.cast(&polars::prelude::DataType::String) {
@@ -194,7 +195,10 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
         }
     }
     // Asked to hash phones and emails: the key comes from the environment, missing key exit 78.
-    let config = pipeline_with(dir.path(), "[privacy]\nhash_fields = [\"phone\", \"email\"]\nkey_env = \"PORTRAIT_TEST_KEY\"\n");
+    // With a campaign for everyone who consented (P1, P2), to see its audience's contact columns.
+    let everyone = "[[campaigns]]\nname = \"hello\"\naudience = \"basic_marketing_opt_in\"\naction = \"hello\"\nchannel = \"sms\"\n";
+    let config =
+        pipeline_with(dir.path(), &format!("[privacy]\nhash_fields = [\"phone\", \"email\"]\nkey_env = \"PORTRAIT_TEST_KEY\"\n{everyone}"));
     let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&tiny()), "--output", s(&dir.path().join("o2"))]);
     assert_eq!(o.code, 78, "{}", o.stderr);
     assert!(o.stderr.contains("PORTRAIT_TEST_KEY"), "{}", o.stderr);
@@ -213,6 +217,13 @@ fn personal_data_never_in_clear_and_hashed_with_a_key_when_asked() {
         p1.s("basic_email_hmac"),
         Some(portrait::stages::privacy::hmac_hex(b"correct horse battery staple, 2026", "alice@example.com"))
     );
+    use polars::prelude::ChunkCompareEq;
+    // Campaign audiences carry the contact hashes, never the contact data (P1 is in one).
+    let audiences = crate::util::table(&dir.path().join("o2"), "audiences");
+    let p1 = audiences.filter(&audiences.column("customer_key").unwrap().str().unwrap().equal(keys["crm:C1"].as_str())).unwrap();
+    assert_eq!(p1.height(), 1, "{audiences}");
+    let phone = p1.column("phone_hmac").unwrap().str().unwrap().get(0).map(str::to_string);
+    assert_eq!(phone, Some(portrait::stages::privacy::hmac_hex(b"correct horse battery staple, 2026", "+8613800000001")));
 }
 
 #[test]
