@@ -95,7 +95,12 @@ fn erase_day(plan: &Plan, store: &Store, erase_id: &str, day: Day, named: &DataF
         for e in &parts {
             let df = io::parquet::read(&store.root.join(&e.path))?;
             let kept = if df.schema().contains("customer_key") {
-                io::collect(df.clone().lazy().join(keys.clone().lazy(), by_key(), by_key(), JoinArgs::new(JoinType::Anti)))?
+                let mut kept = df.clone().lazy().join(keys.clone().lazy(), by_key(), by_key(), JoinArgs::new(JoinType::Anti));
+                // identity_review: the other record of a pair may be theirs too.
+                if df.schema().contains("other_customer_key") {
+                    kept = kept.join(keys.clone().lazy(), [col("other_customer_key")], by_key(), JoinArgs::new(JoinType::Anti));
+                }
+                io::collect(kept)?
             } else if table == OutputTable::Quarantine.name() {
                 erasure::without_erased(df.clone(), &records)?.0
             } else {

@@ -104,7 +104,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
 
     let (customers, mut ingested) = read_customers(plan)?;
     stages.done(customers.height(), customers.height());
-    let (resolved, identity) = resolve_identities(plan, &store, &customers)?;
+    let (resolved, mut identity) = resolve_identities(plan, &store, &customers)?;
+    let review = outputs::identity_review::build(&std::mem::take(&mut identity.review), &resolved)?;
     let requests = Requests::read(plan, &mut ingested)?;
     let (resolved, erased, suppressed, key) = apply_requests(plan, &requests, resolved)?;
     stages.done(customers.height(), identity.clusters);
@@ -118,7 +119,9 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     stages.done(people, fitted.predictions.height());
     let earlier = earlier_audiences(plan, &store)?;
     let reach = campaign::Reach { suppressed, cooling_down: cooling_down(plan, &earlier)? };
-    let (tables, models, campaigns) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier))?;
+    let review = without_erased(review, &erased)?;
+    let (mut tables, models, campaigns) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier))?;
+    tables.identity_review = review;
     let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
     let Executed { accounting, files, buckets, work_bytes, .. } = executed;
@@ -305,6 +308,22 @@ fn resolve_identities(plan: &Plan, store: &Store, customers: &DataFrame) -> Resu
     identity::resolve_with(customers, &plan.identity, &ctx)
 }
 
+/// `identity_review` without the pairs that hold an erased person's record.
+fn without_erased(review: DataFrame, erased: &erasure::Erased) -> Result<DataFrame> {
+    if erased.records.height() == 0 {
+        return Ok(review);
+    }
+    let key = |c: &str| [col(c)];
+    let anti = JoinArgs::new(JoinType::Anti);
+    let kept = review.lazy().join(erased.keys(), key("customer_key"), key("customer_key"), anti.clone()).join(
+        erased.keys(),
+        key("other_customer_key"),
+        key("customer_key"),
+        anti,
+    );
+    io::collect(kept)
+}
+
 /// The audiences of the days campaigns look back on (`customer_key`, `campaign`, `group`,
 /// `day`: epoch day), from the published days among them.
 fn earlier_audiences(plan: &Plan, store: &Store) -> Result<DataFrame> {
@@ -423,6 +442,7 @@ fn build_tables(
         audiences,
         campaign_eval,
         identity_map: executed.identity_map.clone(),
+        identity_review: DataFrame::empty(), // `run` sets it
         segment_summary,
         model_eval,
         profile_changes,
@@ -551,6 +571,7 @@ fn write(
         recommended_customers: tables.recommended_customers,
         recommended_categories: &tables.recommended_categories,
         campaign_eval: &tables.campaign_eval,
+        review_pairs: tables.identity_review.height(),
         accounting,
         gates,
         previous: store.previous_day(plan.as_of),

@@ -106,6 +106,7 @@ pub fn output_schemas(plan: &Plan) -> Result<Vec<(OutputTable, Schema)>> {
             .lazy(),
         ),
         (OutputTable::IdentityMap, outputs::identity_map::build(identity::identity_map(empty_resolved().lazy()))),
+        (OutputTable::IdentityReview, outputs::identity_review::build(&[], &empty_resolved())?.lazy()),
         (OutputTable::SegmentSummary, s.segment_summary),
         (OutputTable::ModelEval, s.model_eval),
         (OutputTable::ProfileChanges, s.profile_changes),

@@ -247,6 +247,7 @@ closed!(
         Audiences = "audiences",
         CampaignEval = "campaign_eval",
         IdentityMap = "identity_map",
+        IdentityReview = "identity_review",
         SegmentSummary = "segment_summary",
         ModelEval = "model_eval",
         ProfileChanges = "profile_changes",

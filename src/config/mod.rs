@@ -106,6 +106,8 @@ pub struct Identity {
     pub link_on: Vec<LinkRule>,
     pub fuzzy: bool,
     pub match_threshold: f64,
+    /// The grey zone's lower end (`identity_review`).
+    pub review_from: f64,
     pub max_block_size: usize,
     pub max_cluster_size: usize,
     /// The overrides CSV (resolved against the config's folder).
@@ -654,6 +656,9 @@ fn resolve_identity(id: &spec::IdentitySpec, base: &Path, issues: &mut Vec<Confi
     if id.max_block_size < 2 {
         issues.push(issue("identity.max_block_size", "must be at least 2".to_string()));
     }
+    if !(id.review_from > 0.0 && id.review_from <= id.match_threshold) {
+        issues.push(issue("identity.review_from", format!("must be above 0 and at most match_threshold, got {}", id.review_from)));
+    }
     if id.max_cluster_size < 2 {
         issues.push(issue("identity.max_cluster_size", "must be at least 2".to_string()));
     }
@@ -673,6 +678,7 @@ fn resolve_identity(id: &spec::IdentitySpec, base: &Path, issues: &mut Vec<Confi
         link_on,
         fuzzy: id.fuzzy,
         match_threshold: id.match_threshold,
+        review_from: id.review_from,
         max_block_size: id.max_block_size,
         max_cluster_size: id.max_cluster_size,
         overrides: id.overrides.as_deref().map(|p| base.join(p)),

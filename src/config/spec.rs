@@ -242,6 +242,10 @@ pub struct IdentitySpec {
     /// Link a candidate pair when its match probability is at least this.
     #[serde(default = "default_match_threshold")]
     pub match_threshold: f64,
+    /// Pairs from this match probability up to the threshold (the grey zone), and links a guard
+    /// refused, are published in `identity_review` for a data steward to decide.
+    #[serde(default = "default_review_from")]
+    pub review_from: f64,
     /// Blocks with more records than this are skipped (logged): too common to be evidence.
     #[serde(default = "default_max_block")]
     pub max_block_size: usize,
@@ -263,6 +267,7 @@ impl Default for IdentitySpec {
             link_on: default_link_on(),
             fuzzy: true,
             match_threshold: default_match_threshold(),
+            review_from: default_review_from(),
             max_block_size: default_max_block(),
             max_cluster_size: default_max_cluster(),
             overrides: None,
@@ -277,6 +282,10 @@ fn default_true() -> bool {
 
 fn default_match_threshold() -> f64 {
     0.99
+}
+
+fn default_review_from() -> f64 {
+    0.5
 }
 
 fn default_max_block() -> usize {

@@ -6,6 +6,7 @@
 pub mod audiences;
 pub mod campaign_eval;
 pub mod identity_map;
+pub mod identity_review;
 pub mod model_eval;
 pub mod profile_changes;
 pub mod profiles;
@@ -45,6 +46,7 @@ pub fn doc(table: OutputTable) -> TableDoc {
         OutputTable::Audiences => audiences::DOC,
         OutputTable::CampaignEval => campaign_eval::DOC,
         OutputTable::IdentityMap => identity_map::DOC,
+        OutputTable::IdentityReview => identity_review::DOC,
         OutputTable::SegmentSummary => segment_summary::DOC,
         OutputTable::ModelEval => model_eval::DOC,
         OutputTable::ProfileChanges => profile_changes::DOC,
@@ -136,6 +138,7 @@ pub struct Tables {
     pub audiences: DataFrame,
     pub campaign_eval: DataFrame,
     pub identity_map: DataFrame,
+    pub identity_review: DataFrame,
     pub segment_summary: DataFrame,
     pub model_eval: DataFrame,
     pub profile_changes: DataFrame,
@@ -157,6 +160,7 @@ impl Tables {
             OutputTable::Audiences => &self.audiences,
             OutputTable::CampaignEval => &self.campaign_eval,
             OutputTable::IdentityMap => &self.identity_map,
+            OutputTable::IdentityReview => &self.identity_review,
             OutputTable::SegmentSummary => &self.segment_summary,
             OutputTable::ModelEval => &self.model_eval,
             OutputTable::ProfileChanges => &self.profile_changes,

@@ -41,6 +41,8 @@ pub struct Day<'a> {
     pub recommended_categories: &'a DataFrame,
     /// The day's `campaign_eval` rows.
     pub campaign_eval: &'a DataFrame,
+    /// Pairs of records waiting for a steward's decision (`identity_review`).
+    pub review_pairs: usize,
     pub accounting: &'a BTreeMap<String, Accounting>,
     pub gates: &'a [GateResult],
     /// The published day the migrations compare with.
@@ -62,6 +64,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("buyers", "buyers", "购买客户"),
     ("revenue_12m", "revenue, last 12 months", "近12个月收入"),
     ("mean_clv", "mean predicted CLV", "平均预测客户终身价值"),
+    ("review_pairs", "record pairs to review (identity_review)", "待人工核对的记录对（identity_review）"),
     ("dictionary", "Data dictionary: every table and column", "数据字典：所有表和字段"),
     ("segments", "Segments: size and revenue share", "客户分群：人数与收入占比"),
     ("segments_caption", "Share of all customers (blue) and of the last 12 months' revenue (orange) per RFM segment; no purchase = never bought.", "各RFM分群占全部客户的比例（蓝）与占近12个月收入的比例（橙）；未购买＝从未下单。"),
@@ -170,6 +173,7 @@ pub fn render(day: &Day) -> Result<String> {
             (w["buyers"], thousands(buyers as f64)),
             (w["revenue_12m"], thousands(revenue)),
             (w["mean_clv"], mean_clv.map_or_else(|| "–".to_string(), thousands)),
+            (w["review_pairs"], thousands(day.review_pairs as f64)),
         ],
         charts => charts_of(day, &w, &clv)?,
         personas => personas(day.segment_summary, locale)?,

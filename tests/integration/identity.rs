@@ -2,6 +2,7 @@
 //! manual overrides.
 
 use crate::util::{copy_dir, keys_at, nightly, portrait, repo, s, tiny};
+use polars::prelude::StringChunked;
 use std::path::Path;
 
 fn eval(name: &str) -> serde_json::Value {
@@ -115,6 +116,54 @@ fn overrides_force_links_and_splits() {
     let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&tiny()), "--output", s(&out)]);
     assert_eq!(o.code, 65, "{}", o.stderr);
     assert!(o.stderr.contains("row 2"), "{}", o.stderr);
+}
+
+/// The review queue's pairs as (source:id, other source:id, reason) of a published day.
+fn review_pairs(out: &Path, day: &str) -> Vec<(String, String, String)> {
+    let r = crate::util::table_at(out, "identity_review", day);
+    let c = |n: &str| r.column(n).unwrap().str().unwrap().clone();
+    let (s1, i1, s2, i2, why) = (c("source"), c("source_customer_id"), c("other_source"), c("other_source_customer_id"), c("reason"));
+    (0..r.height())
+        .map(|i| {
+            let id = |s: &StringChunked, v: &StringChunked| format!("{}:{}", s.get(i).unwrap(), v.get(i).unwrap());
+            (id(&s1, &i1), id(&s2, &i2), why.get(i).unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_stewards_decision_on_the_review_queue_is_honoured_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n");
+    std::fs::write(&config, text).unwrap();
+    let header = "action,source,source_customer_id,other_source,other_source_customer_id\n";
+    std::fs::write(dir.path().join("overrides.csv"), header).unwrap();
+    let (input, out) = (repo().join("sample_data"), dir.path().join("out"));
+    run_at(&config, &input, &out, "2026-11-21");
+    // The sample data's grey zone (0.5 up to 0.99): three pairs, most likely first; the first
+    // two are one person each by the generator's truth (entities 254 and 1015).
+    let queue = review_pairs(&out, "2026-11-21");
+    assert_eq!(queue.len(), 3, "{queue:?}");
+    assert!(queue.iter().all(|(.., why)| why == "grey_zone"), "{queue:?}");
+    let (a, b, _) = &queue[0];
+    let (c, d, _) = &queue[2];
+    let k = keys_at(&out, "2026-11-21");
+    assert_ne!(k[a], k[b]);
+    // The steward links the first and keeps the last apart, in the overrides file.
+    let row = |action: &str, x: &str, y: &str| {
+        let (xs, xi) = x.split_once(':').unwrap();
+        let (ys, yi) = y.split_once(':').unwrap();
+        format!("{action},{xs},{xi},{ys},{yi}\n")
+    };
+    std::fs::write(dir.path().join("overrides.csv"), format!("{header}{}{}", row("link", a, b), row("split", c, d))).unwrap();
+    run_at(&config, &input, &out, "2026-11-22");
+    let k = keys_at(&out, "2026-11-22");
+    assert_eq!(k[a], k[b], "linked by the steward");
+    assert_ne!(k[c], k[d], "kept apart by the steward");
+    assert_eq!(review_pairs(&out, "2026-11-22"), vec![queue[1].clone()], "decided pairs leave the queue");
+    let m = crate::util::manifest_at(&out, "2026-11-22");
+    assert_eq!(m["identity"]["review_pairs"], 1);
 }
 
 #[test]

@@ -59,11 +59,12 @@ pub struct BlockingReport {
 
 /// Every candidate pair (i < j: records with equal values of a blocking key, in a block of
 /// at most `max_block_size`) is compared once, under the first key that pairs it, and the
-/// pairs at or above `threshold` with identifying evidence come back with their probability.
+/// pairs at or above `threshold` with identifying evidence come back with their probability;
+/// those from `review_from` up to the threshold with their comparison vector, for review.
 /// The candidate pairs themselves are never held: they grow faster than the records (blocks
 /// grow with the data), a billion at SF 100. Keys are compared as 64-bit hashes of their text;
 /// two keys sharing a hash only add candidate pairs, which the comparison then judges.
-pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model, threshold: f64) -> Matched {
+pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model, threshold: f64, review_from: f64) -> Matched {
     const K: usize = BLOCKING_KEYS.len();
     let hash = |k: String| std::hash::BuildHasher::hash_one(&FIXED_HASH, k).max(1); // 0: no key
     let keys: Vec<[u64; K]> = records
@@ -103,8 +104,12 @@ pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model
                         m.blocking.candidate_pairs += 1;
                         m.patterns.insert(v);
                         let p = model.probability(&v);
-                        if p >= threshold && has_identifying_evidence(&v) {
-                            m.pairs.push((a, b, p));
+                        if p >= review_from && has_identifying_evidence(&v) {
+                            if p >= threshold {
+                                m.pairs.push((a, b, p));
+                            } else {
+                                m.grey.push((a, b, p, v));
+                            }
                         }
                     }
                 }
@@ -121,6 +126,8 @@ pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model
 pub struct Matched {
     /// (a, b, match probability), a < b.
     pub pairs: Vec<(u32, u32, f64)>,
+    /// (a, b, match probability, comparison vector) of the pairs in the grey zone, a < b.
+    pub grey: Vec<(u32, u32, f64, [u8; N_FIELDS])>,
     pub blocking: BlockingReport,
     /// The distinct comparison vectors of the candidate pairs.
     pub patterns: std::collections::HashSet<[u8; N_FIELDS]>,
@@ -129,6 +136,7 @@ pub struct Matched {
 impl Matched {
     fn merge(mut self, other: Matched) -> Matched {
         self.pairs.extend(other.pairs);
+        self.grey.extend(other.grey);
         self.blocking.candidate_pairs += other.blocking.candidate_pairs;
         self.blocking.skipped_blocks.extend(other.blocking.skipped_blocks);
         self.patterns.extend(other.patterns);

@@ -83,6 +83,26 @@ struct Link {
     b: u32,
     rule: Rule,
     score: f64,
+    /// The comparison vector of a probabilistic link (all `MISSING` for the others).
+    pattern: [u8; compare::N_FIELDS],
+}
+
+const NO_PATTERN: [u8; compare::N_FIELDS] = [compare::MISSING; compare::N_FIELDS];
+
+/// A pair of records for a data steward to decide (`identity_review`): in the grey zone below
+/// the match threshold, or a link a guard refused.
+#[derive(Clone, Debug)]
+pub struct ReviewPair {
+    pub a: u32,
+    pub b: u32,
+    /// The match probability (1 for a refused deterministic link).
+    pub probability: f64,
+    /// The comparison vector (all `MISSING` for a deterministic link).
+    pub pattern: [u8; compare::N_FIELDS],
+    /// The rule that proposed the link.
+    pub rule: &'static str,
+    /// `grey_zone`, `conflicting_phone_or_id` or `cluster_size`.
+    pub reason: &'static str,
 }
 
 /// A manual decision from the overrides file.
@@ -139,6 +159,11 @@ pub struct Report {
     pub refused_size: usize,
     pub refused_override: usize,
     pub keys: keys::KeyReport,
+    /// Pairs published for review (`identity_review`).
+    pub review_pairs: usize,
+    /// Those pairs (records by their index in the input).
+    #[serde(skip)]
+    pub review: Vec<ReviewPair>,
 }
 
 /// Union-find carrying each cluster's phones and national ids, so that no link joins two
@@ -240,7 +265,7 @@ fn equal_value_links(values: &[Option<&str>], rule: Rule, links: &mut Vec<Link>)
     for (i, v) in values.iter().enumerate() {
         let Some(v) = v else { continue };
         match first.get(v) {
-            Some(&j) => links.push(Link { a: j, b: i as u32, rule, score: 1.0 }),
+            Some(&j) => links.push(Link { a: j, b: i as u32, rule, score: 1.0, pattern: NO_PATTERN }),
             None => {
                 first.insert(v, i as u32);
             }
@@ -305,8 +330,23 @@ pub fn resolve_with(customers: &DataFrame, spec: &Identity, ctx: &Context) -> Re
         apart,
         alone,
     };
-    let linked = apply_links(clusters, &links, &rules, spec.max_cluster_size, &mut report);
+    let mut linked = apply_links(clusters, &links, &rules, spec.max_cluster_size, &mut report);
+    undecided(&mut report.review, &mut linked.clusters);
+    report.review_pairs = report.review.len();
     with_keys(customers, &member, linked, &rules, ctx, report)
+}
+
+/// Keep the review pairs still open: not in one person already (another link joined them, or
+/// a steward's `link`), not kept apart by a steward's `split`; the most likely first.
+fn undecided(review: &mut Vec<ReviewPair>, clusters: &mut Clusters) {
+    review.retain(|p| {
+        let split = clusters.alone[p.a as usize]
+            || clusters.alone[p.b as usize]
+            || clusters.apart.get(&p.a).is_some_and(|o| o.contains(&p.b))
+            || clusters.apart.get(&p.b).is_some_and(|o| o.contains(&p.a));
+        !split && clusters.uf.find(p.a) != clusters.uf.find(p.b)
+    });
+    review.sort_by(|x, y| y.probability.total_cmp(&x.probability).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
 }
 
 /// Per record its value as a one-element list of a dense number (equal values, equal numbers),
@@ -334,7 +374,7 @@ fn override_links(member: &[String], overrides: &[Override], links: &mut Vec<Lin
         match o {
             Override::Link(a, b) => {
                 if let (Some(&a), Some(&b)) = (index.get(a.as_str()), index.get(b.as_str())) {
-                    links.push(Link { a, b, rule: Rule::Override, score: 1.0 });
+                    links.push(Link { a, b, rule: Rule::Override, score: 1.0, pattern: NO_PATTERN });
                 }
             }
             Override::Split(a, Some(b)) => {
@@ -358,10 +398,21 @@ fn fuzzy_links(records: &[Prepared], spec: &Identity, prepared_s: f64, links: &m
     let t = std::time::Instant::now();
     let model = fuzzy::train(records, spec.max_block_size);
     let train_s = t.elapsed().as_secs_f64();
-    let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, spec.match_threshold);
+    let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, spec.match_threshold, spec.review_from);
     let compare_s = t.elapsed().as_secs_f64() - train_s;
     tracing::info!(prepare_s = prepared_s, train_s, compare_s, "identity timings");
-    links.extend(matched.pairs.iter().map(|&(a, b, p)| Link { a, b, rule: Rule::Probabilistic, score: p }));
+    links.extend(matched.pairs.iter().map(|&(a, b, p)| {
+        let pattern = compare::compare(&records[a as usize], &records[b as usize]);
+        Link { a, b, rule: Rule::Probabilistic, score: p, pattern }
+    }));
+    report.review.extend(matched.grey.iter().map(|&(a, b, probability, pattern)| ReviewPair {
+        a,
+        b,
+        probability,
+        pattern,
+        rule: "probabilistic",
+        reason: "grey_zone",
+    }));
     tracing::info!(
         candidate_pairs = matched.blocking.candidate_pairs,
         patterns = matched.patterns.len(),
@@ -412,8 +463,18 @@ fn apply_links(mut clusters: Clusters, links: &[Link], rules: &[LinkRule], max_c
                     *report.links_by_rule.entry(rule_name(l.rule, rules).to_string()).or_default() += 1;
                 }
             }
-            Joined::Conflict => report.refused_conflict += 1,
-            Joined::Size => report.refused_size += 1,
+            Joined::Conflict | Joined::Size => {
+                let conflict = matches!(joined, Joined::Conflict);
+                if conflict {
+                    report.refused_conflict += 1;
+                } else {
+                    report.refused_size += 1;
+                }
+                let reason = if conflict { "conflicting_phone_or_id" } else { "cluster_size" };
+                let rule = rule_name(l.rule, rules);
+                report.review.push(ReviewPair { a: l.a, b: l.b, probability: l.score, pattern: l.pattern, rule, reason });
+            }
+            // A steward's split: decided already.
             Joined::Override => report.refused_override += 1,
         }
     }
@@ -598,6 +659,11 @@ mod tests {
         assert_ne!(keys[0], keys[1], "two phones, two people");
         assert_eq!(keys[0], keys[2], "C joins the first");
         assert!(report.refused_conflict >= 1);
+        // Equal emails link each record to the first with it: A-B (refused: two phones) and
+        // A-C (joined). The refused one waits for a steward.
+        let queued: Vec<(u32, u32, &str, &str)> = report.review.iter().map(|p| (p.a, p.b, p.rule, p.reason)).collect();
+        assert_eq!(queued, vec![(0, 1, "email", "conflicting_phone_or_id")]);
+        assert_eq!(report.review_pairs, 1);
     }
 
     #[test]
