@@ -32,6 +32,10 @@ pub struct Report {
     pub linkable_pairs: u64,
     /// correct_pairs / linkable_pairs.
     pub recall_of_linkable: f64,
+    /// Pairs left for a steward (`identity_review`), and how many of them are one person by
+    /// the truth file.
+    pub review_pairs: usize,
+    pub review_true_matches: usize,
 }
 
 /// Pairs within each true entity's groups of records connected by identifying evidence.
@@ -98,7 +102,7 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
     let started = Instant::now();
     let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)), &Times::permissive())?;
     let records = crate::io::collect(clean::customers(ing.rows))?;
-    let resolved = identity::resolve(&records, spec)?;
+    let (resolved, identity_report) = identity::resolve_with(&records, spec, &identity::Context::default())?;
     let seconds = started.elapsed().as_secs_f64();
     let col = |name: &str| -> Result<Vec<String>> {
         let c = resolved.column(name).and_then(|c| c.str().cloned()).map_err(|e| Error::internal(name, e))?;
@@ -137,6 +141,8 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
     let recall = if true_pairs == 0 { 1.0 } else { correct as f64 / true_pairs as f64 };
     let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
     let linkable = linkable_pairs(&identity::prepare(&records)?, &truth_of);
+    let same = |a: u32, b: u32| truth_of[a as usize].is_some() && truth_of[a as usize] == truth_of[b as usize];
+    let review_true_matches = identity_report.review.iter().filter(|p| same(p.a, p.b)).count();
     Ok(Report {
         records: resolved.height(),
         clusters: key_ids.len(),
@@ -150,6 +156,8 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
         records_without_truth: without,
         linkable_pairs: linkable,
         recall_of_linkable: if linkable == 0 { 1.0 } else { correct as f64 / linkable as f64 },
+        review_pairs: identity_report.review_pairs,
+        review_true_matches,
     })
 }
 
