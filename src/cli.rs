@@ -230,12 +230,13 @@ pub fn dispatch(command: Command) -> Result<String> {
         Command::Validate { pipeline } => {
             let plan = validate(&pipeline, &Overrides::default())?;
             Ok(format!(
-                "{} is valid: {} features, {} segments, {} lifecycle stages, {} tags",
+                "{} is valid: {} features, {} segments, {} lifecycle stages, {} tags, {} campaigns",
                 pipeline.display(),
                 plan.features.len(),
                 plan.segments.len(),
                 plan.lifecycle.len(),
-                plan.tags.len()
+                plan.tags.len(),
+                plan.campaigns.len()
             ))
         }
         Command::Explain { pipeline, input } => {

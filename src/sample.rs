@@ -168,7 +168,10 @@ fn fullwidth(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c) } else { c }).collect()
 }
 
-fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Person {
+/// The next national-id sequence number per (region, birth date, gender): real ids are unique.
+type IdSequences = std::collections::HashMap<(usize, NaiveDate, char), u32>;
+
+fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64, id_sequences: &mut IdSequences) -> Person {
     let chinese = rng.gen_bool(0.75);
     let gender = if rng.gen_bool(0.52) { 'F' } else { 'M' };
     let (name, name_latin) = if chinese {
@@ -187,7 +190,13 @@ fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64) -> Pe
     // bijection mod 10^9); shared family numbers are left to the identity benchmarks.
     let phone = format!("1{}{:09}", pick(rng, &['3', '5', '7', '8', '9']), (i as u64 * 387_420_489 + 12_345) % 1_000_000_000);
     let email = format!("{}{}@{}", name_latin, i, pick(rng, DOMAINS));
-    let seq = rng.gen_range(0..500) * 2 + if gender == 'M' { 1 } else { 0 };
+    // Sequence numbers count up per region, birth date and gender (odd for men), so no two
+    // people share an id. (A random draw here once gave 106 shared ids at SF 10; it is still
+    // drawn, so that every other generated value stays the same.)
+    let _ = rng.gen_range(0..500);
+    let next = id_sequences.entry((city, birth, gender)).or_insert(0);
+    let seq = (*next % 500) * 2 + if gender == 'M' { 1 } else { 0 };
+    *next += 1;
     let id_number = rng.gen_bool(0.6).then(|| cn_id(CITIES[city].2, birth, seq));
     let income = (10.5 + 0.7 * normal(rng)).exp().round();
     let registered = start + Duration::minutes(rng.gen_range(0..days * 24 * 60));
@@ -509,13 +518,14 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
     let mut truth = String::from("source,source_customer_id,entity_id\n");
     let mut totals = [0usize; 6];
     let mut order_seq = 0u64;
+    let mut id_sequences = IdSequences::new();
     for (chunk, first) in (0..people).step_by(CHUNK).enumerate() {
         let last = (first + CHUNK).min(people);
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64));
         let (mut c, mut o, mut it, mut ev, mut so, mut fb) =
             (Customers::default(), Orders::default(), Items::default(), Events::default(), Social::default(), Feedback::default());
         for i in first..last {
-            let p = person(&mut rng, i, start, days);
+            let p = person(&mut rng, i, start, days, &mut id_sequences);
             // Records: one in a primary source, ~15% more across or within sources.
             let mut records: Vec<(String, String)> = Vec::new();
             let primary = *pick(&mut rng, &["crm", "shop", "shop", "wechat", "store"]);

@@ -108,6 +108,8 @@ pub struct Identity {
     pub match_threshold: f64,
     /// The grey zone's lower end (`identity_review`).
     pub review_from: f64,
+    /// Adjust agreement on names, postcodes and cities by the value's frequency.
+    pub term_frequencies: bool,
     pub max_block_size: usize,
     pub max_cluster_size: usize,
     /// The overrides CSV (resolved against the config's folder).
@@ -679,6 +681,7 @@ fn resolve_identity(id: &spec::IdentitySpec, base: &Path, issues: &mut Vec<Confi
         fuzzy: id.fuzzy,
         match_threshold: id.match_threshold,
         review_from: id.review_from,
+        term_frequencies: id.term_frequencies,
         max_block_size: id.max_block_size,
         max_cluster_size: id.max_cluster_size,
         overrides: id.overrides.as_deref().map(|p| base.join(p)),

@@ -64,7 +64,14 @@ pub struct BlockingReport {
 /// The candidate pairs themselves are never held: they grow faster than the records (blocks
 /// grow with the data), a billion at SF 100. Keys are compared as 64-bit hashes of their text;
 /// two keys sharing a hash only add candidate pairs, which the comparison then judges.
-pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model, threshold: f64, review_from: f64) -> Matched {
+pub fn matching_pairs(
+    records: &[Prepared],
+    max_block_size: usize,
+    model: &Model,
+    tf: Option<&TermFrequencies>,
+    threshold: f64,
+    review_from: f64,
+) -> Matched {
     const K: usize = BLOCKING_KEYS.len();
     let hash = |k: String| std::hash::BuildHasher::hash_one(&FIXED_HASH, k).max(1); // 0: no key
     let keys: Vec<[u64; K]> = records
@@ -100,10 +107,11 @@ pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model
                         if seen(a as usize, b as usize) {
                             continue;
                         }
-                        let v = compare(&records[a as usize], &records[b as usize]);
+                        let (ra, rb) = (&records[a as usize], &records[b as usize]);
+                        let v = compare(ra, rb);
                         m.blocking.candidate_pairs += 1;
                         m.patterns.insert(v);
-                        let p = model.probability(&v);
+                        let p = model.probability_with(&v, tf.map_or(0.0, |tf| tf.adjustment(ra, rb, &v, model)));
                         if p >= review_from && has_identifying_evidence(&v) {
                             if p >= threshold {
                                 m.pairs.push((a, b, p));
@@ -119,6 +127,60 @@ pub fn matching_pairs(records: &[Prepared], max_block_size: usize, model: &Model
         matched = matched.merge(found);
     }
     matched
+}
+
+/// Term frequencies (Splink's term-frequency adjustment): agreeing on a common value is weaker
+/// evidence than agreeing on a rare one. For a pair agreeing exactly on a field below, the
+/// chance that two different people agree is that value's frequency among the run's records,
+/// not the field's average `u`: the weight gains log2(u / frequency), which is negative for
+/// common values (王伟) and positive for rare ones (欧阳娜娜). The frequency is floored at
+/// u / `TF_MAX_GAIN`, so a value seen in two records only (a shared typo) adds at most
+/// log2(`TF_MAX_GAIN`) bits.
+pub struct TermFrequencies {
+    /// Per adjusted field: occurrences of each value (by 64-bit hash) and records with a value.
+    counts: Vec<(HashMap<u64, u32>, u64)>,
+}
+
+/// The fields adjusted, with the value an exact agreement is on.
+const TF_FIELDS: [(usize, fn(&Prepared) -> Option<&str>); 3] =
+    [(field::NAME, |p| p.name.as_deref()), (field::POSTCODE, |p| p.postcode.as_deref()), (field::PLACE, |p| p.city.as_deref())];
+
+/// At most 2^5: a rare value counts like 32 times less likely than the average agreement.
+pub const TF_MAX_GAIN: f64 = 32.0;
+
+impl TermFrequencies {
+    pub fn of(records: &[Prepared]) -> TermFrequencies {
+        let counts = TF_FIELDS
+            .iter()
+            .map(|(_, value)| {
+                let mut counts: HashMap<u64, u32> = HashMap::new();
+                let mut total = 0;
+                for v in records.iter().filter_map(value) {
+                    *counts.entry(std::hash::BuildHasher::hash_one(&FIXED_HASH, v)).or_default() += 1;
+                    total += 1;
+                }
+                (counts, total)
+            })
+            .collect();
+        TermFrequencies { counts }
+    }
+
+    /// The bits to add to a pair's weight: per adjusted field on which `a` and `b` agree
+    /// exactly (level 0, the same value), log2(u / max(frequency, u / TF_MAX_GAIN)).
+    pub fn adjustment(&self, a: &Prepared, b: &Prepared, v: &[u8; N_FIELDS], model: &Model) -> f64 {
+        let mut bits = 0.0;
+        for ((f, value), (counts, total)) in TF_FIELDS.iter().zip(&self.counts) {
+            let (Some(x), Some(y)) = (value(a), value(b)) else { continue };
+            if v[*f] != 0 || x != y || *total == 0 {
+                continue;
+            }
+            let n = counts.get(&std::hash::BuildHasher::hash_one(&FIXED_HASH, x)).copied().unwrap_or(1);
+            let u = model.u[*f][0];
+            let frequency = (n as f64 / *total as f64).max(u / TF_MAX_GAIN);
+            bits += (u / frequency).log2();
+        }
+        bits
+    }
 }
 
 /// What `matching_pairs` found.
@@ -166,8 +228,13 @@ impl Model {
     }
 
     pub fn probability(&self, v: &[u8; N_FIELDS]) -> f64 {
+        self.probability_with(v, 0.0)
+    }
+
+    /// The probability with `extra` bits of weight (`TermFrequencies::adjustment`).
+    pub fn probability_with(&self, v: &[u8; N_FIELDS], extra: f64) -> f64 {
         let prior = (self.lambda / (1.0 - self.lambda)).log2();
-        1.0 / (1.0 + 2f64.powf(-(prior + self.weight(v))))
+        1.0 / (1.0 + 2f64.powf(-(prior + self.weight(v) + extra)))
     }
 }
 
@@ -389,6 +456,7 @@ pub mod field {
     pub const EMAIL: usize = 4;
     pub const ADDRESS: usize = 5;
     pub const POSTCODE: usize = 6;
+    pub const PLACE: usize = 7;
 }
 
 /// A fuzzy link needs agreement (level 0-1) on at least one identifying field: birth date,
@@ -402,4 +470,29 @@ pub fn has_identifying_evidence(v: &[u8; N_FIELDS]) -> bool {
         || agrees(field::EMAIL, 1)
         || agrees(field::ADDRESS, 1)
         || agrees(field::POSTCODE, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn term_frequency_weights_by_hand() {
+        // 998 records named 王伟 and 2 named 欧阳娜娜; the model's u for exact name agreement 0.1.
+        let named = |n: &str| Prepared::new(Some(n), None, None, None, None, None, None, None, None, None);
+        let mut records: Vec<Prepared> = (0..998).map(|_| named("王伟")).collect();
+        records.extend([named("欧阳娜娜"), named("欧阳娜娜")]);
+        let tf = TermFrequencies::of(&records);
+        let levels = |n: u8| vec![1.0 / n as f64; n as usize];
+        let mut u: Vec<Vec<f64>> = FIELDS.iter().map(|(_, n)| levels(*n)).collect();
+        u[field::NAME] = vec![0.1, 0.2, 0.3, 0.4];
+        let model = Model { lambda: 0.01, m: u.clone(), u, iterations: 0, converged: true };
+        let adjust = |a: usize, b: usize| tf.adjustment(&records[a], &records[b], &compare(&records[a], &records[b]), &model);
+        // 王伟: frequency 998/1000, log2(0.1 / 0.998) = -3.3190 bits.
+        assert!((adjust(0, 1) - (0.1f64 / 0.998).log2()).abs() < 1e-12 && (adjust(0, 1) + 3.3190).abs() < 1e-4);
+        // 欧阳娜娜: frequency 2/1000 = 0.002, below the floor 0.1 / 32 = 0.003125: + log2(32) = 5 bits.
+        assert!((adjust(998, 999) - 5.0).abs() < 1e-12);
+        // No exact agreement, no adjustment.
+        assert_eq!(adjust(0, 998), 0.0);
+    }
 }

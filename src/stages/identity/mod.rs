@@ -398,7 +398,8 @@ fn fuzzy_links(records: &[Prepared], spec: &Identity, prepared_s: f64, links: &m
     let t = std::time::Instant::now();
     let model = fuzzy::train(records, spec.max_block_size);
     let train_s = t.elapsed().as_secs_f64();
-    let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, spec.match_threshold, spec.review_from);
+    let tf = spec.term_frequencies.then(|| fuzzy::TermFrequencies::of(records));
+    let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, tf.as_ref(), spec.match_threshold, spec.review_from);
     let compare_s = t.elapsed().as_secs_f64() - train_s;
     tracing::info!(prepare_s = prepared_s, train_s, compare_s, "identity timings");
     links.extend(matched.pairs.iter().map(|&(a, b, p)| {
