@@ -168,6 +168,10 @@ pub enum Command {
         /// Last day of generated history.
         #[arg(long, value_parser = parse_date, default_value = "2026-11-22")]
         as_of: Day,
+        /// Share of a Chinese-named person's further records written in another script
+        /// (traditional characters at stores, pinyin elsewhere); 0 switches it off.
+        #[arg(long, default_value_t = 0.2)]
+        name_variants: f64,
     },
     /// For generated data: the treatment groups of a published day's campaigns answer — each
     /// buys once more with probability UPLIFT within the campaign's response window (orders
@@ -280,11 +284,14 @@ pub fn dispatch(command: Command) -> Result<String> {
             let plan = validate(&pipeline, &Overrides { input, output, as_of: Some(as_of), ..Default::default() })?;
             commands::sample_responses::respond(&plan, uplift, seed)
         }
-        Command::Sample { scale, seed, out, as_of } => {
+        Command::Sample { scale, seed, out, as_of, name_variants } => {
             if !(scale > 0.0) {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));
             }
-            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of: as_of.0 }, &out)?;
+            if !(0.0..=1.0).contains(&name_variants) {
+                return Err(crate::error::Error::Usage("--name-variants must be 0..=1".into()));
+            }
+            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of: as_of.0, name_variants }, &out)?;
             Ok(format!("wrote {s} to {}", out.display()))
         }
     }

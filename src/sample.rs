@@ -18,7 +18,14 @@ pub struct Options {
     pub seed: u64,
     /// Last day of history.
     pub as_of: NaiveDate,
+    /// Share of a Chinese-named person's further records written in another script: in
+    /// traditional characters at a store (Hong Kong, Taiwan), in pinyin elsewhere.
+    pub name_variants: f64,
 }
+
+/// Separates the name variants' random stream from the main one, so that switching them on or
+/// off changes no other generated value.
+const VARIANT_STREAM: u64 = 0x6e61_6d65_7661_7273;
 
 /// People per output file: bounds memory at large scale factors.
 const CHUNK: usize = 50_000;
@@ -128,6 +135,8 @@ const TOPICS: &[&str] = &["quality", "price", "service", "delivery", "eco", "con
 struct Person {
     chinese: bool,
     name: String,
+    /// A Chinese name's pinyin: surname, given name.
+    pinyin: Option<(&'static str, &'static str)>,
     gender: char,
     birth: NaiveDate,
     phone: String,
@@ -174,14 +183,14 @@ type IdSequences = std::collections::HashMap<(usize, NaiveDate, char), u32>;
 fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64, id_sequences: &mut IdSequences) -> Person {
     let chinese = rng.gen_bool(0.75);
     let gender = if rng.gen_bool(0.52) { 'F' } else { 'M' };
-    let (name, name_latin) = if chinese {
+    let (name, name_latin, pinyin) = if chinese {
         let (s, sp) = pick(rng, SURNAMES);
         let (g, gp) = pick(rng, GIVEN);
-        (format!("{s}{g}"), format!("{gp}.{sp}"))
+        (format!("{s}{g}"), format!("{gp}.{sp}"), Some((*sp, *gp)))
     } else {
         let f = pick(rng, LATIN_FIRST);
         let l = pick(rng, LATIN_LAST);
-        (format!("{f} {l}"), format!("{}.{}", f.to_lowercase(), l.to_lowercase()))
+        (format!("{f} {l}"), format!("{}.{}", f.to_lowercase(), l.to_lowercase()), None)
     };
     let age_days = rng.gen_range(18 * 365..70 * 365);
     let birth = (start + Duration::days(days)).date() - Duration::days(age_days);
@@ -206,6 +215,7 @@ fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64, id_se
     Person {
         chinese,
         name,
+        pinyin,
         gender,
         birth,
         phone,
@@ -288,6 +298,21 @@ fn typo(rng: &mut ChaCha8Rng, s: &str) -> String {
 }
 
 impl Customers {
+    /// The last record's name (when it has one) as another system writes a Chinese name: a
+    /// store's in traditional characters (王偉), others in pinyin ("Wang Wei", "WEI WANG",
+    /// "Wei Wang", "Wangwei").
+    fn in_another_script(&mut self, rng: &mut ChaCha8Rng, p: &Person, source: &str) {
+        let (Some((s, g)), Some(Some(name))) = (p.pinyin, self.name.last_mut()) else { return };
+        let cap = |t: &str| t[..1].to_uppercase() + &t[1..];
+        *name = match (source, rng.gen_range(0..4)) {
+            ("store", _) => zhconv::zhconv(&p.name, zhconv::Variant::ZhHant),
+            (_, 0) => format!("{} {}", cap(s), cap(g)),
+            (_, 1) => format!("{} {}", s.to_uppercase(), g.to_uppercase()),
+            (_, 2) => format!("{} {}", cap(g), cap(s)),
+            _ => format!("{}{g}", cap(s)),
+        };
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push(&mut self, rng: &mut ChaCha8Rng, p: &Person, truth: u64, source: &str, id: String, duplicate: bool, end: NaiveDateTime) {
         let (province, city, _) = CITIES[p.city];
@@ -542,6 +567,12 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     _ => format!("ST{:07}{}", i, r),
                 };
                 c.push(&mut rng, &p, i as u64, source, id.clone(), r > 0, end);
+                if r > 0 {
+                    let mut variants = ChaCha8Rng::seed_from_u64(opts.seed ^ VARIANT_STREAM ^ (i * 4 + r) as u64);
+                    if variants.gen_bool(opts.name_variants) {
+                        c.in_another_script(&mut variants, &p, source);
+                    }
+                }
                 truth.push_str(&format!("{source},{id},{i}\n"));
                 records.push((source.to_string(), id));
             }

@@ -17,6 +17,10 @@ pub struct Prepared {
     pub given: Text,
     pub surname: Text,
     pub cjk_name: bool,
+    /// A Chinese name in pinyin without tones: surname then given name, and given name then
+    /// surname, run together ("wangwei", "weiwang"), for comparing with a name written in
+    /// Latin letters; None for other names.
+    pub pinyin: Option<[Box<str>; 2]>,
     /// yyyymmdd
     pub birth: Text,
     pub id_number: Text,
@@ -59,6 +63,8 @@ impl Prepared {
         let clean = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(Box::<str>::from);
         let name = clean(name).map(|n| n.to_lowercase());
         let cjk_name = name.as_deref().is_some_and(|n| n.chars().any(is_cjk));
+        // 王偉 (Hong Kong, Taiwan) is 王伟: traditional characters folded to simplified.
+        let name = if cjk_name { name.map(|n| zhconv::zhconv(&n, zhconv::Variant::ZhHans).into()) } else { name };
         let (given, surname, key) = match &name {
             None => (None, None, None),
             Some(n) if cjk_name => {
@@ -80,11 +86,13 @@ impl Prepared {
         let address_numbers: Box<[Box<str>]> =
             lower.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).map(Into::into).collect();
         let address_text: Box<str> = lower.chars().filter(|c| c.is_alphabetic()).collect::<String>().into();
+        let pinyin = if cjk_name { surname.as_deref().zip(given.as_deref()).and_then(|(s, g)| pinyin_orders(s, g)) } else { None };
         Prepared {
             name: key,
             given,
             surname,
             cjk_name,
+            pinyin,
             birth: birth.map(|d| d.format("%Y%m%d").to_string().into()),
             id_number: clean(id_number),
             cn_id: id_number.is_some_and(|s| s.trim().len() == 18),
@@ -98,6 +106,47 @@ impl Prepared {
             gender: clean(gender).filter(|g| &**g != "U"),
         }
     }
+}
+
+/// The pinyin of a Chinese surname and given name, without tones: [surname + given,
+/// given + surname]; None when a character has no reading.
+fn pinyin_orders(surname: &str, given: &str) -> Option<[Box<str>; 2]> {
+    use pinyin::ToPinyin;
+    let read = |s: &str| -> Option<String> { s.to_pinyin().map(|p| p.map(|p| p.plain())).collect::<Option<Vec<_>>>().map(|v| v.concat()) };
+    let (s, g) = (read(surname)?, read(given)?);
+    Some([format!("{s}{g}").into(), format!("{g}{s}").into()])
+}
+
+/// A Latin-letter name's tokens run together, in the order written and reversed ("Wang Wei",
+/// "WEI WANG", "Wangwei" all give "wangwei" in one of them).
+fn latin_orders(p: &Prepared) -> Option<[String; 2]> {
+    let (g, s) = (p.given.as_deref()?, p.surname.as_deref()?);
+    if g == s {
+        return Some([g.to_string(), g.to_string()]);
+    }
+    Some([format!("{g}{s}"), format!("{s}{g}")])
+}
+
+/// A name in Latin letters as a blocking key: the earlier of its two orders run together (a
+/// Chinese name's pinyin, a Latin name's tokens), so that 王伟, "Wang Wei" and "WEI WANG" meet.
+pub fn romanised(p: &Prepared) -> Option<String> {
+    match &p.pinyin {
+        Some([a, b]) => Some(a.min(b).to_string()),
+        None if !p.cjk_name => latin_orders(p).map(|[a, b]| a.min(b)),
+        None => None,
+    }
+}
+
+/// A Chinese name against one in Latin letters: 1 when the Latin one is its pinyin (either
+/// order, with or without the space; many characters share a reading, so not 0), 2 when
+/// close to it (Jaro-Winkler >= 0.94: a typo in the romanisation), else 3.
+fn across_scripts(cjk: &Prepared, latin: &Prepared) -> Option<u8> {
+    let (Some(readings), Some(written)) = (&cjk.pinyin, latin_orders(latin)) else { return Some(3) };
+    if readings.iter().any(|r| written.iter().any(|w| **r == **w)) {
+        return Some(1);
+    }
+    let best = readings.iter().flat_map(|r| written.iter().map(move |w| jaro_winkler(r, w))).fold(0.0, f64::max);
+    Some(if best >= 0.94 { 2 } else { 3 })
 }
 
 /// True when `x` and `y` are at most one edit apart: one character substituted, inserted or
@@ -142,6 +191,9 @@ pub fn name(a: &Prepared, b: &Prepared) -> Option<u8> {
     let (x, y) = both(&a.name, &b.name)?;
     if x == y {
         return Some(0);
+    }
+    if a.cjk_name != b.cjk_name {
+        return if a.cjk_name { across_scripts(a, b) } else { across_scripts(b, a) };
     }
     if a.cjk_name && b.cjk_name {
         let dice = char_dice(x, y);
@@ -342,6 +394,19 @@ mod tests {
         assert_eq!(name(&person("张秀英"), &person("张英")), Some(2), "a character dropped");
         assert_eq!(name(&person("张伟"), &person("李娜")), Some(3));
         assert_eq!(name(&person("张伟"), &person("张芳")), Some(3), "same surname only");
+    }
+
+    #[test]
+    fn chinese_names_across_scripts() {
+        assert_eq!(name(&person("王偉"), &person("王伟")), Some(0), "traditional = simplified");
+        for latin in ["Wang Wei", "WEI WANG", "wangwei", "Weiwang", "wang  wei"] {
+            assert_eq!(name(&person("王伟"), &person(latin)), Some(1), "{latin}");
+            assert_eq!(name(&person(latin), &person("王偉")), Some(1), "{latin}");
+        }
+        assert_eq!(name(&person("欧阳娜娜"), &person("Nana Ouyang")), Some(1), "two-character surname");
+        assert_eq!(name(&person("王伟"), &person("Wang Wie")), Some(2), "a typo in the pinyin");
+        assert_eq!(name(&person("王伟"), &person("Li Na")), Some(3));
+        assert_eq!(name(&person("王伟"), &person("John Smith")), Some(3));
     }
 
     #[test]

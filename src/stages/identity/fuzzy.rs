@@ -27,6 +27,8 @@ fn prefix(s: &Text, n: usize) -> Option<String> {
 /// two fields: each leaves out several of name, birth date, postcode, address and id.
 pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
     ("name+birth_date", |p| cat(&[p.name.as_deref(), p.birth.as_deref()])),
+    // 王伟 and "Wang Wei" born the same day: a Chinese name's pinyin, a Latin name's letters.
+    ("romanised_name+birth_date", |p| cat(&[super::compare::romanised(p).as_deref(), p.birth.as_deref()])),
     ("surname+birth_date", |p| cat(&[p.surname.as_deref(), p.birth.as_deref()])),
     ("given+birth_date", |p| cat(&[p.given.as_deref(), p.birth.as_deref()])),
     ("given3+surname4+birth_year", |p| {
