@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::SegmentedCoord;
-use plotters::coord::types::RangedCoordusize;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
@@ -46,6 +46,35 @@ pub fn message(text: &str) -> Result<String> {
     })
 }
 
+/// Axes for horizontal bars: shares 0..`max` across (as percentages), `categories` down
+/// (the first at the top).
+fn share_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    categories: &[String],
+    max: f64,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>> {
+    let n = categories.len();
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(28)
+        .y_label_area_size(150)
+        .build_cartesian_2d(0.0..max, categories_axis(n))
+        .map_err(fail)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) if *i < n => categories[n - 1 - *i].clone(),
+            _ => String::new(),
+        })
+        .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(fail)?;
+    Ok(chart)
+}
+
 /// Horizontal bars, one group per category (first category at the top), one bar per series;
 /// values are shares 0..1 shown as percentages.
 pub fn share_bars(categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<String> {
@@ -53,24 +82,7 @@ pub fn share_bars(categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<
     let height = 60 + 34 * n as u32;
     let max = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0_f64, f64::max).max(0.01) * 1.1;
     svg(height, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0.0..max, categories_axis(n))
-            .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => categories[n - 1 - *i].clone(),
-                _ => String::new(),
-            })
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(fail)?;
+        let mut chart = share_axes(root, categories, max)?;
         // Bars are the category's band narrowed by pixel margins: one slice per series.
         let band = chart.plotting_area().dim_in_pixel().1 as f64 / n.max(1) as f64;
         let bar = (band - 8.0) / series.len() as f64;
@@ -107,24 +119,7 @@ pub fn bars_with_intervals(categories: &[String], values: &[f64], intervals: &[(
     let height = 60 + 40 * n as u32;
     let max = values.iter().chain(intervals.iter().map(|i| &i.1)).fold(0.0_f64, |a, b| a.max(*b)).max(0.01) * 1.1;
     svg(height, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0.0..max, categories_axis(n))
-            .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => categories[n - 1 - *i].clone(),
-                _ => String::new(),
-            })
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(fail)?;
+        let mut chart = share_axes(root, categories, max)?;
         let bars = values.iter().enumerate().map(|(i, v)| {
             let row = n - 1 - i;
             let mut r =
