@@ -60,12 +60,8 @@ pub fn respond(plan: &Plan, uplift: f64, seed: u64) -> Result<String> {
         );
     }
     let n = orders.order_id.len();
-    let folder = plan.input_root.join("orders");
-    std::fs::create_dir_all(&folder).map_err(|e| Error::io(folder.clone(), e))?;
-    let path = folder.join(format!("responses-{day}.parquet"));
-    let mut df = orders.frame().map_err(fail)?;
-    let file = std::fs::File::create(&path).map_err(|e| Error::io(path.clone(), e))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(fail)?;
+    let path = plan.input_root.join("orders").join(format!("responses-{day}.parquet"));
+    crate::io::parquet::write_part(&mut orders.frame().map_err(fail)?, &path)?;
     Ok(format!("{n} response orders of {} treated people to {}", treated.height(), path.display()))
 }
 
