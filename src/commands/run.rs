@@ -118,10 +118,10 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let fitted = fit_models(plan, &executed)?;
     stages.done(people, fitted.predictions.height());
     let earlier = earlier_audiences(plan, &store)?;
-    let reach = campaign::Reach { suppressed, cooling_down: cooling_down(plan, &earlier)? };
+    let reach = campaign::Reach { suppressed, cooling_down: campaign::cooling_down(plan, &earlier)? };
     let review = without_erased(review, &erased)?;
-    let (mut tables, models, campaigns) = build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier))?;
-    tables.identity_review = review;
+    let (tables, models, campaigns) =
+        build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier), review)?;
     let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
     let Executed { accounting, files, buckets, work_bytes, .. } = executed;
@@ -341,24 +341,6 @@ fn earlier_audiences(plan: &Plan, store: &Store) -> Result<DataFrame> {
     }
 }
 
-/// (customer_key, campaign) of the `earlier` entries within their campaign's cooldown.
-fn cooling_down(plan: &Plan, earlier: &DataFrame) -> Result<HashSet<(String, String)>> {
-    let fail = |e: PolarsError| Error::internal("earlier audiences", e);
-    let (key, name) = (
-        earlier.column("customer_key").and_then(|c| c.str()).map_err(fail)?,
-        earlier.column("campaign").and_then(|c| c.str()).map_err(fail)?,
-    );
-    let day = earlier.column("day").and_then(|c| c.i32()).map_err(fail)?;
-    let today = plan.as_of.epoch_days();
-    let cooldown = |n: &str| plan.campaigns.iter().find(|c| c.rule.name == n).map_or(0, |c| c.cooldown_days as i32);
-    Ok((0..earlier.height())
-        .filter_map(|i| match (key.get(i), name.get(i), day.get(i)) {
-            (Some(k), Some(n), Some(d)) if today - d < cooldown(n) => Some((k.to_string(), n.to_string())),
-            _ => None,
-        })
-        .collect())
-}
-
 /// What the global steps found: the statistics each person is compared with, every
 /// person's predictions and the models' report.
 struct Fitted {
@@ -388,6 +370,7 @@ fn build_tables(
     key: Option<&privacy::Key>,
     erased: &erasure::Erased,
     (reach, earlier): (&campaign::Reach, DataFrame),
+    identity_review: DataFrame,
 ) -> Result<(Tables, Outcome, Vec<campaign::Counts>)> {
     let opts = write_options(plan);
     let Fitted { everyone, predictions, models } = fitted;
@@ -442,7 +425,7 @@ fn build_tables(
         audiences,
         campaign_eval,
         identity_map: executed.identity_map.clone(),
-        identity_review: DataFrame::empty(), // `run` sets it
+        identity_review,
         segment_summary,
         model_eval,
         profile_changes,

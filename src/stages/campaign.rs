@@ -40,8 +40,30 @@ pub fn group(campaign: &Campaign, customer_key: &str) -> &'static str {
 pub struct Reach {
     /// Customer keys that `suppressions` requests in force name.
     pub suppressed: HashSet<String>,
-    /// (customer_key, campaign) that entered the campaign within its cooldown.
-    pub cooling_down: HashSet<(String, String)>,
+    /// Per campaign, the customer keys that entered it within its cooldown (`cooling_down`).
+    pub cooling_down: HashMap<String, HashSet<String>>,
+}
+
+/// Per campaign, who of the `earlier` audiences (`customer_key`, `campaign`, `day`: epoch day)
+/// entered it within its cooldown before the run's day.
+pub fn cooling_down(plan: &Plan, earlier: &DataFrame) -> Result<HashMap<String, HashSet<String>>> {
+    let fail = |e: PolarsError| Error::internal("earlier audiences", e);
+    let (key, name) = (
+        earlier.column("customer_key").and_then(|c| c.str()).map_err(fail)?,
+        earlier.column("campaign").and_then(|c| c.str()).map_err(fail)?,
+    );
+    let day = earlier.column("day").and_then(|c| c.i32()).map_err(fail)?;
+    let today = plan.as_of.epoch_days();
+    let cooldown = |n: &str| plan.campaigns.iter().find(|c| c.rule.name == n).map_or(0, |c| c.cooldown_days as i32);
+    let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+    for i in 0..earlier.height() {
+        if let (Some(k), Some(n), Some(d)) = (key.get(i), name.get(i), day.get(i)) {
+            if today - d < cooldown(n) {
+                out.entry(n.to_string()).or_default().insert(k.to_string());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Per campaign, how many people its audience condition selected and why the ones left out
@@ -112,7 +134,7 @@ pub fn select(profiles: &DataFrame, plan: &Plan, reach: &Reach) -> Result<(Vec<E
                 n.no_consent += 1;
             } else if reach.suppressed.contains(key) {
                 n.suppressed += 1;
-            } else if reach.cooling_down.contains(&(key.to_string(), campaign.rule.name.clone())) {
+            } else if reach.cooling_down.get(&campaign.rule.name).is_some_and(|keys| keys.contains(key)) {
                 n.cooling_down += 1;
             } else if in_exclusive || (campaign.exclusive && in_any) {
                 n.in_other_campaign += 1;

@@ -116,7 +116,7 @@ pub fn matching_pairs(
                         let p = model.probability_with(&v, tf.map_or(0.0, |tf| tf.adjustment(ra, rb, &v, model)));
                         if p >= review_from && has_identifying_evidence(&v) {
                             if p >= threshold {
-                                m.pairs.push((a, b, p));
+                                m.pairs.push((a, b, p, v));
                             } else {
                                 m.grey.push((a, b, p, v));
                             }
@@ -188,8 +188,8 @@ impl TermFrequencies {
 /// What `matching_pairs` found.
 #[derive(Default)]
 pub struct Matched {
-    /// (a, b, match probability), a < b.
-    pub pairs: Vec<(u32, u32, f64)>,
+    /// (a, b, match probability, comparison vector), a < b.
+    pub pairs: Vec<(u32, u32, f64, [u8; N_FIELDS])>,
     /// (a, b, match probability, comparison vector) of the pairs in the grey zone, a < b.
     pub grey: Vec<(u32, u32, f64, [u8; N_FIELDS])>,
     pub blocking: BlockingReport,

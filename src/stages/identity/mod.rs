@@ -402,10 +402,7 @@ fn fuzzy_links(records: &[Prepared], spec: &Identity, prepared_s: f64, links: &m
     let matched = fuzzy::matching_pairs(records, spec.max_block_size, &model, tf.as_ref(), spec.match_threshold, spec.review_from);
     let compare_s = t.elapsed().as_secs_f64() - train_s;
     tracing::info!(prepare_s = prepared_s, train_s, compare_s, "identity timings");
-    links.extend(matched.pairs.iter().map(|&(a, b, p)| {
-        let pattern = compare::compare(&records[a as usize], &records[b as usize]);
-        Link { a, b, rule: Rule::Probabilistic, score: p, pattern }
-    }));
+    links.extend(matched.pairs.iter().map(|&(a, b, score, pattern)| Link { a, b, rule: Rule::Probabilistic, score, pattern }));
     report.review.extend(matched.grey.iter().map(|&(a, b, probability, pattern)| ReviewPair {
         a,
         b,
