@@ -119,6 +119,10 @@ pub enum Command {
         /// Also write every record's cluster, rule and score to this CSV.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write the identifiable true pairs it did not join, with their comparison
+        /// levels and match probability, to this CSV.
+        #[arg(long)]
+        missed: Option<PathBuf>,
     },
     /// Backtest the recommendations on canonical orders and order lines (CSV or Parquet): the
     /// last `--test-days` days are the test window; prints one JSON object with the chosen
@@ -266,12 +270,12 @@ pub fn dispatch(command: Command) -> Result<String> {
             });
             Ok(format!("{} customers; BG/NBD {bg}; wrote {}", p.report.customers, out.display()))
         }
-        Command::IdentityEval { customers, truth, pipeline, out } => {
+        Command::IdentityEval { customers, truth, pipeline, out, missed } => {
             let spec = match pipeline {
                 Some(p) => validate(&p, &Overrides::default())?.identity,
                 None => Default::default(),
             };
-            let report = commands::identity_eval::run(&customers, &truth, &spec, out.as_deref())?;
+            let report = commands::identity_eval::run(&customers, &truth, &spec, out.as_deref(), missed.as_deref())?;
             serde_json::to_string(&report).map_err(|e| crate::error::Error::internal("report", e))
         }
         Command::RecommendEval { orders, items, test_days, top } => {

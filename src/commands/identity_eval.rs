@@ -32,14 +32,39 @@ pub struct Report {
     pub linkable_pairs: u64,
     /// correct_pairs / linkable_pairs.
     pub recall_of_linkable: f64,
+    /// Linkable pairs whose records reach each other through evidence that tells people
+    /// apart (`identifies`): a linkable pair of which one record has no name and the other
+    /// shares only a birth date and a city is not, because thousands of different people do.
+    pub identifiable_pairs: u64,
+    /// correct_pairs / identifiable_pairs.
+    pub recall_of_identifiable: f64,
     /// Pairs left for a steward (`identity_review`), and how many of them are one person by
     /// the truth file.
     pub review_pairs: usize,
     pub review_true_matches: usize,
 }
 
-/// Pairs within each true entity's groups of records connected by identifying evidence.
-fn linkable_pairs(records: &[identity::compare::Prepared], truth: &[Option<u64>]) -> u64 {
+/// Evidence that tells one person from others: an agreeing national id, phone or email; or a
+/// name (within a typo or a dropped character) with a birth date, address or postcode; or two
+/// of birth date, address and postcode.
+fn identifies(v: &[u8; identity::compare::N_FIELDS]) -> bool {
+    use identity::compare::MISSING;
+    use identity::fuzzy::field;
+    let agrees = |f: usize, max: u8| v[f] != MISSING && v[f] <= max;
+    let where_and_when = [agrees(field::BIRTH, 1), agrees(field::ADDRESS, 1), agrees(field::POSTCODE, 0)].iter().filter(|a| **a).count();
+    agrees(field::ID, 1)
+        || agrees(field::PHONE, 1)
+        || agrees(field::EMAIL, 1)
+        || (agrees(field::NAME, 2) && where_and_when >= 1)
+        || where_and_when >= 2
+}
+
+/// Pairs within each true entity's groups of records connected by pairs meeting `evidence`.
+fn linkable_pairs(
+    records: &[identity::compare::Prepared],
+    truth: &[Option<u64>],
+    evidence: fn(&[u8; identity::compare::N_FIELDS]) -> bool,
+) -> u64 {
     let mut by_entity: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, t) in truth.iter().enumerate() {
         if let Some(t) = t {
@@ -52,7 +77,7 @@ fn linkable_pairs(records: &[identity::compare::Prepared], truth: &[Option<u64>]
         for a in 0..members.len() {
             for b in a + 1..members.len() {
                 let v = identity::compare::compare(&records[members[a]], &records[members[b]]);
-                if identity::fuzzy::has_identifying_evidence(&v) {
+                if evidence(&v) {
                     uf.union(a as u32, b as u32);
                 }
             }
@@ -64,6 +89,46 @@ fn linkable_pairs(records: &[identity::compare::Prepared], truth: &[Option<u64>]
         total += sizes.values().map(|n| n * (n - 1) / 2).sum::<u64>();
     }
     total
+}
+
+/// Each identifiable true pair whose records are in different clusters: both records, the
+/// comparison levels per field (empty: missing) and the model's match probability.
+fn write_missed(
+    path: &Path,
+    records: &[identity::compare::Prepared],
+    truth: &[Option<u64>],
+    keys: &[String],
+    model: &identity::fuzzy::Model,
+    sources: &[String],
+    ids: &[String],
+) -> Result<()> {
+    use identity::compare::{FIELDS, MISSING};
+    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e.to_string()));
+    let mut w = csv::Writer::from_path(path).map_err(io)?;
+    let mut header = vec!["source", "source_customer_id", "other_source", "other_source_customer_id", "match_probability"];
+    header.extend(FIELDS.iter().map(|(f, _)| *f));
+    w.write_record(&header).map_err(io)?;
+    let mut by_entity: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    for (i, t) in truth.iter().enumerate() {
+        if let Some(t) = t {
+            by_entity.entry(*t).or_default().push(i);
+        }
+    }
+    for members in by_entity.values() {
+        for (n, &a) in members.iter().enumerate() {
+            for &b in &members[n + 1..] {
+                let v = identity::compare::compare(&records[a], &records[b]);
+                if keys[a] == keys[b] || !identifies(&v) {
+                    continue;
+                }
+                let mut row =
+                    vec![sources[a].clone(), ids[a].clone(), sources[b].clone(), ids[b].clone(), format!("{:.6}", model.probability(&v))];
+                row.extend(v.iter().map(|l| if *l == MISSING { String::new() } else { l.to_string() }));
+                w.write_record(&row).map_err(io)?;
+            }
+        }
+    }
+    w.flush().map_err(|e| Error::io(path, e))
 }
 
 /// Pairs of records in one cluster, in one true entity, and in both.
@@ -97,7 +162,9 @@ fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
 }
 
 /// `out`: also write every record's cluster and how it was linked (CSV) for inspection.
-pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) -> Result<Report> {
+/// `missed`: also write the identifiable true pairs left in different clusters, with their
+/// comparison vector and match probability (what to look at when tuning).
+pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>, missed: Option<&Path>) -> Result<Report> {
     let truth = read_truth(truth)?;
     let started = Instant::now();
     let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)), &Times::permissive())?;
@@ -140,7 +207,12 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
     let precision = if predicted_pairs == 0 { 1.0 } else { correct as f64 / predicted_pairs as f64 };
     let recall = if true_pairs == 0 { 1.0 } else { correct as f64 / true_pairs as f64 };
     let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    let linkable = linkable_pairs(&identity::prepare(&records)?, &truth_of);
+    let prepared = identity::prepare(&records)?;
+    let linkable = linkable_pairs(&prepared, &truth_of, identity::fuzzy::has_identifying_evidence);
+    let identifiable = linkable_pairs(&prepared, &truth_of, identifies);
+    if let (Some(path), Some(model)) = (missed, &identity_report.model) {
+        write_missed(path, &prepared, &truth_of, &keys, model, &sources, &ids)?;
+    }
     let same = |a: u32, b: u32| truth_of[a as usize].is_some() && truth_of[a as usize] == truth_of[b as usize];
     let review_true_matches = identity_report.review.iter().filter(|p| same(p.a, p.b)).count();
     Ok(Report {
@@ -156,6 +228,8 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
         records_without_truth: without,
         linkable_pairs: linkable,
         recall_of_linkable: if linkable == 0 { 1.0 } else { correct as f64 / linkable as f64 },
+        identifiable_pairs: identifiable,
+        recall_of_identifiable: if identifiable == 0 { 1.0 } else { correct as f64 / identifiable as f64 },
         review_pairs: identity_report.review_pairs,
         review_true_matches,
     })
@@ -164,6 +238,18 @@ pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_that_tells_people_apart() {
+        // name, birth, id, phone, email, address, postcode, place, gender; 255 = missing
+        const M: u8 = 255;
+        assert!(identifies(&[M, M, M, 0, M, M, M, M, M]), "a phone alone");
+        assert!(identifies(&[2, 0, M, M, M, M, M, 0, 0]), "a dropped character and the birth date");
+        assert!(identifies(&[M, 0, M, M, M, 1, M, M, M]), "no name: birth date and address");
+        assert!(!identifies(&[M, 0, M, M, M, M, M, 0, 0]), "no name: birth date, city and gender");
+        assert!(!identifies(&[0, M, M, M, M, 3, 2, 0, 0]), "a name and a city");
+        assert!(!identifies(&[3, 0, M, M, M, M, M, 0, 0]), "another name, same birth date");
+    }
 
     #[test]
     fn pairwise_counts_by_hand() {

@@ -287,7 +287,7 @@ fn default_true() -> bool {
 }
 
 fn default_match_threshold() -> f64 {
-    0.99
+    0.95
 }
 
 fn default_review_from() -> f64 {

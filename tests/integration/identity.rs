@@ -94,7 +94,11 @@ fn keys_stay_stable_across_nights() {
 fn overrides_force_links_and_splits() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("pipeline.toml");
-    let text = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n");
+    // A stricter threshold than the default leaves more pairs for the steward.
+    let text = std::fs::read_to_string(nightly())
+        .unwrap()
+        .replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n")
+        .replace("match_threshold = 0.95", "match_threshold = 0.99");
     std::fs::write(&config, text).unwrap();
     // P3's two records share a national id; a data steward says they are two people. Bob
     // Smith (S4) and 李娜 (S5) share nothing; the steward says they are one customer.
@@ -135,7 +139,11 @@ fn review_pairs(out: &Path, day: &str) -> Vec<(String, String, String)> {
 fn a_stewards_decision_on_the_review_queue_is_honoured_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("pipeline.toml");
-    let text = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n");
+    // A stricter threshold than the default leaves more pairs for the steward.
+    let text = std::fs::read_to_string(nightly())
+        .unwrap()
+        .replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n")
+        .replace("match_threshold = 0.95", "match_threshold = 0.99");
     std::fs::write(&config, text).unwrap();
     let header = "action,source,source_customer_id,other_source,other_source_customer_id\n";
     std::fs::write(dir.path().join("overrides.csv"), header).unwrap();
@@ -184,12 +192,15 @@ fn generated_data_precision_and_linkable_recall() {
     for r in [&plain, &variants] {
         let get = |k: &str| r[k].as_f64().unwrap();
         assert!(get("precision") >= 0.999, "{r}");
-        // Of the pairs that share any identifying value, nearly all are found.
-        assert!(get("recall_of_linkable") >= 0.98, "{r}");
-        assert!(get("linkable_pairs") <= get("true_pairs"));
+        // Of the pairs whose evidence tells people apart, nearly all are found; of those that
+        // share any identifying value (a nameless record's birth date and city too), most.
+        assert!(get("recall_of_identifiable") >= 0.995, "{r}");
+        assert!(get("recall_of_linkable") >= 0.99, "{r}");
+        assert!(get("identifiable_pairs") <= get("linkable_pairs") && get("linkable_pairs") <= get("true_pairs"));
     }
-    // Names across scripts cost little: 0.9858 without variants, 0.9828 with them (0.9747
-    // before names were compared through pinyin and traditional characters folded).
-    let recall = |r: &serde_json::Value| r["recall_of_linkable"].as_f64().unwrap();
+    // Names across scripts cost nothing here: measured 1.000 of the identifiable pairs with and
+    // without variants (0.9747 of the linkable ones before names were compared through pinyin
+    // and traditional characters folded, with the earlier uniform names).
+    let recall = |r: &serde_json::Value| r["recall_of_identifiable"].as_f64().unwrap();
     assert!(recall(&variants) >= recall(&plain) - 0.005, "{plain} {variants}");
 }

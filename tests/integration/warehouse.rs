@@ -362,7 +362,7 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("k = 0\n", "k = 1\n")
-        .replace("match_threshold = 0.99", "match_threshold = 1.5")
+        .replace("match_threshold = 0.95", "match_threshold = 1.5")
         .replace("time_zone = \"UTC\"", "time_zone = \"Mars/Olympus\"")
         .replace("encoding = \"utf-8\"", "encoding = \"ebcdic\"");
     std::fs::write(&config, text).unwrap();

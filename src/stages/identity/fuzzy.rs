@@ -23,6 +23,14 @@ fn prefix(s: &Text, n: usize) -> Option<String> {
     s.as_ref().map(|s| s.chars().take(n).collect())
 }
 
+/// An address as a blocking key: its numbers and letters without the administrative suffixes
+/// one system writes and another leaves out (长沙市中山路12号 = 长沙中山路12号); the comparison
+/// then weighs the rest.
+fn address_key(p: &Prepared) -> Option<String> {
+    let text: String = p.address_text.chars().filter(|c| !matches!(c, '省' | '市' | '区' | '县')).collect();
+    p.has_address().then(|| format!("{}\u{1f}{text}", p.address_numbers.join(" ")))
+}
+
 /// The blocking keys, named for the log. Together they catch pairs with a typo in any one or
 /// two fields: each leaves out several of name, birth date, postcode, address and id.
 pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
@@ -39,11 +47,15 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
     ("birth_date+city", |p| cat(&[p.birth.as_deref(), p.city.as_deref()])),
     ("postcode+given", |p| cat(&[p.postcode.as_deref(), p.given.as_deref()])),
     ("postcode+surname", |p| cat(&[p.postcode.as_deref(), p.surname.as_deref()])),
-    ("address+surname", |p| {
-        let a = p.has_address().then(|| format!("{}{}", p.address_numbers.join(" "), p.address_text));
-        cat(&[a.as_deref(), p.surname.as_deref()])
-    }),
+    ("address+surname", |p| cat(&[address_key(p).as_deref(), p.surname.as_deref()])),
+    ("address+given", |p| cat(&[address_key(p).as_deref(), p.given.as_deref()])),
+    // Records without a name: found by two of where and when.
+    ("birth_date+address", |p| cat(&[p.birth.as_deref(), address_key(p).as_deref()])),
+    ("address+postcode", |p| cat(&[address_key(p).as_deref(), p.postcode.as_deref()])),
     ("name+postcode", |p| cat(&[p.name.as_deref(), p.postcode.as_deref()])),
+    // 王伟 in the shop and "WEI WANG" at the same address or postcode: no birth date to meet on.
+    ("romanised_name+address", |p| cat(&[super::compare::romanised(p).as_deref(), address_key(p).as_deref()])),
+    ("romanised_name+postcode", |p| cat(&[super::compare::romanised(p).as_deref(), p.postcode.as_deref()])),
     ("birth_date+postcode", |p| cat(&[p.birth.as_deref(), p.postcode.as_deref()])),
     ("id_number", |p| p.id_number.as_deref().map(str::to_string)),
     // All but the last two characters: catches a typo at the end of the id.

@@ -13,6 +13,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
+pub(crate) mod names;
+
 pub struct Options {
     pub scale: f64,
     pub seed: u64,
@@ -26,64 +28,14 @@ pub struct Options {
 /// Separates the name variants' random stream from the main one, so that switching them on or
 /// off changes no other generated value.
 const VARIANT_STREAM: u64 = 0x6e61_6d65_7661_7273;
+/// Names and name typos have their own streams too: a name's length decided how many draws a
+/// typo took from the main stream, so that every generated value changed with the names.
+const NAME_STREAM: u64 = 0x6e61_6d65_0000_0001;
+const TYPO_STREAM: u64 = 0x7479_706f_0000_0002;
 
 /// People per output file: bounds memory at large scale factors.
 const CHUNK: usize = 50_000;
 
-const SURNAMES: &[(&str, &str)] = &[
-    ("王", "wang"),
-    ("李", "li"),
-    ("张", "zhang"),
-    ("刘", "liu"),
-    ("陈", "chen"),
-    ("杨", "yang"),
-    ("黄", "huang"),
-    ("赵", "zhao"),
-    ("吴", "wu"),
-    ("周", "zhou"),
-    ("徐", "xu"),
-    ("孙", "sun"),
-    ("马", "ma"),
-    ("朱", "zhu"),
-    ("胡", "hu"),
-    ("郭", "guo"),
-    ("何", "he"),
-    ("高", "gao"),
-    ("林", "lin"),
-    ("罗", "luo"),
-];
-const GIVEN: &[(&str, &str)] = &[
-    ("伟", "wei"),
-    ("芳", "fang"),
-    ("娜", "na"),
-    ("敏", "min"),
-    ("静", "jing"),
-    ("丽", "li"),
-    ("强", "qiang"),
-    ("磊", "lei"),
-    ("军", "jun"),
-    ("洋", "yang"),
-    ("勇", "yong"),
-    ("艳", "yan"),
-    ("杰", "jie"),
-    ("娟", "juan"),
-    ("涛", "tao"),
-    ("明", "ming"),
-    ("超", "chao"),
-    ("秀英", "xiuying"),
-    ("霞", "xia"),
-    ("平", "ping"),
-    ("刚", "gang"),
-    ("桂英", "guiying"),
-    ("建华", "jianhua"),
-    ("晓燕", "xiaoyan"),
-    ("志强", "zhiqiang"),
-];
-const LATIN_FIRST: &[&str] = &[
-    "James", "Mary", "John", "Linda", "David", "Susan", "Michael", "Emma", "Daniel", "Sophia", "Kevin", "Grace", "Lucas", "Chloe", "Ryan",
-    "Olivia",
-];
-const LATIN_LAST: &[&str] = &["Smith", "Brown", "Taylor", "Wilson", "Lee", "Walker", "Young", "King", "Wright", "Green", "Baker", "Hill"];
 const STREETS: &[&str] = &["中山", "人民", "解放", "建设", "和平"];
 const CITIES: &[(&str, &str, &str)] = &[
     ("北京", "北京", "110101"),
@@ -136,7 +88,7 @@ struct Person {
     chinese: bool,
     name: String,
     /// A Chinese name's pinyin: surname, given name.
-    pinyin: Option<(&'static str, &'static str)>,
+    pinyin: Option<(&'static str, String)>,
     gender: char,
     birth: NaiveDate,
     phone: String,
@@ -180,16 +132,19 @@ fn fullwidth(s: &str) -> String {
 /// The next national-id sequence number per (region, birth date, gender): real ids are unique.
 type IdSequences = std::collections::HashMap<(usize, NaiveDate, char), u32>;
 
-fn person(rng: &mut ChaCha8Rng, i: usize, start: NaiveDateTime, days: i64, id_sequences: &mut IdSequences) -> Person {
+fn person(rng: &mut ChaCha8Rng, seed: u64, i: usize, start: NaiveDateTime, days: i64, id_sequences: &mut IdSequences) -> Person {
     let chinese = rng.gen_bool(0.75);
     let gender = if rng.gen_bool(0.52) { 'F' } else { 'M' };
+    let mut names = ChaCha8Rng::seed_from_u64(seed ^ NAME_STREAM ^ i as u64);
+    // The main stream's two draws of the list names this replaced are still taken, so that
+    // every other generated value stays the same.
     let (name, name_latin, pinyin) = if chinese {
-        let (s, sp) = pick(rng, SURNAMES);
-        let (g, gp) = pick(rng, GIVEN);
-        (format!("{s}{g}"), format!("{gp}.{sp}"), Some((*sp, *gp)))
+        let _ = (rng.gen_range(0..20usize), rng.gen_range(0..25usize));
+        let (s, sp, g, gp) = names::chinese(&mut names, gender);
+        (format!("{s}{g}"), format!("{gp}.{sp}"), Some((sp, gp)))
     } else {
-        let f = pick(rng, LATIN_FIRST);
-        let l = pick(rng, LATIN_LAST);
+        let _ = (rng.gen_range(0..16usize), rng.gen_range(0..12usize));
+        let (f, l) = names::latin(&mut names);
         (format!("{f} {l}"), format!("{}.{}", f.to_lowercase(), l.to_lowercase()), None)
     };
     let age_days = rng.gen_range(18 * 365..70 * 365);
@@ -302,7 +257,7 @@ impl Customers {
     /// store's in traditional characters (王偉), others in pinyin ("Wang Wei", "WEI WANG",
     /// "Wei Wang", "Wangwei").
     fn in_another_script(&mut self, rng: &mut ChaCha8Rng, p: &Person, source: &str) {
-        let (Some((s, g)), Some(Some(name))) = (p.pinyin, self.name.last_mut()) else { return };
+        let (Some((s, g)), Some(Some(name))) = (&p.pinyin, self.name.last_mut()) else { return };
         let cap = |t: &str| t[..1].to_uppercase() + &t[1..];
         *name = match (source, rng.gen_range(0..4)) {
             ("store", _) => zhconv::zhconv(&p.name, zhconv::Variant::ZhHant),
@@ -314,12 +269,22 @@ impl Customers {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, rng: &mut ChaCha8Rng, p: &Person, truth: u64, source: &str, id: String, duplicate: bool, end: NaiveDateTime) {
+    fn push(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        typos: &mut ChaCha8Rng,
+        p: &Person,
+        truth: u64,
+        source: &str,
+        id: String,
+        duplicate: bool,
+        end: NaiveDateTime,
+    ) {
         let (province, city, _) = CITIES[p.city];
         let keep = |rng: &mut ChaCha8Rng, prob: f64| rng.gen_bool(prob);
         // Duplicates are harder: some lose phone or email, some have a typo in the name.
         let name = if duplicate && rng.gen_bool(0.2) {
-            typo(rng, &p.name)
+            typo(typos, &p.name)
         } else if !p.chinese && rng.gen_bool(0.1) {
             fullwidth(&p.name)
         } else if rng.gen_bool(0.1) {
@@ -547,10 +512,11 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
     for (chunk, first) in (0..people).step_by(CHUNK).enumerate() {
         let last = (first + CHUNK).min(people);
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64));
+        let mut typos = ChaCha8Rng::seed_from_u64(opts.seed ^ TYPO_STREAM ^ chunk as u64);
         let (mut c, mut o, mut it, mut ev, mut so, mut fb) =
             (Customers::default(), Orders::default(), Items::default(), Events::default(), Social::default(), Feedback::default());
         for i in first..last {
-            let p = person(&mut rng, i, start, days, &mut id_sequences);
+            let p = person(&mut rng, opts.seed, i, start, days, &mut id_sequences);
             // Records: one in a primary source, ~15% more across or within sources.
             let mut records: Vec<(String, String)> = Vec::new();
             let primary = *pick(&mut rng, &["crm", "shop", "shop", "wechat", "store"]);
@@ -566,7 +532,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     "wechat" => format!("wx_{:x}", (i * 4 + r) as u64 * 2_654_435_761 % (1 << 40)),
                     _ => format!("ST{:07}{}", i, r),
                 };
-                c.push(&mut rng, &p, i as u64, source, id.clone(), r > 0, end);
+                c.push(&mut rng, &mut typos, &p, i as u64, source, id.clone(), r > 0, end);
                 if r > 0 {
                     let mut variants = ChaCha8Rng::seed_from_u64(opts.seed ^ VARIANT_STREAM ^ (i * 4 + r) as u64);
                     if variants.gen_bool(opts.name_variants) {
