@@ -491,6 +491,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn address_keys_without_administrative_suffixes() {
+        let at = |a: &str| address_key(&Prepared::new(None, None, None, None, None, Some(a), None, None, None, None));
+        assert_eq!(at("长沙市中山路12号"), at("长沙中山路12号"));
+        assert_eq!(at("湖南省长沙市岳麓区中山路12号"), at("湖南长沙岳麓中山路12号"));
+        assert_ne!(at("长沙中山路12号"), at("长沙中山路21号"), "another house");
+    }
+
+    #[test]
     fn term_frequency_weights_by_hand() {
         // 998 records named 王伟 and 2 named 欧阳娜娜; the model's u for exact name agreement 0.1.
         let named = |n: &str| Prepared::new(Some(n), None, None, None, None, None, None, None, None, None);
