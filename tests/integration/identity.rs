@@ -30,6 +30,40 @@ fn febrl_quality_meets_the_targets() {
     }
 }
 
+#[test]
+fn the_missed_pairs_are_true_pairs_left_apart() {
+    // FEBRL3 has 6,538 true pairs (its README); every one is identifiable (all records have a
+    // name and a birth date or address), so the pairs left apart are the true pairs not in one
+    // cluster, each of one person by the truth file.
+    let dir = tempfile::tempdir().unwrap();
+    let (data, missed) = (repo().join("tests/data/febrl"), dir.path().join("missed.csv"));
+    let truth = data.join("febrl3_truth.csv");
+    let o =
+        portrait(&["identity-eval", "--customers", s(&data.join("febrl3_customers.csv")), "--truth", s(&truth), "--missed", s(&missed)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert_eq!(r["identifiable_pairs"], 6538);
+    let entity: std::collections::HashMap<String, String> = std::fs::read_to_string(&truth)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    let text = std::fs::read_to_string(&missed).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let left_apart = r["true_pairs"].as_u64().unwrap() - r["correct_pairs"].as_u64().unwrap();
+    assert!(left_apart > 0, "{r}");
+    assert_eq!(rows.len() as u64, left_apart, "{text}");
+    for row in rows {
+        assert_eq!(entity[row[1]], entity[row[3]], "one person: {row:?}");
+        let p: f64 = row[4].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+    }
+}
+
 fn run_at(config: &Path, input: &Path, out: &Path, as_of: &str) {
     let o = portrait(&["run", "--pipeline", s(config), "--input", s(input), "--output", s(out), "--as-of", as_of]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
