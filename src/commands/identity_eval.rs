@@ -116,9 +116,9 @@ fn write_missed(
     w.write_record(&header).map_err(io)?;
     for members in records_by_entity(truth).values() {
         for (n, &a) in members.iter().enumerate() {
-            for &b in &members[n + 1..] {
+            for &b in members[n + 1..].iter().filter(|&&b| keys[a] != keys[b]) {
                 let v = identity::compare::compare(&records[a], &records[b]);
-                if keys[a] == keys[b] || !identifies(&v) {
+                if !identifies(&v) {
                     continue;
                 }
                 let mut row =

@@ -154,9 +154,9 @@ fn latin_orders(p: &Prepared) -> Option<[String; 2]> {
 /// Latin name, sorted, so that 王伟, "Wang Wei", "WEI WANG", "Weiwang" and "Wangwei" meet
 /// whatever the order of the names and wherever a system put the space.
 pub fn romanised(p: &Prepared) -> Option<String> {
-    let letters = match (&p.pinyin, &p.name) {
-        (Some([surname_first, _]), _) => surname_first.to_string(),
-        (None, Some(name)) if !p.cjk_name => name.to_string(),
+    let letters: &str = match (&p.pinyin, &p.name) {
+        (Some([surname_first, _]), _) => surname_first,
+        (None, Some(name)) if !p.cjk_name => name,
         _ => return None,
     };
     let mut letters: Vec<char> = letters.chars().filter(|c| c.is_alphabetic()).collect();
@@ -249,10 +249,14 @@ pub fn name(a: &Prepared, b: &Prepared) -> Option<u8> {
     })
 }
 
-/// True when `short` is `long` with one character left out.
+/// True when `short` is `long` with one character left out (the first character where they
+/// differ), without allocating: it runs for every pair of Chinese names compared.
 fn one_character_dropped(long: &str, short: &str) -> bool {
-    let (long, short): (Vec<char>, Vec<char>) = (long.chars().collect(), short.chars().collect());
-    long.len() == short.len() + 1 && (0..long.len()).any(|i| long[..i] == short[..i] && long[i + 1..] == short[i..])
+    if long.chars().count() != short.chars().count() + 1 {
+        return false;
+    }
+    let same = long.chars().zip(short.chars()).take_while(|(a, b)| a == b).count();
+    long.chars().skip(same + 1).eq(short.chars().skip(same))
 }
 
 /// Dice coefficient of two strings' character multisets.
