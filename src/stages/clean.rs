@@ -4,7 +4,7 @@
 //! and bucket passes (`pipeline`), where every row ends up in exactly one of used / duplicate /
 //! quarantined / after_as_of.
 
-use crate::expr::one_of;
+use crate::expr::{lower, one_of};
 use crate::schema::Table;
 use polars::prelude::*;
 
@@ -75,7 +75,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
     let id = empty_to_null(fold(col("id_number")).str().replace_all(lit(r"\s|-"), lit(""), false).str().to_uppercase());
     let region = |c: &str, suffix: &str| empty_to_null(fold(col(c)).str().strip_suffix(lit(suffix))).alias(c);
     rows.with_columns([
-        col("source").str().to_lowercase(),
+        lower(col("source")),
         col("source_customer_id").alias("source_customer_id"),
         name(col("name")).alias("name"),
         gender(col("gender")).alias("gender"),
@@ -132,7 +132,7 @@ pub fn customers(rows: LazyFrame) -> LazyFrame {
 /// lower-case channel, non-negative amounts; `_reason` says why a row cannot be used (an
 /// unknown status, a negative net amount), null for usable rows.
 pub fn orders(rows: LazyFrame) -> LazyFrame {
-    let status = col("status").str().to_lowercase();
+    let status = lower(col("status"));
     let status = when(one_of(status.clone(), &["paid", "completed", "complete", "success", "已支付", "已完成"]))
         .then(lit("paid"))
         .when(one_of(status.clone(), &["refunded", "refund", "returned", "已退款"]))
@@ -142,9 +142,9 @@ pub fn orders(rows: LazyFrame) -> LazyFrame {
         .otherwise(null_str());
     let nonneg = |c: &str| when(col(c).lt(lit(0.0))).then(lit(0.0)).otherwise(col(c));
     rows.with_columns([
-        col("source").str().to_lowercase(),
+        lower(col("source")),
         status.alias("_status"),
-        empty_to_null(col("channel").str().to_lowercase()).alias("channel"),
+        empty_to_null(lower(col("channel"))).alias("channel"),
         empty_to_null(col("coupon_code")).alias("coupon_code"),
         nonneg("discount_amount").fill_null(lit(0.0)).alias("discount_amount"),
     ])
@@ -176,34 +176,34 @@ pub fn dedupe(lf: LazyFrame, key: &[&str]) -> (LazyFrame, LazyFrame) {
 
 pub fn items(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
-        col("source").str().to_lowercase(),
+        lower(col("source")),
         empty_to_null(col("sku")).alias("sku"),
-        empty_to_null(col("category").str().to_lowercase()).alias("category"),
+        empty_to_null(lower(col("category"))).alias("category"),
     ])
 }
 
 pub fn events(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
-        col("source").str().to_lowercase(),
-        col("event_type").str().to_lowercase(),
-        col("channel").str().to_lowercase(),
-        col("page_category").str().to_lowercase(),
+        lower(col("source")),
+        lower(col("event_type")),
+        lower(col("channel")),
+        lower(col("page_category")),
     ])
 }
 
 pub fn social(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
-        col("source").str().to_lowercase(),
-        col("action").str().to_lowercase(),
-        empty_to_null(col("platform").str().to_lowercase()).alias("platform"),
+        lower(col("source")),
+        lower(col("action")),
+        empty_to_null(lower(col("platform"))).alias("platform"),
         when(col("followers").gt_eq(lit(0))).then(col("followers")).otherwise(lit(NULL).cast(DataType::Int64)).alias("followers"),
     ])
 }
 
 pub fn feedback(rows: LazyFrame) -> LazyFrame {
     rows.with_columns([
-        col("source").str().to_lowercase(),
-        col("kind").str().to_lowercase(),
+        lower(col("source")),
+        lower(col("kind")),
         when(col("rating").is_between(lit(1), lit(5), ClosedInterval::Both))
             .then(col("rating"))
             .otherwise(lit(NULL).cast(DataType::Int32))
@@ -213,7 +213,7 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
             .otherwise(lit(NULL).cast(DataType::Int32))
             .alias("nps"),
         empty_to_null(col("text")).alias("text"),
-        empty_to_null(col("topic").str().to_lowercase()).alias("topic"),
+        empty_to_null(lower(col("topic"))).alias("topic"),
     ])
 }
 
