@@ -183,12 +183,7 @@ pub fn items(rows: LazyFrame) -> LazyFrame {
 }
 
 pub fn events(rows: LazyFrame) -> LazyFrame {
-    rows.with_columns([
-        lower(col("source")),
-        lower(col("event_type")),
-        lower(col("channel")),
-        lower(col("page_category")),
-    ])
+    rows.with_columns([lower(col("source")), lower(col("event_type")), lower(col("channel")), lower(col("page_category"))])
 }
 
 pub fn social(rows: LazyFrame) -> LazyFrame {
