@@ -83,3 +83,22 @@ pub fn ratio(num: Expr, den: Expr) -> Expr {
         .then(num.cast(DataType::Float64) / den.cast(DataType::Float64))
         .otherwise(lit(NULL).cast(DataType::Float64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_in_lower_case_whatever_case_they_came_in() {
+        let lowered = |values: &[Option<&str>]| -> Vec<Option<String>> {
+            let out = df!("v" => values).unwrap().lazy().select([lower(col("v"))]).collect().unwrap();
+            out.column("v").unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect()
+        };
+        let want = |values: &[Option<&str>]| values.iter().map(|v| v.map(String::from)).collect::<Vec<_>>();
+        // Nothing to lower: passed on as it is.
+        assert_eq!(lowered(&[Some("paid"), Some("已支付"), None]), want(&[Some("paid"), Some("已支付"), None]));
+        // One value to lower lowers the chunk, Latin and other scripts alike.
+        let mixed = [Some("paid"), Some("PAID"), Some("ÄRGER"), Some("已支付"), None];
+        assert_eq!(lowered(&mixed), want(&[Some("paid"), Some("paid"), Some("ärger"), Some("已支付"), None]));
+    }
+}

@@ -395,6 +395,9 @@ fn offset_east(t: &str) -> Option<(&str, i64)> {
     for len in [6, 5, 3] {
         let Some(at) = t.len().checked_sub(len).filter(|&at| t.is_char_boundary(at)) else { continue };
         let (wall, offset) = t.split_at(at);
+        if !offset.is_ascii() {
+            continue; // and so every slice below falls on a character
+        }
         let (hours, minutes) = match (len, offset.as_bytes()) {
             (6, [_, _, _, b':', ..]) => (&offset[1..3], &offset[4..6]),
             (5, _) => (&offset[1..3], &offset[3..5]),
@@ -531,6 +534,9 @@ mod tests {
         assert_eq!(naive_micros("2026-03-05 14:22:01.5"), Some(at(2026, 3, 5, 14, 22, 1, 500_000)));
         assert_eq!(naive_micros("2026-03-05 14:22:01.123456789"), Some(at(2026, 3, 5, 14, 22, 1, 123_456)));
         assert_eq!(naive_micros("2026-03-05"), Some(at(2026, 3, 5, 0, 0, 0, 0)));
+        // Text where an offset would be: not one, and never a slice inside a character.
+        assert_eq!(text_micros("2026-11-16 12午:00", EpochUnit::Auto, None), None);
+        assert_eq!(text_micros("2026-11-16 12:00+0８", EpochUnit::Auto, None), None);
         for bad in [
             "2026-02-30",
             "2026-03-05 24:00",
