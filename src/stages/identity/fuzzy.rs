@@ -138,6 +138,10 @@ pub fn matching_pairs(
                 m
             })
             .reduce(Matched::default, Matched::merge);
+        // Which keys make the pairs (`PORTRAIT_LOG=debug`): at scale, keys on fields of a fixed
+        // number of values (birth date, city) make blocks that grow with the population.
+        let largest = blocks.iter().map(|b| b.len()).filter(|&n| n <= max_block_size).max().unwrap_or(0);
+        tracing::debug!(key = *name, blocks = blocks.len(), largest, compared = found.blocking.candidate_pairs, "blocking key");
         matched = matched.merge(found);
     }
     matched
