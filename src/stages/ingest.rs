@@ -313,12 +313,11 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind, times: &Times, epoch: EpochUnit)
 /// regular expressions per value took half of the SF 10 social interactions' route.
 fn parse_timestamp(e: Expr, dtype: &DataType, times: &Times, unit: EpochUnit) -> Expr {
     // `config::load` checked the zone; UTC if it is not one.
-    let local_zone: Option<chrono_tz::Tz> = if times.is_utc() { None } else { times.zone.parse().ok() };
+    let local: Option<chrono_tz::Tz> = if times.is_utc() { None } else { times.zone.parse().ok() };
     let read = move |c: polars::prelude::Column| {
-        let zone = local_zone;
         let micros: Int64Chunked = match c.dtype() {
-            DataType::String => c.str()?.iter().map(|v| v.and_then(|t| text_micros(t, unit, zone))).collect(),
-            _ => c.cast(&DataType::Int64)?.i64()?.iter().map(|n| to_local(epoch_micros(n?, unit)?, zone)).collect(),
+            DataType::String => c.str()?.iter().map(|v| v.and_then(|t| text_micros(t, unit, local))).collect(),
+            _ => c.cast(&DataType::Int64)?.i64()?.iter().map(|n| to_local(epoch_micros(n?, unit)?, local)).collect(),
         };
         Ok(micros.into_datetime(TimeUnit::Microseconds, None).into_column())
     };

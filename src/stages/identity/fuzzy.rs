@@ -140,8 +140,14 @@ pub fn matching_pairs(
             .reduce(Matched::default, Matched::merge);
         // Which keys make the pairs (`PORTRAIT_LOG=debug`): at scale, keys on fields of a fixed
         // number of values (birth date, city) make blocks that grow with the population.
-        let largest = blocks.iter().map(|b| b.len()).filter(|&n| n <= max_block_size).max().unwrap_or(0);
-        tracing::debug!(key = *name, blocks = blocks.len(), largest, compared = found.blocking.candidate_pairs, "blocking key");
+        // (The fields are evaluated only when debug is on.)
+        tracing::debug!(
+            key = *name,
+            blocks = blocks.len(),
+            largest = blocks.iter().map(|b| b.len()).filter(|&n| n <= max_block_size).max().unwrap_or(0),
+            compared = found.blocking.candidate_pairs,
+            "blocking key"
+        );
         matched = matched.merge(found);
     }
     matched
