@@ -124,7 +124,9 @@ pub fn execute(
     let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
-    let (mut routes, _) = route_all(plan, ingested, records, &route_map, &routed, buckets, true)?;
+    let persons = route::PersonOf::new(&route_map)?;
+    drop(route_map);
+    let (mut routes, _) = route_all(plan, ingested, records, &persons, &routed, buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
     }
@@ -217,7 +219,7 @@ fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     customers: Buckets,
-    id_map: &DataFrame,
+    persons: &route::PersonOf,
     work: &Path,
     buckets: u32,
     run: bool,
@@ -232,7 +234,7 @@ fn route_all(
         // Order lines are routed by their order first (`route::join_orders`).
         let rows_of = |group: &Ingested| match table {
             Table::OrderItems => route::items_by_order(group, buckets),
-            _ => route::keyed_rows(group, id_map.clone().lazy(), buckets),
+            _ => route::keyed_rows(group, persons, buckets),
         };
         if !run {
             plans.push((table, rows_of(&ing)));
@@ -261,7 +263,7 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let records = route::by_person(resolved.lazy(), nowhere.join(Table::Customers.name()), 1, false)?;
-    let (routes, routed) = route_all(plan, ingested, records, &id_map, nowhere, 1, false)?;
+    let (routes, routed) = route_all(plan, ingested, records, &route::PersonOf::new(&id_map)?, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
