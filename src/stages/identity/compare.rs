@@ -399,11 +399,6 @@ pub fn compare(a: &Prepared, b: &Prepared) -> [u8; N_FIELDS] {
     .map(|l| l.unwrap_or(MISSING))
 }
 
-/// Year of a yyyymmdd birth string.
-pub fn birth_year(p: &Prepared) -> Option<i32> {
-    p.birth.as_deref().and_then(|b| b.get(..4)).and_then(|y| y.parse().ok()).filter(|y: &i32| *y > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
