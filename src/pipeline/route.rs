@@ -341,3 +341,28 @@ impl Counts {
 pub fn position() -> Expr {
     ((col("_file").cast(DataType::UInt64) * lit(1u64 << 32)) + col("_row").cast(DataType::UInt64)).alias("_pos")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_record_finds_its_person_and_an_unknown_one_none() {
+        // The same id in two sources is two records; a record listed twice keeps its first person.
+        let map = df!(
+            "source" => ["shop", "crm", "shop", "crm"],
+            "source_customer_id" => ["7", "7", "8", "7"],
+            "_key" => [0u32, 1, 2, 3],
+        )
+        .unwrap();
+        let rows = df!(
+            "source" => [Some("crm"), Some("shop"), Some("shop"), Some("wechat"), None, Some("shop")],
+            "source_customer_id" => [Some("7"), Some("8"), Some("9"), Some("7"), Some("7"), None],
+        )
+        .unwrap();
+        let persons = PersonOf::new(&map).unwrap();
+        let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
+        let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
+        assert_eq!(keys, [Some(1), Some(2), None, None, None, None]);
+    }
+}
