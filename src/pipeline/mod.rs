@@ -107,25 +107,14 @@ pub fn execute(
     let customers = take(&mut ingested, Table::Customers)?;
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    // The erased people's records find their rows (to count them) but no person.
-    let route_map = match erased.height() {
-        0 => id_map.clone(),
-        _ => {
-            let key = [col("source"), col("source_customer_id"), col("_key")];
-            let erased_key = lit(route::ERASED).cast(DataType::UInt32).alias("_key");
-            let erased = erased.clone().lazy().select([col("source"), col("source_customer_id"), erased_key]);
-            let map = concat([id_map.clone().lazy().select(key), erased], UnionArgs::default());
-            io::collect(map.map_err(|e| Error::internal("identity map", e))?)?
-        }
-    };
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
     // (golden records of every person at once: SF 100's peak, 15 GiB).
     let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
-    let persons = route::PersonOf::new(&route_map)?;
-    drop(route_map);
+    // The erased people's records find their rows (to count them) but no person.
+    let persons = route::PersonOf::new(&id_map, erased)?;
     let (mut routes, _) = route_all(plan, ingested, records, &persons, &routed, buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
@@ -263,7 +252,7 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let records = route::by_person(resolved.lazy(), nowhere.join(Table::Customers.name()), 1, false)?;
-    let (routes, routed) = route_all(plan, ingested, records, &route::PersonOf::new(&id_map)?, nowhere, 1, false)?;
+    let (routes, routed) = route_all(plan, ingested, records, &route::PersonOf::new(&id_map, &DataFrame::empty())?, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));

@@ -126,19 +126,17 @@ pub fn keyed_rows(ing: &Ingested, persons: &PersonOf, buckets: u32) -> LazyFrame
 pub struct PersonOf(std::sync::Arc<Vec<(String, PlHashMap<Box<str>, u32>)>>);
 
 impl PersonOf {
-    /// From an identity map (`source`, `source_customer_id`, `_key`); the first row of a
-    /// record wins, as in the map's own dedupe.
-    pub fn new(id_map: &DataFrame) -> Result<PersonOf> {
-        let column = |name: &str| id_map.column(name).map_err(|e| Error::internal("identity map", e));
-        let keys = column("_key")?.cast(&DataType::UInt32).map_err(|e| Error::internal("identity map", e))?;
-        let (sources, ids) = (column("source")?.str(), column("source_customer_id")?.str());
-        let (sources, ids, keys) = match (sources, ids, keys.u32()) {
-            (Ok(s), Ok(i), Ok(k)) => (s, i, k),
-            _ => return Err(Error::Internal("identity map: source and id must be text, _key an integer".into())),
-        };
+    /// From an identity map (`source`, `source_customer_id`, `_key`; the first row of a record
+    /// wins, as in the map's own dedupe) and the erased people's records (`source`,
+    /// `source_customer_id`), whose rows find `ERASED`.
+    pub fn new(id_map: &DataFrame, erased: &DataFrame) -> Result<PersonOf> {
+        let text =
+            |df: &DataFrame, name: &str| df.column(name).and_then(|c| c.str().cloned()).map_err(|e| Error::internal("identity map", e));
+        let keys = id_map.column("_key").and_then(|c| c.cast(&DataType::UInt32)).map_err(|e| Error::internal("identity map", e))?;
+        let keys = keys.u32().map_err(|e| Error::internal("identity map", e))?;
         let mut by_source: Vec<(String, PlHashMap<Box<str>, u32>)> = Vec::new();
-        for ((source, id), key) in sources.iter().zip(ids.iter()).zip(keys.iter()) {
-            let (Some(source), Some(id), Some(key)) = (source, id, key) else { continue };
+        let mut insert = |source: Option<&str>, id: Option<&str>, key: Option<u32>| {
+            let (Some(source), Some(id), Some(key)) = (source, id, key) else { return };
             let i = match by_source.iter().position(|(s, _)| s == source) {
                 Some(i) => i,
                 None => {
@@ -147,6 +145,12 @@ impl PersonOf {
                 }
             };
             by_source[i].1.entry(id.into()).or_insert(key);
+        };
+        let (sources, ids) = (text(id_map, "source")?, text(id_map, "source_customer_id")?);
+        sources.iter().zip(ids.iter()).zip(keys.iter()).for_each(|((s, id), k)| insert(s, id, k));
+        if erased.height() > 0 {
+            let (sources, ids) = (text(erased, "source")?, text(erased, "source_customer_id")?);
+            sources.iter().zip(ids.iter()).for_each(|(s, id)| insert(s, id, Some(ERASED)));
         }
         Ok(PersonOf(std::sync::Arc::new(by_source)))
     }
@@ -360,9 +364,20 @@ mod tests {
             "source_customer_id" => [Some("7"), Some("8"), Some("9"), Some("7"), Some("7"), None],
         )
         .unwrap();
-        let persons = PersonOf::new(&map).unwrap();
+        let persons = PersonOf::new(&map, &DataFrame::empty()).unwrap();
         let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
         let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
         assert_eq!(keys, [Some(1), Some(2), None, None, None, None]);
+    }
+
+    #[test]
+    fn an_erased_persons_records_find_erased() {
+        let map = df!("source" => ["shop"], "source_customer_id" => ["7"], "_key" => [0u32]).unwrap();
+        let erased = df!("source" => ["crm"], "source_customer_id" => ["7"]).unwrap();
+        let rows = df!("source" => ["shop", "crm"], "source_customer_id" => ["7", "7"]).unwrap();
+        let persons = PersonOf::new(&map, &erased).unwrap();
+        let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
+        let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
+        assert_eq!(keys, [Some(0), Some(ERASED)]);
     }
 }
