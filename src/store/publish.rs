@@ -20,6 +20,8 @@ const STAGING: &str = "_staging";
 const TRASH: &str = "_trash";
 /// In a staging folder: the folders it is moving into place, one per line.
 const PROMOTE: &str = "_PROMOTE";
+/// The output root's lock file: one run at a time.
+const LOCK: &str = "_portrait.lock";
 
 impl Store {
     /// Take the output root's lock (exit 75 while a live run holds it), then finish the moves
@@ -188,34 +190,56 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// The lock file appears with its holder line already in it: written to a file of this
+    /// process's own, then hard-linked into place, which fails if a lock exists. (Created
+    /// empty and written after, a run killed between the two left a lock naming no one, which
+    /// no later run could tell from a live one.)
     fn acquire(root: &Path, started: &str) -> Result<Lock> {
         mkdirs(root)?;
-        let path = root.join("_portrait.lock");
+        let path = root.join(LOCK);
         let me = format!(
             "pid={} host={} started={}",
             std::process::id(),
             fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
             started
         );
-        for _ in 0..2 {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    f.write_all(me.as_bytes()).map_err(|e| Error::io(&path, e))?;
-                    return Ok(Lock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path).unwrap_or_default();
-                    if holder_is_dead(&holder) {
-                        let _ = fs::remove_file(&path);
-                        continue;
+        let mine = root.join(format!("{LOCK}.{}", std::process::id()));
+        write_file(&mine, me.as_bytes())?;
+        let taken = (|| {
+            for _ in 0..2 {
+                match fs::hard_link(&mine, &path) {
+                    Ok(()) => return Ok(Lock { path: path.clone() }),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let holder = fs::read_to_string(&path).unwrap_or_default();
+                        if holder_is_dead(&holder) {
+                            let _ = fs::remove_file(&path);
+                            continue;
+                        }
+                        return Err(Error::Locked { path: path.clone(), holder });
                     }
-                    return Err(Error::Locked { path, holder });
+                    Err(e) => return Err(Error::io(&path, e)),
                 }
-                Err(e) => return Err(Error::io(&path, e)),
+            }
+            Err(Error::Locked { path: path.clone(), holder: "a run that keeps re-taking the lock".into() })
+        })();
+        let _ = fs::remove_file(&mine);
+        if taken.is_ok() {
+            remove_dead_holders_files(root);
+        }
+        taken
+    }
+}
+
+/// The private files (`_portrait.lock.<pid>`) of runs killed before they removed theirs.
+fn remove_dead_holders_files(root: &Path) {
+    let prefix = format!("{LOCK}.");
+    for entry in fs::read_dir(root).into_iter().flatten().filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix(&prefix) {
+            if holder_is_dead(&format!("pid={pid}")) {
+                let _ = fs::remove_file(entry.path());
             }
         }
-        Err(Error::Locked { path, holder: "a run that keeps re-taking the lock".into() })
     }
 }
 
@@ -268,6 +292,25 @@ mod tests {
         assert_eq!(read(&root.join(rels[1]).join("part.parquet")), "new tags");
         assert_eq!(read(&root.join(rels[2]).join("_manifest.json")), "new manifest");
         assert!(!root.join(STAGING).exists() && !root.join(TRASH).exists());
+    }
+
+    /// The lock names its holder from the moment it exists; a killed run's private file is
+    /// removed by the next run to take the lock, a live process's is not.
+    #[test]
+    fn the_lock_names_its_holder_and_a_dead_runs_leftovers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        put(&root.join(format!("{LOCK}.999999999")), "pid=999999999 host=h started=then");
+        let live = root.join(format!("{LOCK}.1")); // pid 1 always runs
+        put(&live, "pid=1 host=h started=then");
+        let lock = Lock::acquire(root, "now").unwrap();
+        assert!(read(&root.join(LOCK)).starts_with(&format!("pid={} ", std::process::id())));
+        assert!(!root.join(format!("{LOCK}.999999999")).exists());
+        assert!(!root.join(format!("{LOCK}.{}", std::process::id())).exists());
+        assert!(live.exists());
+        assert!(matches!(Lock::acquire(root, "later"), Err(Error::Locked { .. })));
+        drop(lock);
+        assert!(!root.join(LOCK).exists());
     }
 
     /// Killed before `_PROMOTE` was written: nothing had moved, the staging folder is dropped.
