@@ -75,11 +75,13 @@ impl Routes {
                     .map_err(|e| Error::internal("orders of a bucket", e))?
             }
             Table::Events => rows.clone(),
-            // All lines of an order share its bucket: the last-read copy per sku wins.
-            Table::OrderItems => rows
-                .clone()
-                .sort(["_pos"], Default::default())
-                .unique_stable(Some(cols(["source", "order_id", "sku"])), UniqueKeepStrategy::Last),
+            // All lines of an order share its bucket: the last-read copy per sku wins. A
+            // person's lines name their order by `_order` (`route::join_orders`), the
+            // rejected ones by its id.
+            Table::OrderItems => {
+                let order = if b == self.buckets { vec!["source", "order_id", "sku"] } else { vec![route::ORDER, "sku"] };
+                rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last)
+            }
             _ => rows.clone().sort(["_pos"], Default::default()),
         };
         Ok((rows, kept.cache()))

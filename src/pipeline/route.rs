@@ -28,6 +28,8 @@ pub const ERASED: u32 = u32::MAX;
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
 const BUCKET: &str = "_b";
+/// An order line's order, by the `_pos` of the order's used copy (null: no usable order).
+pub const ORDER: &str = "_order";
 /// Which writer (a group of files, an order bucket) wrote a file: several append to the same
 /// buckets, each into its own `_b=<b>/_part=<part>/`.
 const PART: &str = "_part";
@@ -116,7 +118,25 @@ pub fn keyed_rows(ing: &Ingested, persons: &PersonOf, buckets: u32) -> LazyFrame
     let mut carried = clean::carried(table, kept_columns(table));
     carried.push(reason);
     carried.push(persons.of(col("source"), col("source_customer_id")));
-    cleaned.select(carried).with_column(bucket_of(buckets))
+    let for_quarantine: Vec<Expr> = quarantine_only(table).iter().map(|c| rejected_only(c, buckets)).collect();
+    cleaned.select(carried).with_column(bucket_of(buckets)).with_columns(for_quarantine)
+}
+
+/// Column `name` in the rejected rows' bucket, null in the others: what only quarantine reads
+/// costs nothing to write and read back in the buckets of people.
+fn rejected_only(name: &str, buckets: u32) -> Expr {
+    when(col(BUCKET).eq(lit(buckets))).then(col(name)).otherwise(lit(NULL)).alias(name)
+}
+
+/// The routed columns that only the rows reaching no person need (quarantine shows them): a
+/// person's rows are keyed by `_key`, and only the orders are deduplicated by their id and
+/// source, and only social and feedback rows are ordered by their place in the input.
+fn quarantine_only(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Orders => &["source_customer_id"],
+        Table::Events => &["source", "source_customer_id", "_file", "_row"],
+        _ => &["source", "source_customer_id"],
+    }
 }
 
 /// The identity map as one hash table per source, `source_customer_id` -> `_key`, built once
@@ -233,15 +253,16 @@ pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32,
             .with_column(bucket_of(buckets));
         let winners = if run { io::collect(winners)?.lazy() } else { winners };
         let known = winners.clone().filter(col("_key").is_not_null());
+        let order = [col("_pos").alias(ORDER), col("_key"), col("status"), col("order_ts"), col("_in_time")];
+        let on = || [col("source"), col("order_id")];
+        // A person's lines name their order by its used copy's `_pos` (what the bucket pass
+        // deduplicates them by); the order's id, a long text, is kept for quarantine only.
+        let for_quarantine = ["source", "order_id"].map(|c| rejected_only(c, buckets));
         let lines = items
             .bucket(ob)?
-            .join(
-                known.select([col("source"), col("order_id"), col("_key"), col("status"), col("order_ts"), col("_in_time")]),
-                [col("source"), col("order_id")],
-                [col("source"), col("order_id")],
-                small_right(),
-            )
-            .with_column(bucket_of(buckets));
+            .join(known.select(on().into_iter().chain(order).collect::<Vec<_>>()), on(), on(), small_right())
+            .with_column(bucket_of(buckets))
+            .with_columns(for_quarantine);
         written = Some((
             Buckets::write(lines, work.join(Table::OrderItems.name()), ob, run)?,
             Buckets::write(winners.select([col("_pos"), col(BUCKET)]), work.join("_winners"), ob, run)?,
