@@ -57,13 +57,16 @@ fn unknown(table: Table) -> &'static str {
 }
 
 impl Routes {
+    fn routed(&self, table: Table) -> Result<&Routed> {
+        self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))
+    }
+
     /// The rows of `table` in bucket `b` that are not re-sent copies. Social and feedback
     /// rows come in input order (their features take each person's last value, ties broken by
     /// it); orders and events feed only aggregations that do not depend on order, so they are
     /// not sorted (the largest tables: at SF 10, 64 M rows).
     fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
-        let rows = self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.rows.bucket(b)?;
-        let rows = rows.with_column(route::position());
+        let rows = self.routed(table)?.rows.bucket(b)?.with_column(route::position());
         let kept = match table {
             // Clean's rejects are quarantined before deduplication; the usable copy of an
             // order was chosen over every bucket (`route::join_orders`).
@@ -78,9 +81,20 @@ impl Routes {
             // All lines of an order share its bucket: the last-read copy per sku wins. A
             // person's lines name their order by `_order` (`route::join_orders`), the
             // rejected ones by its id.
+            // The lines take their order's status and time from its copy in this bucket.
             Table::OrderItems => {
                 let order = if b == self.buckets { vec!["source", "order_id", "sku"] } else { vec![route::ORDER, "sku"] };
-                rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last)
+                let orders = self.routed(Table::Orders)?.rows.bucket(b)?.select([
+                    route::position().alias(route::ORDER),
+                    col("status"),
+                    col("order_ts"),
+                ]);
+                rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last).join(
+                    orders,
+                    [col(route::ORDER)],
+                    [col(route::ORDER)],
+                    JoinArgs::new(JoinType::Left),
+                )
             }
             _ => rows.clone().sort(["_pos"], Default::default()),
         };
@@ -103,8 +117,7 @@ impl Routes {
         };
         if b == self.buckets + 1 {
             for table in FACT_TABLES {
-                let rows =
-                    self.tables.get(&table).ok_or_else(|| Error::Internal(format!("{} was not routed", table.name())))?.rows.bucket(b)?;
+                let rows = self.routed(table)?.rows.bucket(b)?;
                 let n = len().cast(DataType::UInt64);
                 let zero = lit(0u64).cast(DataType::UInt64);
                 let counts = [
@@ -121,10 +134,8 @@ impl Routes {
         }
         for table in FACT_TABLES {
             let (rows, k) = self.kept(table, b)?;
-            let in_time = match table.time_column() {
-                Some(t) => col(t).lt(end.clone()),
-                None => col("_in_time"),
-            };
+            // Order lines: their order's time.
+            let in_time = col(table.time_column().unwrap_or("order_ts")).lt(end.clone());
             let used = if rejected { k.clone().filter(lit(false)) } else { k.clone().filter(in_time.clone()) };
             let newest = match table.time_column() {
                 Some(t) => used.clone().select([col(t).max().cast(DataType::String).alias("newest")]),

@@ -231,7 +231,7 @@ fn route_all(
         let dir = work.join(if table == Table::OrderItems { "_items_by_order" } else { table.name() });
         let mut routed = route::route(ing, rows_of, dir, group_bytes, run)?;
         match table {
-            Table::Orders => orders_by_id = Some(route::orders_by_id(&routed, work, buckets, plan.as_of.end_lit(), run)?),
+            Table::Orders => orders_by_id = Some(route::orders_by_id(&routed, work, buckets, run)?),
             Table::OrderItems => {
                 let orders = orders_by_id.as_ref().ok_or_else(|| Error::Internal("orders were not routed".into()))?;
                 let (items, positions) = route::join_orders(&routed.rows, orders, work, buckets, run)?;

@@ -37,8 +37,8 @@ const PART: &str = "_part";
 /// Orders: the columns features, models and the accounting read.
 pub const ORDER_COLUMNS: [&str; 9] =
     ["source", "order_id", "order_ts", "status", "channel", "gross_amount", "discount_amount", "net_amount", "coupon_code"];
-/// Order lines: the columns carried; `_key`, `status`, `order_ts` and `_in_time` come from
-/// the line's order.
+/// Order lines: the columns carried; `_key` and `_order` come from the line's order (the
+/// bucket pass takes its status and time from there).
 const ITEM_COLUMNS: [&str; 3] = ["sku", "category", "quantity"];
 
 /// The columns each table with its own customer id keeps for features.
@@ -218,11 +218,10 @@ fn order_bucket(buckets: u32) -> Expr {
     col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
 }
 
-/// The usable copies of every order (small columns: `_pos`, person, status, time, whether on
-/// or before as-of), written by order bucket: a streaming pass over each bucket of the routed
+/// The usable copies of every order (small columns: id, `_pos`, person), written by order bucket: a streaming pass over each bucket of the routed
 /// orders (one pass over all of them would scan every bucket's files at once: at SF 100 that
 /// is 39 buckets x 45 groups of files, and the pass passed 20 GB).
-pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr, run: bool) -> Result<Buckets> {
+pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, run: bool) -> Result<Buckets> {
     let mut written = None;
     for b in 0..=buckets + 1 {
         let small = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([
@@ -230,9 +229,6 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr,
             col("order_id"),
             position(),
             col("_key"),
-            col("status"),
-            col("order_ts"),
-            col("order_ts").lt(as_of_end.clone()).alias("_in_time"),
             col(REASON),
         ]);
         written = Some(Buckets::write(small.with_column(order_bucket(buckets)), work.join("_orders_by_id"), b, run)?);
@@ -241,7 +237,7 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, as_of_end: Expr,
 }
 
 /// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
-/// person, status, time and `_in_time` its lines take; the lines then go to their person's bucket
+/// person and `_pos` (as `_order`) its lines take; the lines then go to their person's bucket
 /// (`<work>/order_items`) and the winners' positions to `<work>/_winners` for the bucket pass.
 pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32, run: bool) -> Result<(Buckets, Buckets)> {
     let mut written = None;
@@ -253,10 +249,11 @@ pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32,
             .with_column(bucket_of(buckets));
         let winners = if run { io::collect(winners)?.lazy() } else { winners };
         let known = winners.clone().filter(col("_key").is_not_null());
-        let order = [col("_pos").alias(ORDER), col("_key"), col("status"), col("order_ts"), col("_in_time")];
+        let order = [col("_pos").alias(ORDER), col("_key")];
         let on = || [col("source"), col("order_id")];
         // A person's lines name their order by its used copy's `_pos` (what the bucket pass
-        // deduplicates them by); the order's id, a long text, is kept for quarantine only.
+        // deduplicates them by and finds the order's status and time with); the order's id, a
+        // long text, is kept for quarantine only.
         let for_quarantine = ["source", "order_id"].map(|c| rejected_only(c, buckets));
         let lines = items
             .bucket(ob)?
