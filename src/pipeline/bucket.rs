@@ -79,9 +79,8 @@ impl Routes {
             }
             Table::Events => rows.clone(),
             // All lines of an order share its bucket: the last-read copy per sku wins. A
-            // person's lines name their order by `_order` (`route::join_orders`), the
-            // rejected ones by its id.
-            // The lines take their order's status and time from its copy in this bucket.
+            // person's lines name their order by `_order` (`route::join_orders`), the rejected
+            // ones by its id; they take the order's status and time from its copy here.
             Table::OrderItems => {
                 let order = if b == self.buckets { vec!["source", "order_id", "sku"] } else { vec![route::ORDER, "sku"] };
                 let orders = self.routed(Table::Orders)?.rows.bucket(b)?.select([

@@ -218,9 +218,10 @@ fn order_bucket(buckets: u32) -> Expr {
     col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
 }
 
-/// The usable copies of every order (small columns: id, `_pos`, person), written by order bucket: a streaming pass over each bucket of the routed
-/// orders (one pass over all of them would scan every bucket's files at once: at SF 100 that
-/// is 39 buckets x 45 groups of files, and the pass passed 20 GB).
+/// The usable copies of every order (small columns: id, `_pos`, person), written by order
+/// bucket: a streaming pass over each bucket of the routed orders (one pass over all of them
+/// would scan every bucket's files at once: at SF 100 that is 39 buckets x 45 groups of files,
+/// and the pass passed 20 GB).
 pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, run: bool) -> Result<Buckets> {
     let mut written = None;
     for b in 0..=buckets + 1 {
