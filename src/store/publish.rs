@@ -205,40 +205,41 @@ impl Lock {
         );
         let mine = root.join(format!("{LOCK}.{}", std::process::id()));
         write_file(&mine, me.as_bytes())?;
-        let taken = (|| {
-            for _ in 0..2 {
-                match fs::hard_link(&mine, &path) {
-                    Ok(()) => return Ok(Lock { path: path.clone() }),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        let holder = fs::read_to_string(&path).unwrap_or_default();
-                        if holder_is_dead(&holder) {
-                            let _ = fs::remove_file(&path);
-                            continue;
-                        }
-                        return Err(Error::Locked { path: path.clone(), holder });
-                    }
-                    Err(e) => return Err(Error::io(&path, e)),
-                }
-            }
-            Err(Error::Locked { path: path.clone(), holder: "a run that keeps re-taking the lock".into() })
-        })();
+        let taken = Lock::link(&mine, path);
         let _ = fs::remove_file(&mine);
         if taken.is_ok() {
-            remove_dead_holders_files(root);
+            remove_dead_runs_files(root);
         }
         taken
+    }
+
+    /// Hard-link `mine` to the lock `path`, taking over a dead holder's lock.
+    fn link(mine: &Path, path: PathBuf) -> Result<Lock> {
+        for _ in 0..2 {
+            match fs::hard_link(mine, &path) {
+                Ok(()) => return Ok(Lock { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    if holder_is_dead(&holder) {
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    return Err(Error::Locked { path, holder });
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Locked { path, holder: "a run that keeps re-taking the lock".into() })
     }
 }
 
 /// The private files (`_portrait.lock.<pid>`) of runs killed before they removed theirs.
-fn remove_dead_holders_files(root: &Path) {
+fn remove_dead_runs_files(root: &Path) {
     let prefix = format!("{LOCK}.");
     for entry in fs::read_dir(root).into_iter().flatten().filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(pid) = name.strip_prefix(&prefix) {
-            if holder_is_dead(&format!("pid={pid}")) {
-                let _ = fs::remove_file(entry.path());
-            }
+        let pid = entry.file_name().to_string_lossy().strip_prefix(&prefix).and_then(|p| p.parse().ok());
+        if pid.is_some_and(|pid| !runs(pid)) {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
@@ -246,10 +247,12 @@ fn remove_dead_holders_files(root: &Path) {
 /// A lock whose pid no longer runs on this host was left by a killed run.
 fn holder_is_dead(holder: &str) -> bool {
     let pid = holder.split_whitespace().find_map(|kv| kv.strip_prefix("pid=")).and_then(|p| p.parse::<u32>().ok());
-    match pid {
-        Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
-        None => false,
-    }
+    pid.is_some_and(|pid| !runs(pid))
+}
+
+/// Whether process `pid` runs on this host.
+fn runs(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl Drop for Lock {
