@@ -5,6 +5,7 @@
 //! bucket, so they run one after another in a bounded amount of memory (or, later, on
 //! different workers).
 
+use super::last_copy;
 use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
 use crate::day::datetime_lit;
@@ -88,12 +89,12 @@ impl Routes {
                     col("status"),
                     col("order_ts"),
                 ]);
-                rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last).join(
-                    orders,
-                    [col(route::ORDER)],
-                    [col(route::ORDER)],
-                    JoinArgs::new(JoinType::Left),
-                )
+                let deduped = if b == self.buckets {
+                    rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last)
+                } else {
+                    rows.clone().filter(last_copy::of(col(route::ORDER), col("sku"), col("_pos")))
+                };
+                deduped.join(orders, [col(route::ORDER)], [col(route::ORDER)], JoinArgs::new(JoinType::Left))
             }
             _ => rows.clone().sort(["_pos"], Default::default()),
         };

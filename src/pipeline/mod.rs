@@ -7,6 +7,7 @@
 
 pub mod bucket;
 pub mod global;
+mod last_copy;
 pub mod route;
 pub mod score_pass;
 
