@@ -8,6 +8,22 @@ use crate::day::Day;
 use crate::expr::{count_if, ratio};
 use polars::prelude::*;
 
+/// An order's hour of the day and ISO weekday (1 = Monday).
+const HOURS: [i32; 24] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+const WEEKDAYS: [i32; 7] = [1, 2, 3, 4, 5, 6, 7];
+
+/// The value whose count (the columns `counts`, one per value in `values`, ascending) is the
+/// largest, ties to the smallest value; null when every count is 0.
+fn most_counted(counts: &[String], values: &[i32]) -> Expr {
+    let top = polars::lazy::dsl::max_horizontal(counts.iter().map(|c| col(c.as_str())).collect::<Vec<_>>()).expect("counts");
+    let none = lit(NULL).cast(DataType::Int32);
+    counts
+        .iter()
+        .zip(values)
+        .rev()
+        .fold(none, |acc, (c, v)| when(col(c.as_str()).eq(top.clone()).and(top.clone().gt(lit(0u32)))).then(lit(*v)).otherwise(acc))
+}
+
 fn paid() -> Expr {
     col("status").eq(lit("paid"))
 }
@@ -24,40 +40,45 @@ pub fn event_columns(spec: &BehaviorSpec) -> Vec<(String, String, u32)> {
 }
 
 pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
-    let paid_orders = inputs.orders.clone().filter(paid());
+    // The hour and weekday of each paid order; their favourites are counted per value in
+    // the purchases' own aggregation (small fixed domains: no second grouping per person).
+    let paid_orders = inputs.orders.clone().filter(paid()).with_columns([
+        col("order_ts").dt().hour().cast(DataType::Int32).alias("_hour"),
+        col("order_ts").dt().weekday().cast(DataType::Int32).alias("_weekday"),
+    ]);
+    let mut aggs = vec![
+        col("order_ts").max().alias("_last"),
+        col("order_ts").min().alias("_first"),
+        col("order_ts").dt().date().n_unique().cast(DataType::UInt32).alias("behavior_purchase_days"),
+        count_if(day.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
+        count_if(day.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
+    ];
+    aggs.extend(HOURS.map(|h| count_if(col("_hour").eq(lit(h))).alias(format!("_hour{h}"))));
+    aggs.extend(WEEKDAYS.map(|d| count_if(col("_weekday").eq(lit(d))).alias(format!("_weekday{d}"))));
+    let counted = |name: &str, values: &[i32]| values.iter().map(|v| format!("_{name}{v}")).collect::<Vec<_>>();
     let purchases = paid_orders
         .clone()
         .group_by([col("_key")])
-        .agg([
-            col("order_ts").max().alias("_last"),
-            col("order_ts").min().alias("_first"),
-            col("order_ts").dt().date().n_unique().cast(DataType::UInt32).alias("behavior_purchase_days"),
-            count_if(day.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
-            count_if(day.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
-        ])
+        .agg(aggs)
         .with_columns([
             day.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
             day.days_since(col("_first")).cast(DataType::Int32).alias("behavior_first_purchase_days"),
             col("_last").dt().date().alias("behavior_last_purchase_date"),
+            most_counted(&counted("hour", &HOURS), &HOURS).alias("behavior_fav_hour"),
+            most_counted(&counted("weekday", &WEEKDAYS), &WEEKDAYS).alias("behavior_fav_weekday"),
         ])
         .with_column(
-            // Mean days between distinct purchase days.
             ratio(
                 col("behavior_first_purchase_days") - col("behavior_recency_days"),
                 col("behavior_purchase_days").cast(DataType::Int64) - lit(1),
             )
             .alias("behavior_interpurchase_days"),
         )
-        .drop(cols(["_last", "_first"]));
+        .drop(cols(
+            ["_last".to_string(), "_first".to_string()].into_iter().chain(counted("hour", &HOURS)).chain(counted("weekday", &WEEKDAYS)),
+        ));
 
-    let fav_channel = favourite(paid_orders.clone(), "channel", None, "behavior_fav_channel");
-    let with_time = paid_orders.select([
-        col("_key"),
-        col("order_ts").dt().hour().cast(DataType::Int32).alias("hour"),
-        col("order_ts").dt().weekday().cast(DataType::Int32).alias("weekday"),
-    ]);
-    let fav_hour = favourite(with_time.clone(), "hour", None, "behavior_fav_hour");
-    let fav_weekday = favourite(with_time, "weekday", None, "behavior_fav_weekday");
+    let fav_channel = favourite(paid_orders, "channel", None, "behavior_fav_channel");
     let fav_category = favourite(inputs.items.clone().filter(paid()), "category", Some("quantity"), "behavior_fav_category");
 
     let is = |t: &str| col("event_type").eq(lit(t.to_string()));
@@ -78,7 +99,9 @@ pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
             .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
 
     let full = || JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
-    let buyers = super::join_all(purchases, vec![fav_channel, fav_hour, fav_weekday, fav_category]);
+    let favourites = ["channel", "hour", "weekday", "category"].map(|f| format!("behavior_fav_{f}"));
+    let buyers = super::join_all(purchases, vec![fav_channel, fav_category])
+        .select([all().exclude_cols(favourites.clone()).as_expr(), cols(favourites).as_expr()]);
     buyers.join(events, [col("_key")], [col("_key")], full()).join(active, [col("_key")], [col("_key")], full())
 }
 
@@ -101,4 +124,18 @@ pub fn funnel(profile: LazyFrame) -> LazyFrame {
         ratio(col("behavior_carts_30d"), col("behavior_views_30d")).alias("behavior_cart_rate_30d"),
         ratio(col("behavior_purchases_30d"), col("behavior_views_30d")).alias("behavior_conversion_30d"),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_counted_value_ties_to_the_smallest_and_none_is_null() {
+        // Three people's counts of the values 1, 2, 3: 2 most often; 1 and 3 tie; no count.
+        let counts = df!("_c1" => [1u32, 4, 0], "_c2" => [5u32, 2, 0], "_c3" => [0u32, 4, 0]).unwrap();
+        let names: Vec<String> = ["_c1", "_c2", "_c3"].map(String::from).to_vec();
+        let out = counts.lazy().select([most_counted(&names, &[1, 2, 3]).alias("fav")]).collect().unwrap();
+        assert_eq!(out.column("fav").unwrap().i32().unwrap().to_vec(), [Some(2), Some(1), None]);
+    }
 }
