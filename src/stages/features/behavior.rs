@@ -8,7 +8,7 @@ use crate::day::Day;
 use crate::expr::{count_if, ratio};
 use polars::prelude::*;
 
-/// An order's hour of the day and ISO weekday (1 = Monday).
+/// The values of an order's hour of the day and of its ISO weekday (1 = Monday).
 const HOURS: [i32; 24] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
 const WEEKDAYS: [i32; 7] = [1, 2, 3, 4, 5, 6, 7];
 
@@ -53,9 +53,10 @@ pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
         count_if(day.within(col("order_ts"), 365)).alias("behavior_frequency_365d"),
         count_if(day.within(col("order_ts"), 30)).alias("behavior_purchases_30d"),
     ];
-    aggs.extend(HOURS.map(|h| count_if(col("_hour").eq(lit(h))).alias(format!("_hour{h}"))));
-    aggs.extend(WEEKDAYS.map(|d| count_if(col("_weekday").eq(lit(d))).alias(format!("_weekday{d}"))));
     let counted = |name: &str, values: &[i32]| values.iter().map(|v| format!("_{name}{v}")).collect::<Vec<_>>();
+    let (hour_counts, weekday_counts) = (counted("hour", &HOURS), counted("weekday", &WEEKDAYS));
+    aggs.extend(HOURS.iter().zip(&hour_counts).map(|(h, name)| count_if(col("_hour").eq(lit(*h))).alias(name.as_str())));
+    aggs.extend(WEEKDAYS.iter().zip(&weekday_counts).map(|(d, name)| count_if(col("_weekday").eq(lit(*d))).alias(name.as_str())));
     let purchases = paid_orders
         .clone()
         .group_by([col("_key")])
@@ -64,19 +65,18 @@ pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
             day.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
             day.days_since(col("_first")).cast(DataType::Int32).alias("behavior_first_purchase_days"),
             col("_last").dt().date().alias("behavior_last_purchase_date"),
-            most_counted(&counted("hour", &HOURS), &HOURS).alias("behavior_fav_hour"),
-            most_counted(&counted("weekday", &WEEKDAYS), &WEEKDAYS).alias("behavior_fav_weekday"),
+            most_counted(&hour_counts, &HOURS).alias("behavior_fav_hour"),
+            most_counted(&weekday_counts, &WEEKDAYS).alias("behavior_fav_weekday"),
         ])
         .with_column(
+            // Mean days between distinct purchase days.
             ratio(
                 col("behavior_first_purchase_days") - col("behavior_recency_days"),
                 col("behavior_purchase_days").cast(DataType::Int64) - lit(1),
             )
             .alias("behavior_interpurchase_days"),
         )
-        .drop(cols(
-            ["_last".to_string(), "_first".to_string()].into_iter().chain(counted("hour", &HOURS)).chain(counted("weekday", &WEEKDAYS)),
-        ));
+        .drop(cols(["_last".to_string(), "_first".to_string()].into_iter().chain(hour_counts).chain(weekday_counts)));
 
     let fav_channel = favourite(paid_orders, "channel", None, "behavior_fav_channel");
     let fav_category = favourite(inputs.items.clone().filter(paid()), "category", Some("quantity"), "behavior_fav_category");
