@@ -21,9 +21,9 @@ pub fn of(order: Expr, sku: Expr, pos: Expr) -> Expr {
 }
 
 /// Whether each row has the largest `pos` among the rows of its key. Rows are split by the
-/// top bits of their key's `hash` into partitions whose hash maps stay in the CPU's cache
-/// (one map over 4.6 M lines took twice as long); the rows of a key whose hash a different
-/// key already holds are settled exactly among themselves.
+/// top bits of their key's `hash` into partitions whose hash maps stay in the CPU's cache (one
+/// map over SF 1's 4.6 M lines: 1.35 s against 0.5 s); the rows of a key whose hash a
+/// different key already holds are settled exactly among themselves.
 fn last_of_each<K: Copy + Eq + Hash + Sync>(keys: &[K], pos: &[u64], hash: impl Fn(&K) -> u64 + Sync) -> Vec<bool> {
     const BITS: u32 = 8;
     let part = |h: u64| (h >> (64 - BITS)) as usize;
