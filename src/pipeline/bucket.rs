@@ -83,14 +83,14 @@ impl Routes {
             // person's lines name their order by `_order` (`route::join_orders`), the rejected
             // ones by its id; they take the order's status and time from its copy here.
             Table::OrderItems => {
-                let order = if b == self.buckets { vec!["source", "order_id", "sku"] } else { vec![route::ORDER, "sku"] };
                 let orders = self.routed(Table::Orders)?.rows.bucket(b)?.select([
                     route::position().alias(route::ORDER),
                     col("status"),
                     col("order_ts"),
                 ]);
                 let deduped = if b == self.buckets {
-                    rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(cols(order)), UniqueKeepStrategy::Last)
+                    let line = cols(["source", "order_id", "sku"]);
+                    rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(line), UniqueKeepStrategy::Last)
                 } else {
                     rows.clone().filter(last_copy::of(col(route::ORDER), col("sku"), col("_pos")))
                 };
