@@ -255,6 +255,11 @@ fn row_accounting_of_the_fixture() {
     assert!(reasons.iter().any(|r| r.contains("missing or unparseable event_ts")), "{reasons:?}");
     let events_q = q.filter(&q.column("table").unwrap().str().unwrap().equal("events")).unwrap();
     assert_eq!(events_q.column("row").unwrap().u32().unwrap().get(0), Some(6), "the 6th data row");
+    // The unknown order's line keeps the values only quarantine shows (the CSV's 8th line:
+    // shop,O999,X1,toys,1,5), though a person's routed lines do not carry them.
+    let lines_q = q.filter(&q.column("table").unwrap().str().unwrap().equal("order_items")).unwrap();
+    let raw = lines_q.column("raw").unwrap().str().unwrap().get(0).unwrap().to_string();
+    assert!(raw.contains("source=shop") && raw.contains("order_id=O999") && raw.contains("unit_price=5"), "{raw}");
 }
 
 #[test]
