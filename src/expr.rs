@@ -42,6 +42,14 @@ pub fn count_if(cond: Expr) -> Expr {
     cond.clone().filter(cond).len().cast(DataType::Int32)
 }
 
+/// One integer per (person `_key`, text `value`), the value by its categorical code, to group
+/// by: grouping on the two columns encodes every row's pair as bytes first (2 M lines, 100,000
+/// people, 30 values: 0.22 s against 0.39 s). The groups take the two back with `first()`.
+pub fn person_and(value: &str) -> Expr {
+    let code = col(value).cast(DataType::from_categories(Categories::global())).to_physical().cast(DataType::UInt64);
+    (col("_key").cast(DataType::UInt64) * lit(1u64 << 32) + code).alias("_pair")
+}
+
 /// Sum of the money `value` where `cond` holds, exact (in cents). Filtered first, as
 /// `count_if`: 24 such sums as above, 0.69 s against 1.97 s with `when/then/sum`.
 pub fn money_sum_if(value: Expr, cond: Expr) -> Expr {

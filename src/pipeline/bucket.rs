@@ -209,12 +209,17 @@ pub fn per_person(inputs: &Inputs, orders_after: LazyFrame, plan: &Plan) -> Lazy
 pub fn bought(items: LazyFrame, later: LazyFrame) -> LazyFrame {
     let day = col("order_ts").dt().date();
     let per_sku = |lines: LazyFrame, after: bool| {
-        lines.filter(col("status").eq(lit("paid")).and(col("sku").is_not_null())).group_by([col("_key"), col("sku")]).agg([
-            day.clone().n_unique().cast(DataType::UInt32).alias("days"),
-            day.clone().max().cast(DataType::Int32).alias("last"),
-            col("category").min().alias("category"),
-            lit(after).alias("after"),
-        ])
+        let paid = lines.filter(col("status").eq(lit("paid")).and(col("sku").is_not_null()));
+        paid.group_by([crate::expr::person_and("sku")])
+            .agg([
+                col("_key").first(),
+                col("sku").first(),
+                day.clone().n_unique().cast(DataType::UInt32).alias("days"),
+                day.clone().max().cast(DataType::Int32).alias("last"),
+                col("category").min().alias("category"),
+                lit(after).alias("after"),
+            ])
+            .drop(cols(["_pair"]))
     };
     // In no order: the score pass groups them by person and sorts what it writes.
     concat([per_sku(items, false), per_sku(later, true)], UnionArgs::default()).expect("the same columns")

@@ -34,13 +34,8 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
     };
     // Per person the smallest value among those with the largest weight: no sort needed.
     let top = col(value).filter(col("_w").eq(col("_w").max()));
-    // One integer per (person, value), the value by its categorical code: grouping on the two
-    // columns encodes every row's pair as bytes first (2 M lines, 100,000 people, 30
-    // categories: 0.22 s against 0.39 s).
-    let code = col(value).cast(DataType::from_categories(Categories::global())).to_physical().cast(DataType::UInt64);
-    let pair = col("_key").cast(DataType::UInt64) * lit(1u64 << 32) + code;
     lf.filter(col(value).is_not_null())
-        .group_by([pair.alias("_pair")])
+        .group_by([crate::expr::person_and(value)])
         .agg([col("_key").first(), col(value).first(), w.alias("_w")])
         .group_by([col("_key")])
         .agg([top.min().alias(name)])
