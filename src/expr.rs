@@ -37,7 +37,7 @@ pub fn lower(e: Expr) -> Expr {
 
 /// Count of rows where `cond` holds. In a group-by, a filter's count is its groups' sizes,
 /// where `when/then/sum` gathers a value per row: 24 counts over 5 M rows in 100,000 groups
-/// took 0.22 s against 0.70 s (polars 0.55, in memory). Int32, as published before.
+/// took 0.22 s against 0.70 s (polars 0.55, in memory). Int32: the published counts' type.
 pub fn count_if(cond: Expr) -> Expr {
     cond.clone().filter(cond).len().cast(DataType::Int32)
 }
