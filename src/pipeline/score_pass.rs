@@ -68,11 +68,17 @@ pub fn score_pass(
         let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
         let keys = predicted.select(["_key", "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
         let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
-        let [profiles, tags, rows]: [DataFrame; 3] = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout])?
-            .try_into()
-            .map_err(|_| Error::Internal("a score plan was not executed".into()))?;
-        let recommendations =
-            outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)?;
+        // The recommender, mostly one thread's work, ranks while polars scores the profiles.
+        let (frames, recommendations) = std::thread::scope(|s| {
+            let ranked = s.spawn(|| {
+                outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)
+            });
+            let frames = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout]);
+            (frames, ranked.join().unwrap_or_else(|_| Err(Error::Internal("the recommender panicked".into()))))
+        });
+        let [profiles, tags, rows]: [DataFrame; 3] =
+            frames?.try_into().map_err(|_| Error::Internal("a score plan was not executed".into()))?;
+        let recommendations = recommendations?;
         checked.extend(recommendations.checked);
         let (audiences, counts) = outputs::audiences::build(&profiles, &recommendations.rows, plan, reach)?;
         campaigns.resize_with(counts.len(), Default::default);
