@@ -101,14 +101,17 @@ fn line_of(path: &Path, at: usize) -> std::io::Result<usize> {
     loop {
         match head.read(&mut buf)? {
             0 => return Ok(line),
-            n => line += buf[..n].iter().filter(|b| **b == b'\n').count(),
+            n => line += newlines(&buf[..n]),
         }
     }
 }
 
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
+}
+
 fn invalid(path: &Path, before: &[u8], at: usize, encoding: &str, key: &str) -> Error {
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    invalid_at(path, line, at, encoding, key)
+    invalid_at(path, newlines(before) + 1, at, encoding, key)
 }
 
 fn invalid_at(path: &Path, line: usize, at: usize, encoding: &str, key: &str) -> Error {
