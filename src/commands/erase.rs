@@ -48,12 +48,13 @@ fn named_records(plan: &Plan, newest: Day) -> Result<DataFrame> {
     let erasures = source(Table::Erasures).ok_or_else(|| {
         Error::MissingInput(format!("table erasures: no file or folder at {}", plan.input_root.join(Table::Erasures.name()).display()))
     })?;
-    let requests = erasure::requests(&ingest::ingest(erasures, &plan.times())?, Table::Erasures, newest)?;
+    let copies = io::text::DecodedCopies::temporary();
+    let requests = erasure::requests(&ingest::ingest(erasures, &plan.times(), &copies)?, Table::Erasures, newest)?;
     let mut named = requests.by_id()?;
     if requests.need_key() {
         let key = privacy::key(&plan.privacy)?;
         let customers = source(Table::Customers).ok_or_else(|| Error::Internal("customers are not configured".into()))?;
-        let records = io::collect(pipeline::customer_records(&ingest::ingest(customers, &plan.times())?))?;
+        let records = io::collect(pipeline::customer_records(&ingest::ingest(customers, &plan.times(), &copies)?))?;
         let by_hash = records.filter(&erasure::named(&records, &requests, Some(&key))?).map_err(|e| Error::internal("erasure", e))?;
         let by_hash = by_hash.select(["source", "source_customer_id"]).map_err(|e| Error::internal("erasure", e))?;
         named.vstack_mut(&by_hash).map_err(|e| Error::internal("erasure", e))?;

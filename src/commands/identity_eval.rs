@@ -5,6 +5,7 @@
 use crate::config::{Identity, TableSource};
 use crate::day::Times;
 use crate::error::{Error, Result};
+use crate::io::text::DecodedCopies;
 use crate::schema::Table;
 use crate::stages::{clean, identity, ingest};
 use serde::Serialize;
@@ -167,7 +168,8 @@ fn read_truth(path: &Path) -> Result<HashMap<(String, String), u64>> {
 pub fn run(customers: &Path, truth: &Path, spec: &Identity, out: Option<&Path>, missed: Option<&Path>) -> Result<Report> {
     let truth = read_truth(truth)?;
     let started = Instant::now();
-    let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)), &Times::permissive())?;
+    let copies = DecodedCopies::temporary();
+    let ing = ingest::ingest(&TableSource::canonical(Table::Customers, PathBuf::from(customers)), &Times::permissive(), &copies)?;
     let records = crate::io::collect(clean::customers(ing.rows))?;
     let (resolved, identity_report) = identity::resolve_with(&records, spec, &identity::Context::default())?;
     let seconds = started.elapsed().as_secs_f64();

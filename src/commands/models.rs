@@ -4,6 +4,7 @@
 use crate::config::TableSource;
 use crate::day::Times;
 use crate::error::{Error, Result};
+use crate::io::text::DecodedCopies;
 use crate::io::{self, parquet::WriteOptions};
 use crate::models::{customers_of, fit_and_predict, summary, Report, Settings};
 use crate::schema::Table;
@@ -55,7 +56,8 @@ pub fn run(o: &Options) -> Result<Params> {
             return Err(Error::Usage("--holdout-end must be after --calibration-end".into()));
         }
     }
-    let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &Times::permissive())?;
+    let copies = DecodedCopies::temporary();
+    let ing = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &Times::permissive(), &copies)?;
     let orders = clean::orders(ing.rows.clone());
     let (ok, bad) = (orders.clone().filter(col("_reason").is_null()), orders.filter(col("_reason").is_not_null()));
     let (deduped, dup) = clean::dedupe(ok, &["source", "order_id"]);

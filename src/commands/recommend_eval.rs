@@ -8,6 +8,7 @@ use crate::config::TableSource;
 use crate::day::Times;
 use crate::error::{Error, Result};
 use crate::io;
+use crate::io::text::DecodedCopies;
 use crate::schema::Table;
 use crate::stages::recommend::{self, Bought, ItemKnn, Metrics, Trend, TREND_DAYS};
 use crate::stages::{clean, ingest};
@@ -45,8 +46,9 @@ pub struct Method {
 /// The paid order lines: customer, sku, category and order day (epoch days).
 fn paid_lines(o: &Options) -> Result<DataFrame> {
     let times = Times::permissive();
-    let orders = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &times)?;
-    let items = ingest::ingest(&TableSource::canonical(Table::OrderItems, o.items.clone()), &times)?;
+    let copies = DecodedCopies::temporary();
+    let orders = ingest::ingest(&TableSource::canonical(Table::Orders, o.orders.clone()), &times, &copies)?;
+    let items = ingest::ingest(&TableSource::canonical(Table::OrderItems, o.items.clone()), &times, &copies)?;
     let (orders, _) = clean::dedupe(clean::orders(orders.rows.clone()).filter(col("_reason").is_null()), &["source", "order_id"]);
     let (items, _) = clean::dedupe(clean::items(items.rows.clone()), &["source", "order_id", "sku"]);
     let customer = concat_str([col("source"), col("source_customer_id")], ":", false).alias("customer");

@@ -7,7 +7,7 @@ use super::validate::validate;
 use crate::config::{GateTable, OutputTable, Overrides, Plan};
 use crate::day::Day;
 use crate::error::{Error, Result};
-use crate::io::{self, parquet::WriteOptions};
+use crate::io::{self, parquet::WriteOptions, text::DecodedCopies};
 use crate::outputs::{self, Tables};
 use crate::pipeline::{self, Executed};
 use crate::progress::Progress;
@@ -101,17 +101,19 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let whole = Instant::now();
     tracing::info!(run_id = %run_id, as_of = %plan.as_of, input = %plan.input_root.display(), output = %store.root.display(), "run started");
     let mut stages = Stages::start();
+    let work = store.work_dir(&run_id);
+    let copies = DecodedCopies::under(work.join("decoded"));
 
-    let (customers, mut ingested) = read_customers(plan)?;
+    let (customers, mut ingested) = read_customers(plan, &copies)?;
     stages.done(customers.height(), customers.height());
     let (resolved, mut identity) = resolve_identities(plan, &store, &customers)?;
     let review = outputs::identity_review::build(&std::mem::take(&mut identity.review), &resolved)?;
-    let requests = Requests::read(plan, &mut ingested)?;
+    let requests = Requests::read(plan, &copies, &mut ingested)?;
     let (resolved, erased, suppressed, key) = apply_requests(plan, &requests, resolved)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
-    let work = store.work_dir(&run_id);
-    let mut executed = pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, e))?;
+    let mut executed =
+        pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, &copies, e))?;
     requests.account(&mut executed)?;
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
     let people = executed.persons;
@@ -230,13 +232,13 @@ impl Stages {
 /// engine held every intermediate column of the 5.75 M records (6.3 GB). In two passes: one
 /// shared pass was 7 s faster at SF 10 but peaked 600 MB higher (polars buffers the rows of
 /// the faster consumer).
-fn read_customers(plan: &Plan) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
-    let mut ingested = pipeline::ingest_all(plan)?;
+fn read_customers(plan: &Plan, copies: &DecodedCopies) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
+    let mut ingested = pipeline::ingest_all(plan, copies)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
     let records = pipeline::customer_records(cust);
-    let customers = io::collect_all_streaming(vec![records]).map_err(|e| pipeline::name_the_file(plan, e))?.pop();
+    let customers = io::collect_all_streaming(vec![records]).map_err(|e| pipeline::name_the_file(plan, copies, e))?.pop();
     let customers = pipeline::in_input_order(customers.ok_or_else(|| Error::Internal("a plan was not executed".into()))?)?;
-    let counts = pipeline::route::Counts::of(cust, pipeline::group_bytes(plan)).map_err(|e| pipeline::name_the_file(plan, e))?;
+    let counts = pipeline::route::Counts::of(cust, pipeline::group_bytes(plan)).map_err(|e| pipeline::name_the_file(plan, copies, e))?;
     let (read, unparseable, quarantine) = counts.total()?;
     let read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?;
     (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());
@@ -254,9 +256,9 @@ struct Requests {
 }
 
 impl Requests {
-    fn read(plan: &Plan, ingested: &mut BTreeMap<Table, Ingested>) -> Result<Requests> {
+    fn read(plan: &Plan, copies: &DecodedCopies, ingested: &mut BTreeMap<Table, Ingested>) -> Result<Requests> {
         let mut read = |table: Table| match ingested.remove(&table) {
-            Some(ing) => erasure::requests(&ing, table, plan.as_of).map(Some).map_err(|e| pipeline::name_the_file(plan, e)),
+            Some(ing) => erasure::requests(&ing, table, plan.as_of).map(Some).map_err(|e| pipeline::name_the_file(plan, copies, e)),
             None => Ok(None),
         };
         Ok(Requests { erasures: read(Table::Erasures)?, suppressions: read(Table::Suppressions)? })

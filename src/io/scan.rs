@@ -103,8 +103,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Open one file lazily with a 1-based `_row` (the data row; for CSV, the line after the
 /// header) and return it with its schema. CSV is read as text so that ingest parses every
 /// value itself and can tell a garbage value from a missing one; Excel likewise. Text in
-/// another encoding than UTF-8 is decoded first (`source.encoding`).
-pub fn scan(file: &InputFile, source: &TableSource) -> Result<(LazyFrame, Schema)> {
+/// another encoding than UTF-8 (`source.encoding`) is scanned from its decoded copy in `copies`.
+pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies) -> Result<(LazyFrame, Schema)> {
     let path_str = file.path.to_string_lossy().to_string();
     let lf = match file.format {
         Format::Parquet => {
@@ -114,10 +114,7 @@ pub fn scan(file: &InputFile, source: &TableSource) -> Result<(LazyFrame, Schema
             let args = ScanArgsParquet { row_index: row_index(), glob: false, ..Default::default() };
             LazyFrame::scan_parquet(PlRefPath::new(path_str.as_str()), args)
         }
-        Format::Csv | Format::Ndjson => match text::decoded(&file.path, source)? {
-            None => scan_text(file, &path_str),
-            Some(utf8) => read_text(file, &path_str, utf8).map(IntoLazy::lazy),
-        },
+        Format::Csv | Format::Ndjson => scan_text(file, &text::as_utf8(&file.path, source, copies, file.format == Format::Csv)?),
         Format::Xlsx => return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str)),
         Format::Auto => return Err(Error::Internal(format!("{path_str}: the format was not decided before reading"))),
     }
@@ -135,17 +132,17 @@ fn row_index() -> Option<RowIndex> {
     Some(RowIndex { name: "_row".into(), offset: 1 })
 }
 
-fn separator(path: &str) -> u8 {
-    if path.ends_with(".tsv") {
+fn separator(path: &Path) -> u8 {
+    if path.extension().is_some_and(|e| e == "tsv") {
         b'\t'
     } else {
         b','
     }
 }
 
-/// A UTF-8 text file, scanned lazily.
-fn scan_text(file: &InputFile, path: &str) -> PolarsResult<LazyFrame> {
-    let p = PlRefPath::new(path);
+/// A text file, scanned lazily from `utf8` (the file itself, or its decoded copy).
+fn scan_text(file: &InputFile, utf8: &Path) -> PolarsResult<LazyFrame> {
+    let p = PlRefPath::new(utf8.to_string_lossy().as_ref());
     match file.format {
         Format::Csv => LazyCsvReader::new(p)
             .with_has_header(true)
@@ -154,33 +151,12 @@ fn scan_text(file: &InputFile, path: &str) -> PolarsResult<LazyFrame> {
             .with_missing_is_null(true)
             .with_raise_if_empty(false)
             .with_glob(false)
-            .with_separator(separator(path))
+            .with_separator(separator(&file.path))
             .with_row_index(row_index())
             .finish(),
         _ => LazyJsonLineReader::new(p)
             .with_infer_schema_length(Some(std::num::NonZeroUsize::new(1000).unwrap()))
             .with_row_index(row_index())
             .finish(),
-    }
-}
-
-/// A text file decoded to UTF-8 in memory (exports in other encodings are small), read with
-/// the same options as `scan_text`.
-fn read_text(file: &InputFile, path: &str, utf8: String) -> PolarsResult<DataFrame> {
-    let cursor = std::io::Cursor::new(utf8.into_bytes());
-    match file.format {
-        Format::Csv => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .with_raise_if_empty(false)
-            .with_row_index(row_index())
-            .map_parse_options(|o| o.with_separator(separator(path)).with_truncate_ragged_lines(true).with_missing_is_null(true))
-            .into_reader_with_file_handle(cursor)
-            .finish(),
-        _ => JsonReader::new(cursor)
-            .with_json_format(JsonFormat::JsonLines)
-            .infer_schema_len(Some(std::num::NonZeroUsize::new(1000).unwrap()))
-            .finish()
-            .and_then(|df| df.with_row_index("_row".into(), Some(1))),
     }
 }

@@ -5,116 +5,183 @@
 
 use crate::config::{Encoding, TableSource};
 use crate::error::{Error, Result};
-use encoding_rs::{DecoderResult, GB18030, GBK, UTF_16LE, UTF_8};
-use std::io::Read;
-use std::path::Path;
+use encoding_rs::{DecoderResult, GB18030, GBK, UTF_16LE};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The file as UTF-8 text when it has to be decoded first; None when it is UTF-8 already (it
-/// is then read from disk as it is). Invalid bytes are an input error naming the file, the
-/// line and the byte offset, with the `encoding` key to set.
-pub fn decoded(path: &Path, source: &TableSource) -> Result<Option<String>> {
+/// Bytes read at a time: decoding and checking never hold a whole file.
+const BLOCK: usize = 1 << 22;
+
+/// The folder decoded copies of text inputs are written to, so that they are scanned lazily
+/// like any UTF-8 file (decoding into memory held whole files, outside the memory budget).
+/// Removed when dropped; a run's lies inside its staging folder, so a killed run's is removed
+/// by the next run.
+pub struct DecodedCopies {
+    dir: PathBuf,
+    made: AtomicUsize,
+}
+
+impl DecodedCopies {
+    pub fn under(dir: PathBuf) -> DecodedCopies {
+        DecodedCopies { dir, made: AtomicUsize::new(0) }
+    }
+
+    /// For commands without a staging folder: one in the system's temporary folder.
+    pub fn temporary() -> DecodedCopies {
+        DecodedCopies::under(std::env::temp_dir().join(format!("portrait-decoded-{}", std::process::id())))
+    }
+
+    /// A new file for the copy of `path`, keeping its extension (`.tsv` sets the separator).
+    fn next(&self, path: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        let ext = path.extension().map(|e| e.to_string_lossy().to_string()).unwrap_or_default();
+        Ok(self.dir.join(format!("{n:05}.{ext}")))
+    }
+}
+
+impl Drop for DecodedCopies {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The UTF-8 file to scan for a text input: the file itself when it is UTF-8, otherwise its
+/// decoded copy in `copies`. Invalid bytes are an input error naming the file, the line and
+/// the byte offset, with the `encoding` key to set. `skips_utf8_bom`: the reader skips a
+/// UTF-8 byte-order mark itself (polars' CSV reader does, its NDJSON reader does not: a file
+/// with one is copied without it).
+pub fn as_utf8(path: &Path, source: &TableSource, copies: &DecodedCopies, skips_utf8_bom: bool) -> Result<PathBuf> {
     let key = format!("[tables.{}] encoding", source.table.name());
-    match source.encoding {
-        Encoding::Utf8 => check_utf8(path, &key).map(|()| None),
-        encoding => {
-            let bytes = std::fs::read(path).map_err(|e| Error::input(path.display(), format!("cannot read: {e}")))?;
-            decode_as(&bytes, encoding).map(Some).map_err(|(name, at)| invalid(path, &bytes[..at.min(bytes.len())], at, name, &key))
+    let cannot = cannot_read(path);
+    let mut head = [0u8; 3];
+    let head_len = std::fs::File::open(path).and_then(|f| f.take(3).read(&mut head)).map_err(cannot)?;
+    // A byte-order mark is unambiguous, whatever was declared.
+    let declared = match encoding_rs::Encoding::for_bom(&head[..head_len]) {
+        Some((bom, _)) if bom == encoding_rs::UTF_8 && skips_utf8_bom => Encoding::Utf8,
+        Some((bom, _)) => return decode_copy(path, bom, bom.name(), copies, &key),
+        None => source.encoding,
+    };
+    let (encoding, name) = match declared {
+        Encoding::Utf8 | Encoding::Auto => match first_invalid_utf8(path).map_err(cannot)? {
+            None => return Ok(path.to_path_buf()),
+            Some(at) if declared == Encoding::Utf8 => return Err(invalid(path, line_of(path, at).map_err(cannot)?, at, "UTF-8", &key)),
+            // Valid UTF-8 is almost never valid GB18030 by accident, and the reverse is common.
+            Some(_) => (GB18030, "UTF-8 or GB18030"),
+        },
+        Encoding::Gb18030 => (GB18030, "GB18030"),
+        Encoding::Gbk => (GBK, "GBK"),
+        Encoding::Utf16 => (UTF_16LE, "UTF-16"),
+    };
+    decode_copy(path, encoding, name, copies, &key)
+}
+
+/// Decode `path` as `encoding` (its byte-order mark removed) into a new copy.
+fn decode_copy(path: &Path, encoding: &'static encoding_rs::Encoding, name: &str, copies: &DecodedCopies, key: &str) -> Result<PathBuf> {
+    let copy = copies.next(path)?;
+    let cannot = cannot_read(path);
+    let input = std::fs::File::open(path).map_err(cannot)?;
+    let output = std::fs::File::create(&copy).map_err(|e| Error::io(&copy, e))?;
+    match decode(input, encoding.new_decoder_with_bom_removal(), output) {
+        Ok(()) => Ok(copy),
+        Err(Failed::Reading(e)) => Err(cannot(e)),
+        // A full disk is the run's I/O error (exit 74), not the input's.
+        Err(Failed::Writing(e)) => Err(Error::io(&copy, e)),
+        Err(Failed::Malformed { at, written }) => {
+            // The copy holds the text before the invalid bytes: its lines are theirs.
+            let line = line_of(&copy, written).map_err(cannot)?;
+            Err(invalid(path, line, at, name, key))
         }
     }
 }
 
-/// Decode `bytes` as `encoding`; on invalid bytes the encoding's name and their offset.
-fn decode_as(bytes: &[u8], encoding: Encoding) -> std::result::Result<String, (&'static str, usize)> {
-    // A byte-order mark is unambiguous, whatever was declared.
-    if let Some((bom, len)) = encoding_rs::Encoding::for_bom(bytes) {
-        return strict(&bytes[len..], bom).map_err(|at| (bom.name(), at + len));
-    }
-    match encoding {
-        Encoding::Utf8 => strict(bytes, UTF_8),
-        Encoding::Gb18030 => strict(bytes, GB18030),
-        Encoding::Gbk => strict(bytes, GBK),
-        Encoding::Utf16 => strict(bytes, UTF_16LE),
-        // Valid UTF-8 is almost never valid GB18030 by accident, and the reverse is common.
-        Encoding::Auto => strict(bytes, UTF_8).or_else(|_| strict(bytes, GB18030)),
-    }
-    .map_err(|at| (if encoding == Encoding::Auto { "UTF-8 or GB18030" } else { name(encoding) }, at))
+/// An input file that cannot be read: an input error naming it.
+fn cannot_read(path: &Path) -> impl Fn(std::io::Error) -> Error + Copy + '_ {
+    move |e| Error::input(path.display(), format!("cannot read: {e}"))
 }
 
-fn name(encoding: Encoding) -> &'static str {
-    match encoding {
-        Encoding::Utf8 => "UTF-8",
-        Encoding::Gb18030 => "GB18030",
-        Encoding::Gbk => "GBK",
-        Encoding::Utf16 => "UTF-16",
-        Encoding::Auto => "auto",
+/// Why decoding stopped.
+#[derive(Debug)]
+enum Failed {
+    Reading(std::io::Error),
+    Writing(std::io::Error),
+    /// Invalid bytes: their offset in the input and the decoded bytes written before them.
+    Malformed {
+        at: usize,
+        written: usize,
+    },
+}
+
+/// Decode `input` into UTF-8 `output` without replacement characters, one block at a time.
+fn decode(mut input: impl Read, mut decoder: encoding_rs::Decoder, output: impl Write) -> std::result::Result<(), Failed> {
+    let mut output = std::io::BufWriter::new(output);
+    let mut block = vec![0u8; BLOCK];
+    let mut utf8 = vec![0u8; 2 * BLOCK];
+    let (mut read_total, mut written_total) = (0usize, 0usize);
+    loop {
+        let n = input.read(&mut block).map_err(Failed::Reading)?;
+        let last = n == 0;
+        let mut rest = &block[..n];
+        loop {
+            let (result, read, written) = decoder.decode_to_utf8_without_replacement(rest, &mut utf8, last);
+            output.write_all(&utf8[..written]).map_err(Failed::Writing)?;
+            (rest, read_total, written_total) = (&rest[read..], read_total + read, written_total + written);
+            match result {
+                DecoderResult::InputEmpty => break,
+                DecoderResult::OutputFull => continue,
+                DecoderResult::Malformed(bad, extra) => {
+                    output.flush().map_err(Failed::Writing)?;
+                    return Err(Failed::Malformed { at: read_total - bad as usize - extra as usize, written: written_total });
+                }
+            }
+        }
+        if last {
+            return output.flush().map_err(Failed::Writing);
+        }
     }
 }
 
-/// Decode without replacement characters: a malformed sequence is an error at its offset.
-fn strict(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> std::result::Result<String, usize> {
-    let mut decoder = encoding.new_decoder_without_bom_handling();
-    let capacity = decoder.max_utf8_buffer_length_without_replacement(bytes.len()).unwrap_or(bytes.len() * 3);
-    let mut out = String::with_capacity(capacity);
-    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
-    match result {
-        DecoderResult::InputEmpty => Ok(out),
-        DecoderResult::Malformed(bad, extra) => Err(read.saturating_sub(bad as usize + extra as usize)),
-        DecoderResult::OutputFull => Err(read),
-    }
-}
-
-/// Read the file in blocks and check it is UTF-8, without holding it. Lines are counted only
-/// to name the line of an invalid byte: counting them in every block took about half the
-/// check's time (this loop over SF 10's 1.0 GB of text files: 1.2-1.4 s, without 0.5-0.8 s).
-fn check_utf8(path: &Path, key: &str) -> Result<()> {
-    let cannot = |e: std::io::Error| Error::input(path.display(), format!("cannot read: {e}"));
-    let mut f = std::fs::File::open(path).map_err(cannot)?;
-    let mut buf = vec![0u8; 1 << 22];
+/// The offset of the file's first byte that is not UTF-8, read in blocks without holding the
+/// file. Lines are counted only to name the line of an invalid byte (`line_of`): counting them
+/// in every block took about half the check's time (over SF 10's 1.0 GB of text files: 1.2-1.4
+/// s, without 0.5-0.8 s).
+fn first_invalid_utf8(path: &Path) -> std::io::Result<Option<usize>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; BLOCK];
     let (mut carry, mut offset) = (0usize, 0usize);
     loop {
-        let n = f.read(&mut buf[carry..]).map_err(cannot)?;
+        let n = f.read(&mut buf[carry..])?;
         let end = carry + n;
         match std::str::from_utf8(&buf[..end]) {
-            Ok(_) if n == 0 => return Ok(()),
             Ok(_) => carry = 0,
             // A character cut by the block's end: keep its bytes for the next block.
             Err(e) if e.error_len().is_none() && n > 0 => carry = end - e.valid_up_to(),
-            Err(e) => {
-                let at = offset + e.valid_up_to();
-                return Err(invalid_at(path, line_of(path, at).map_err(cannot)?, at, "UTF-8", key));
-            }
+            Err(e) => return Ok(Some(offset + e.valid_up_to())),
+        }
+        if n == 0 {
+            return Ok(None);
         }
         let done = end - carry;
         offset += done;
         buf.copy_within(done..end, 0);
-        if n == 0 {
-            return Ok(());
-        }
     }
 }
 
 /// The line (from 1) of the file's byte `at`, read in blocks.
 fn line_of(path: &Path, at: usize) -> std::io::Result<usize> {
     let mut head = std::fs::File::open(path)?.take(at as u64);
-    let mut buf = vec![0u8; 1 << 22];
+    let mut buf = vec![0u8; BLOCK];
     let mut line = 1;
     loop {
         match head.read(&mut buf)? {
             0 => return Ok(line),
-            n => line += newlines(&buf[..n]),
+            n => line += buf[..n].iter().filter(|b| **b == b'\n').count(),
         }
     }
 }
 
-fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|b| **b == b'\n').count()
-}
-
-fn invalid(path: &Path, before: &[u8], at: usize, encoding: &str, key: &str) -> Error {
-    invalid_at(path, newlines(before) + 1, at, encoding, key)
-}
-
-fn invalid_at(path: &Path, line: usize, at: usize, encoding: &str, key: &str) -> Error {
+fn invalid(path: &Path, line: usize, at: usize, encoding: &str, key: &str) -> Error {
     Error::input(
         path.display(),
         format!(
@@ -127,40 +194,73 @@ fn invalid_at(path: &Path, line: usize, at: usize, encoding: &str, key: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Table;
+
+    /// `bytes` written to a file and read as `encoding`: the UTF-8 text scanned, or the error.
+    fn read_as(bytes: &[u8], encoding: Encoding) -> std::result::Result<String, String> {
+        read_by(bytes, encoding, false)
+    }
+
+    /// `read_as` for a reader that does (`skips_utf8_bom`) or does not skip a UTF-8 byte-order mark.
+    fn read_by(bytes: &[u8], encoding: Encoding, skips_utf8_bom: bool) -> std::result::Result<String, String> {
+        let dir = std::env::temp_dir().join(format!("portrait-text-{}-{:?}-{}", std::process::id(), encoding, bytes.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("in.csv");
+        std::fs::write(&path, bytes).unwrap();
+        let source = TableSource { encoding, ..TableSource::canonical(Table::Customers, path.clone()) };
+        let copies = DecodedCopies::under(dir.join("copies"));
+        let text = as_utf8(&path, &source, &copies, skips_utf8_bom).map(|p| std::fs::read_to_string(p).unwrap()).map_err(|e| e.to_string());
+        drop(copies);
+        std::fs::remove_dir_all(&dir).unwrap();
+        text
+    }
 
     #[test]
     fn gb18030_gbk_utf16_and_auto() {
         // 王伟 in GB18030 and GBK: 王 = CD F5, 伟 = CE B0 (Python: "王伟".encode("gb18030")).
         let gbk = b"name\n\xcd\xf5\xce\xb0\n";
-        assert_eq!(decode_as(gbk, Encoding::Gb18030).unwrap(), "name\n王伟\n");
-        assert_eq!(decode_as(gbk, Encoding::Gbk).unwrap(), "name\n王伟\n");
-        assert_eq!(decode_as(gbk, Encoding::Auto).unwrap(), "name\n王伟\n");
-        assert_eq!(decode_as("name\n王伟\n".as_bytes(), Encoding::Auto).unwrap(), "name\n王伟\n");
-        // UTF-16LE with its byte-order mark: "a\n".
-        assert_eq!(decode_as(b"\xff\xfea\x00\n\x00", Encoding::Utf16).unwrap(), "a\n");
+        assert_eq!(read_as(gbk, Encoding::Gb18030).unwrap(), "name\n王伟\n");
+        assert_eq!(read_as(gbk, Encoding::Gbk).unwrap(), "name\n王伟\n");
+        assert_eq!(read_as(gbk, Encoding::Auto).unwrap(), "name\n王伟\n");
+        assert_eq!(read_as("name\n王伟\n".as_bytes(), Encoding::Auto).unwrap(), "name\n王伟\n");
+        // UTF-16LE with its byte-order mark, declared or not: "a\n".
+        assert_eq!(read_as(b"\xff\xfea\x00\n\x00", Encoding::Utf16).unwrap(), "a\n");
+        assert_eq!(read_as(b"\xff\xfea\x00\n\x00", Encoding::Utf8).unwrap(), "a\n");
+        // A UTF-8 byte-order mark: kept for a reader that skips it (the file itself is read),
+        // taken out for one that does not.
+        assert_eq!(read_by(b"\xef\xbb\xbfa\n", Encoding::Utf8, true).unwrap(), "\u{feff}a\n");
+        assert_eq!(read_by(b"\xef\xbb\xbfa\n", Encoding::Utf8, false).unwrap(), "a\n");
+        assert_eq!(read_by(b"\xef\xbb\xbfa\n", Encoding::Auto, false).unwrap(), "a\n");
         // A lone lead byte at the end of line 2 is not GB18030.
-        let (_, at) = decode_as(b"name\n\xcd", Encoding::Gb18030).unwrap_err();
-        assert_eq!(at, 5);
+        let message = read_as(b"name\n\xcd", Encoding::Gb18030).unwrap_err();
+        assert!(message.contains("not valid GB18030 text at line 2 (byte offset 5)"), "{message}");
+    }
+
+    /// A file of `block - 1` bytes of `a`, then `cut` (a character the block's end cuts), then
+    /// lines `b` and `c` and an invalid byte: its offset.
+    fn across_a_block(cut: &[u8], invalid: u8) -> (Vec<u8>, usize) {
+        let mut bytes = vec![b'a'; BLOCK - 1];
+        bytes.extend_from_slice(cut);
+        bytes.extend_from_slice(b"\nb\nc");
+        let at = bytes.len();
+        bytes.extend_from_slice(&[invalid, b'\n']);
+        (bytes, at)
     }
 
     #[test]
     fn an_invalid_byte_after_the_first_block_is_named_by_its_line_and_offset() {
-        // 王 (3 bytes) cut by the first 4 MiB block's end is valid; 0xFF on line 3 is not.
-        let block = 1usize << 22;
-        let mut bytes = vec![b'a'; block - 1];
-        bytes.extend_from_slice("王\nb\nc".as_bytes());
-        let bad = bytes.len();
-        bytes.extend_from_slice(b"\xff\n");
-        let dir = std::env::temp_dir().join(format!("portrait-utf8-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (good, broken) = (dir.join("good.csv"), dir.join("broken.csv"));
-        std::fs::write(&good, &bytes[..bad]).unwrap();
-        std::fs::write(&broken, &bytes).unwrap();
-        assert!(check_utf8(&good, "key").is_ok());
-        let message = check_utf8(&broken, "key").unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
-        // Lines: a..王, b, c\xff: the byte at offset block - 1 + 3 + 1 + 2 + 1 = block + 6.
-        assert_eq!(bad, block + 6);
-        assert!(message.contains(&format!("not valid UTF-8 text at line 3 (byte offset {bad})")), "{message}");
+        // 王 cut by the first block's end is valid; 0xFF on line 3 is not. Offsets by hand:
+        // UTF-8 王 is 3 bytes, so 0xFF is at block - 1 + 3 + 4 = block + 6; GB18030's is 2.
+        let (utf8, at) = across_a_block("王".as_bytes(), 0xff);
+        assert_eq!(at, BLOCK + 6);
+        assert_eq!(read_as(&utf8[..at], Encoding::Utf8).unwrap().len(), at);
+        let message = read_as(&utf8, Encoding::Utf8).unwrap_err();
+        assert!(message.contains(&format!("not valid UTF-8 text at line 3 (byte offset {at})")), "{message}");
+
+        let (gb, at) = across_a_block(b"\xcd\xf5", 0xff);
+        assert_eq!(at, BLOCK + 5);
+        assert!(read_as(&gb[..at], Encoding::Gb18030).unwrap().ends_with("a王\nb\nc"));
+        let message = read_as(&gb, Encoding::Gb18030).unwrap_err();
+        assert!(message.contains(&format!("not valid GB18030 text at line 3 (byte offset {at})")), "{message}");
     }
 }

@@ -14,7 +14,7 @@ pub mod score_pass;
 use crate::config::{Format, Plan, MAX_BUCKETS};
 use crate::day::Day;
 use crate::error::{Error, Result};
-use crate::io::{self, scan::InputFile};
+use crate::io::{self, scan::InputFile, text::DecodedCopies};
 use crate::outputs;
 use crate::schema::Table;
 use crate::stages::ingest::{self, Ingested};
@@ -51,22 +51,23 @@ pub struct Executed {
     pub work_bytes: u64,
 }
 
-/// Read every table lazily (schemas checked, nothing executed yet).
-pub fn ingest_all(plan: &Plan) -> Result<BTreeMap<Table, Ingested>> {
+/// Read every table lazily (schemas checked, nothing executed yet; text in other encodings
+/// than UTF-8 decoded into `copies`).
+pub fn ingest_all(plan: &Plan, copies: &DecodedCopies) -> Result<BTreeMap<Table, Ingested>> {
     let times = plan.times();
-    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s, &times)?))).collect()
+    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s, &times, copies)?))).collect()
 }
 
 /// An input error polars raised while executing names no file: find the file by reading each
 /// input file alone (only on this failure path), so the message says which one.
-pub fn name_the_file(plan: &Plan, e: Error) -> Error {
+pub fn name_the_file(plan: &Plan, copies: &DecodedCopies, e: Error) -> Error {
     let Error::InputData { file, message } = e else { return e };
     if file != io::UNKNOWN_FILE {
         return Error::InputData { file, message };
     }
     for source in &plan.tables {
         for f in io::scan::discover(source).unwrap_or_default() {
-            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source).and_then(|(lf, _)| io::collect(lf)) {
+            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source, copies).and_then(|(lf, _)| io::collect(lf)) {
                 return Error::input(f.path.display(), message);
             }
         }

@@ -8,6 +8,7 @@ use crate::day::{datetime_lit, Times};
 use crate::error::{Error, Result};
 use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
+use crate::io::text::DecodedCopies;
 use crate::schema::{Column, Kind, Table, PERSONAL_DATA};
 use polars::prelude::*;
 
@@ -31,13 +32,14 @@ pub struct Ingested {
 
 /// Ingest one table. Missing files are an error (exit 66), a missing required column or a
 /// file polars cannot open is an input error naming the file (exit 65). Timestamps are read
-/// as `times` says (time zone, plausible range).
-pub fn ingest(source: &TableSource, times: &Times) -> Result<Ingested> {
+/// as `times` says (time zone, plausible range). Text in another encoding than UTF-8 is
+/// decoded into `copies`, which must outlive the plans.
+pub fn ingest(source: &TableSource, times: &Times, copies: &DecodedCopies) -> Result<Ingested> {
     let files = scan::discover(source)?;
     let mut parts = Vec::new();
     let mut missing_optional = std::collections::BTreeSet::new();
     for (idx, file) in files.iter().enumerate().filter(|(_, f)| f.duplicate_of.is_none()) {
-        parts.push(ingest_file(source, times, idx as u32, file, &mut missing_optional)?);
+        parts.push(ingest_file(source, times, copies, idx as u32, file, &mut missing_optional)?);
     }
     Ingested::assemble(source.table, files, parts, missing_optional.into_iter().collect())
 }
@@ -111,12 +113,13 @@ struct ColumnPlan {
 fn ingest_file(
     source: &TableSource,
     times: &Times,
+    copies: &DecodedCopies,
     idx: u32,
     file: &InputFile,
     missing_optional: &mut std::collections::BTreeSet<String>,
 ) -> Result<FileParts> {
     let table = source.table;
-    let (lf, schema) = scan::scan(file, source)?;
+    let (lf, schema) = scan::scan(file, source, copies)?;
     let mut columns = Vec::new();
     for c in table.columns() {
         let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);

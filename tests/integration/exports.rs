@@ -19,6 +19,8 @@ fn exports_in_chinese_business_forms_publish_the_canonical_profiles() {
     let config = pipeline_edited(dir.path(), &[("encoding = \"utf-8\"", "encoding = \"gb18030\"")]);
     let o = run(&config, &repo().join("tests/data/tiny_forms"), &forms);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    // The customers' decoded copy went with the run's other intermediate files.
+    assert!(!forms.join("_staging").exists(), "staging left behind");
     for t in ["profiles", "tags", "identity_map", "segment_summary"] {
         let (a, b) = (table(&canonical, t), table(&forms, t));
         assert!(a.equals_missing(&b), "{t} differs:\n{a}\n{b}");
