@@ -383,7 +383,9 @@ fn build_tables(
         catalogue: &executed.catalogue,
         buckets: executed.buckets,
     };
-    let scored = pipeline::score_pass::score_pass(plan, passed, &everyone, &predictions, &models, key, reach, stage)?;
+    let scored =
+        pipeline::score_pass::ScorePass { plan, passed, everyone: &everyone, predictions: &predictions, outcome: &models, key, reach }
+            .run(stage)?;
     drop(predictions);
     // A staged table's parts, and the columns of it that gates, checks and the report read.
     let staged = |t: OutputTable| match scored.staged.get(&t) {

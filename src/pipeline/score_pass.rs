@@ -1,7 +1,7 @@
 //! Step 5 of DESIGN.md "Scale", the score pass: per bucket of people, the columns that compare
 //! each person with everyone, the models' predictions, the keyed hashes, segment, lifecycle
-//! stage and tags; the bucket's parts of `profiles` and `tags` are staged as they are made,
-//! so no table of every person is held in memory. The tables over everyone are read back
+//! stage, tags, recommendations and audiences; a bucket's parts are staged while the next
+//! bucket is scored, so no table of every person is held in memory. The tables over everyone are read back
 //! from the staged parts (`outputs::summaries`).
 
 use super::global;
@@ -39,71 +39,105 @@ pub struct Passed<'a> {
     pub buckets: u32,
 }
 
-/// Score every bucket of `people` and stage its parts with `stage(table, bucket, rows)`.
-/// `everyone`: the statistics of `global::everyone`; `predictions`: the models' columns of
-/// every person (`global::models`); `key`: the privacy key, when fields are hashed; `reach`:
-/// who campaigns may not select today.
-#[allow(clippy::too_many_arguments)]
-pub fn score_pass(
-    plan: &Plan,
-    passed: Passed,
-    everyone: &DataFrame,
-    predictions: &DataFrame,
-    outcome: &Outcome,
-    key: Option<&privacy::Key>,
-    reach: &campaign::Reach,
-    mut stage: impl FnMut(OutputTable, u32, &DataFrame) -> Result<FileEntry>,
-) -> Result<Scored> {
-    let Passed { people, bought, buckets, .. } = passed;
-    let catalogue = catalogue(passed.catalogue)?;
-    let sku_ids = outputs::recommendations::ids(&catalogue)?;
-    let (today, zh) = (plan.as_of.epoch_days(), plan.locale == crate::config::Locale::Zh);
-    let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
-    let mut holdout: Option<DataFrame> = None;
-    let mut checked = Vec::new();
-    let mut campaigns: Vec<campaign::Counts> = Vec::new();
-    for b in 0..buckets {
-        let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
-        let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
-        let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
-        let keys = predicted.select(["_key", "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
-        let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
-        // The recommender, mostly one thread's work, ranks while polars scores the profiles.
-        let (frames, recommendations) = std::thread::scope(|s| {
-            let ranked = s.spawn(|| {
-                outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)
-            });
-            let frames = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout]);
-            (frames, ranked.join().unwrap_or_else(|_| Err(Error::Internal("the recommender panicked".into()))))
-        });
-        let [profiles, tags, rows]: [DataFrame; 3] =
-            frames?.try_into().map_err(|_| Error::Internal("a score plan was not executed".into()))?;
-        let recommendations = recommendations?;
-        checked.extend(recommendations.checked);
-        let (audiences, counts) = outputs::audiences::build(&profiles, &recommendations.rows, plan, reach)?;
-        campaigns.resize_with(counts.len(), Default::default);
-        for (all, bucket) in campaigns.iter_mut().zip(&counts) {
-            all.campaign.clone_from(&bucket.campaign);
-            all.add(bucket);
-        }
-        for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows, audiences]) {
-            // Buckets without rows write no part, unless the table would have none at all.
-            let none_yet = !staged.contains_key(&table);
-            if df.height() > 0 || (b + 1 == buckets && none_yet) {
-                let entry = stage(table, b, &df)?;
-                let s = staged.entry(table).or_insert_with(|| Staged { files: Vec::new(), schema: (**df.schema()).clone() });
-                s.files.push(entry);
-            }
-        }
-        match holdout.as_mut() {
-            Some(all) => {
-                all.vstack_mut(&rows).map_err(|e| Error::internal("holdout rows", e))?;
-            }
-            None => holdout = Some(rows),
-        }
+/// What the score pass reads: `everyone`, the statistics of `global::everyone`;
+/// `predictions`, the models' columns of every person (`global::models`); `key`, the privacy
+/// key, when fields are hashed; `reach`, who campaigns may not select today.
+pub struct ScorePass<'a> {
+    pub plan: &'a Plan,
+    pub passed: Passed<'a>,
+    pub everyone: &'a DataFrame,
+    pub predictions: &'a DataFrame,
+    pub outcome: &'a Outcome,
+    pub key: Option<&'a privacy::Key>,
+    pub reach: &'a campaign::Reach,
+}
+
+/// A bucket's part of a table, on its way to staging.
+type Part = (OutputTable, u32, DataFrame);
+
+impl ScorePass<'_> {
+    /// Score every bucket of people and stage its parts with `stage(table, bucket, rows)`.
+    pub fn run(self, stage: impl Fn(OutputTable, u32, &DataFrame) -> Result<FileEntry> + Sync) -> Result<Scored> {
+        // A bucket's parts are staged (encoded, compressed, synced: one thread's work) on their
+        // own thread while the next bucket is scored; at most one bucket's parts wait.
+        std::thread::scope(|s| {
+            let (parts, to_stage) = std::sync::mpsc::sync_channel::<Part>(BY_BUCKET.len());
+            let stager = s.spawn(|| stage_all(to_stage, &stage));
+            let scored = self.score_buckets(parts);
+            let staged = stager.join().unwrap_or_else(|_| Err(Error::Internal("staging panicked".into())));
+            // The stager's error first: when it stops, scoring stops for want of a receiver.
+            let staged = staged?;
+            Ok(Scored { staged, ..scored? })
+        })
     }
-    let holdout = holdout.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
-    Ok(Scored { staged, holdout, recommendations_checked: outputs::model_eval::recommendations(&checked)?, campaigns })
+
+    /// Score every bucket, sending its parts to `parts`; `staged` of the result is left empty.
+    fn score_buckets(self, parts: std::sync::mpsc::SyncSender<Part>) -> Result<Scored> {
+        let ScorePass { plan, passed, everyone, predictions, outcome, key, reach } = self;
+        let Passed { people, bought, buckets, .. } = passed;
+        let catalogue = catalogue(passed.catalogue)?;
+        let sku_ids = outputs::recommendations::ids(&catalogue)?;
+        let (today, zh) = (plan.as_of.epoch_days(), plan.locale == crate::config::Locale::Zh);
+        let mut sent = std::collections::BTreeSet::new();
+        let mut holdout: Option<DataFrame> = None;
+        let mut checked = Vec::new();
+        let mut campaigns: Vec<campaign::Counts> = Vec::new();
+        for b in 0..buckets {
+            let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
+            let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
+            let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
+            let keys = predicted.select(["_key", "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
+            let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
+            // The recommender, mostly one thread's work, ranks while polars scores the profiles.
+            let (frames, recommendations) = std::thread::scope(|s| {
+                let ranked = s.spawn(|| {
+                    outputs::recommendations::build(bought.bucket(b)?, keys.lazy(), &sku_ids, &catalogue, today, plan.recommend.top_n, zh)
+                });
+                let frames = io::collect_all(vec![scored.profiles, scored.tags, scored.holdout]);
+                (frames, ranked.join().unwrap_or_else(|_| Err(Error::Internal("the recommender panicked".into()))))
+            });
+            let [profiles, tags, rows]: [DataFrame; 3] =
+                frames?.try_into().map_err(|_| Error::Internal("a score plan was not executed".into()))?;
+            let recommendations = recommendations?;
+            checked.extend(recommendations.checked);
+            let (audiences, counts) = outputs::audiences::build(&profiles, &recommendations.rows, plan, reach)?;
+            campaigns.resize_with(counts.len(), Default::default);
+            for (all, bucket) in campaigns.iter_mut().zip(&counts) {
+                all.campaign.clone_from(&bucket.campaign);
+                all.add(bucket);
+            }
+            match holdout.as_mut() {
+                Some(all) => {
+                    all.vstack_mut(&rows).map_err(|e| Error::internal("holdout rows", e))?;
+                }
+                None => holdout = Some(rows),
+            }
+            for (table, df) in BY_BUCKET.into_iter().zip([profiles, tags, recommendations.rows, audiences]) {
+                // Buckets without rows write no part, unless the table would have none at all.
+                if df.height() > 0 || (b + 1 == buckets && !sent.contains(&table)) {
+                    sent.insert(table);
+                    if parts.send((table, b, df)).is_err() {
+                        return Err(Error::Internal("staging stopped".into())); // the stager's error is reported
+                    }
+                }
+            }
+        }
+        let holdout = holdout.ok_or_else(|| Error::Internal("no bucket of people".into()))?;
+        Ok(Scored { staged: BTreeMap::new(), holdout, recommendations_checked: outputs::model_eval::recommendations(&checked)?, campaigns })
+    }
+}
+
+/// Stage every part received, in the order sent.
+fn stage_all(
+    to_stage: std::sync::mpsc::Receiver<Part>,
+    stage: &impl Fn(OutputTable, u32, &DataFrame) -> Result<FileEntry>,
+) -> Result<BTreeMap<OutputTable, Staged>> {
+    let mut staged: BTreeMap<OutputTable, Staged> = BTreeMap::new();
+    for (table, b, df) in to_stage {
+        let entry = stage(table, b, &df)?;
+        staged.entry(table).or_insert_with(|| Staged { files: Vec::new(), schema: (**df.schema()).clone() }).files.push(entry);
+    }
+    Ok(staged)
 }
 
 /// The skus everyone bought (`sku`, `category`, `buyers`, sorted by sku) as the recommender
