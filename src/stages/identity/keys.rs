@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct KeyReport {
@@ -43,36 +43,44 @@ fn previous_keys(df: &DataFrame) -> Result<Previous> {
     Ok(out)
 }
 
-/// The key and its creation day for every record, given each record's cluster root.
-pub fn assign(
-    member: &[String],
-    roots: &[u32],
-    previous: Option<&DataFrame>,
-    as_of: Option<NaiveDate>,
-) -> Result<(Vec<String>, Vec<Option<NaiveDate>>, KeyReport)> {
+/// Every person's key and its creation day, and each record's person (an index into them),
+/// given each record's cluster root.
+pub struct Assigned {
+    pub person_of: Vec<u32>,
+    pub keys: Vec<String>,
+    pub created: Vec<Option<NaiveDate>>,
+    pub report: KeyReport,
+}
+
+/// The key of every cluster of records (`roots`), persons numbered in the order of their
+/// smallest member.
+pub fn assign(member: &[String], roots: &[u32], previous: Option<&DataFrame>, as_of: Option<NaiveDate>) -> Result<Assigned> {
     let previous = previous.map(previous_keys).transpose()?.unwrap_or_default();
-    // Clusters in a fixed order: by smallest member.
-    let mut by_root: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (i, r) in roots.iter().enumerate() {
-        by_root.entry(*r).or_default().push(i);
-    }
-    let mut clusters: Vec<(&str, Vec<usize>)> =
-        by_root.into_values().map(|m| (m.iter().map(|&i| member[i].as_str()).min().unwrap_or(""), m)).collect();
+    // Clusters in a fixed order: by smallest member. Records are grouped by sorting them by
+    // their root (cheaper than a hash map of a million roots to a list each).
+    let mut by_root: Vec<u32> = (0..roots.len() as u32).collect();
+    by_root.sort_unstable_by_key(|&i| (roots[i as usize], i));
+    let mut clusters: Vec<(&str, &[u32])> = by_root
+        .chunk_by(|a, b| roots[*a as usize] == roots[*b as usize])
+        .map(|m| (m.iter().map(|&i| member[i as usize].as_str()).min().unwrap_or(""), m))
+        .collect();
     clusters.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
     // Each previous key goes to the cluster holding most of its records (ties: smallest member).
     let mut holders: BTreeMap<&str, (usize, usize, Option<NaiveDate>)> = BTreeMap::new(); // key -> (records, cluster, created)
-    for (c, (_, members)) in clusters.iter().enumerate() {
-        let mut counts: BTreeMap<&str, (usize, Option<NaiveDate>)> = BTreeMap::new();
-        for &i in members {
-            if let Some((k, created)) = previous.get(&member[i]) {
-                counts.entry(k.as_str()).or_insert((0, *created)).0 += 1;
+    if !previous.is_empty() {
+        for (c, (_, members)) in clusters.iter().enumerate() {
+            let mut counts: BTreeMap<&str, (usize, Option<NaiveDate>)> = BTreeMap::new();
+            for &i in *members {
+                if let Some((k, created)) = previous.get(&member[i as usize]) {
+                    counts.entry(k.as_str()).or_insert((0, *created)).0 += 1;
+                }
             }
-        }
-        for (k, (count, created)) in counts {
-            let better = holders.get(k).is_none_or(|h| count > h.0);
-            if better {
-                holders.insert(k, (count, c, created));
+            for (k, (count, created)) in counts {
+                let better = holders.get(k).is_none_or(|h| count > h.0);
+                if better {
+                    holders.insert(k, (count, c, created));
+                }
             }
         }
     }
@@ -80,16 +88,19 @@ pub fn assign(
     for (k, (_, c, created)) in &holders {
         won[*c].push((*created, k));
     }
-    let mut used: HashSet<String> = previous.values().map(|(k, _)| k.clone()).collect();
-    let mut report = KeyReport::default();
-    let mut key_of = vec![String::new(); member.len()];
-    let mut created_of = vec![None; member.len()];
+    let mut used: PlHashSet<String> = previous.values().map(|(k, _)| k.clone()).collect();
+    let mut out = Assigned {
+        person_of: vec![0; member.len()],
+        keys: Vec::with_capacity(clusters.len()),
+        created: Vec::with_capacity(clusters.len()),
+        report: KeyReport::default(),
+    };
     for (c, (min_member, members)) in clusters.iter().enumerate() {
         let (key, created) = if won[c].is_empty() {
-            if members.iter().any(|&i| previous.contains_key(&member[i])) {
-                report.split += 1;
+            if !previous.is_empty() && members.iter().any(|&i| previous.contains_key(&member[i as usize])) {
+                out.report.split += 1;
             }
-            report.new += 1;
+            out.report.new += 1;
             let mut key = cluster_key(min_member);
             let mut salt = 0;
             while used.contains(&key) {
@@ -100,15 +111,16 @@ pub fn assign(
         } else {
             // The oldest key survives a merge (unknown creation days count as oldest).
             won[c].sort();
-            report.kept += 1;
-            report.merged += won[c].len() - 1;
+            out.report.kept += 1;
+            out.report.merged += won[c].len() - 1;
             (won[c][0].1.to_string(), won[c][0].0)
         };
         used.insert(key.clone());
-        for &i in members {
-            key_of[i] = key.clone();
-            created_of[i] = created;
+        for &i in *members {
+            out.person_of[i as usize] = c as u32;
         }
+        out.keys.push(key);
+        out.created.push(created);
     }
-    Ok((key_of, created_of, report))
+    Ok(out)
 }

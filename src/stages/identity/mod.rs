@@ -15,7 +15,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// Union-find with path halving and union by size.
 pub struct UnionFind {
@@ -60,7 +59,7 @@ fn str_col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
 /// member stays in the cluster (and is the same on every run over the same data).
 pub fn cluster_key(min_member: &str) -> String {
     let digest = Sha256::digest(min_member.as_bytes());
-    format!("ck_{}", &hex::encode(digest)[..16])
+    format!("ck_{}", hex::encode(&digest[..8])) // 16 hex digits
 }
 
 /// A record's identity in the map: source and id joined by the unit separator.
@@ -174,7 +173,7 @@ struct Clusters {
     phones: Vec<Vec<u32>>,
     ids: Vec<Vec<u32>>,
     /// Records that must stay apart (manual splits): each record's forbidden partners.
-    apart: HashMap<u32, Vec<u32>>,
+    apart: PlHashMap<u32, Vec<u32>>,
     /// Records that must stay alone.
     alone: Vec<bool>,
 }
@@ -261,7 +260,7 @@ pub fn prepare(df: &DataFrame) -> Result<Vec<Prepared>> {
 
 /// Records sharing a value are linked to the first record with it.
 fn equal_value_links(values: &[Option<&str>], rule: Rule, links: &mut Vec<Link>) {
-    let mut first: HashMap<&str, u32> = HashMap::with_capacity(values.len());
+    let mut first: PlHashMap<&str, u32> = PlHashMap::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         let Some(v) = v else { continue };
         match first.get(v) {
@@ -352,7 +351,7 @@ fn undecided(review: &mut Vec<ReviewPair>, clusters: &mut Clusters) {
 /// Per record its value as a one-element list of a dense number (equal values, equal numbers),
 /// or an empty list.
 fn value_ids<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<Vec<u32>> {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ids: PlHashMap<&str, u32> = PlHashMap::new();
     values
         .map(|v| match v {
             Some(v) => {
@@ -366,10 +365,13 @@ fn value_ids<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Vec<Vec<u32>>
 
 /// The steward's decisions: `link` pairs become links; `split` pairs must stay apart and a
 /// `split` of one record keeps it alone.
-fn override_links(member: &[String], overrides: &[Override], links: &mut Vec<Link>) -> (HashMap<u32, Vec<u32>>, Vec<bool>) {
-    let index: HashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
-    let mut apart: HashMap<u32, Vec<u32>> = HashMap::new();
+fn override_links(member: &[String], overrides: &[Override], links: &mut Vec<Link>) -> (PlHashMap<u32, Vec<u32>>, Vec<bool>) {
+    let mut apart: PlHashMap<u32, Vec<u32>> = PlHashMap::new();
     let mut alone = vec![false; member.len()];
+    if overrides.is_empty() {
+        return (apart, alone);
+    }
+    let index: PlHashMap<&str, u32> = member.iter().enumerate().map(|(i, m)| (m.as_str(), i as u32)).collect();
     for o in overrides {
         match o {
             Override::Link(a, b) => {
@@ -498,20 +500,23 @@ fn with_keys(
 ) -> Result<(DataFrame, Report)> {
     let n = member.len();
     let roots: Vec<u32> = (0..n as u32).map(|i| linked.clusters.uf.find(i)).collect();
-    let (keys, created, key_report) = keys::assign(member, &roots, ctx.previous, ctx.as_of)?;
-    report.keys = key_report;
+    let assigned = keys::assign(member, &roots, ctx.previous, ctx.as_of)?;
+    report.keys = assigned.report;
+    report.clusters = assigned.keys.len();
     // `_key`: a dense u32 per person (rank of its customer_key) for joins and group-bys on the
     // big tables; 4 bytes a row instead of a 19-character string.
-    let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    report.clusters = sorted.len();
-    let dense: HashMap<&str, u32> = sorted.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
-    let internal: Vec<u32> = keys.iter().map(|k| dense[k.as_str()]).collect();
+    let mut by_key: Vec<u32> = (0..assigned.keys.len() as u32).collect();
+    by_key.sort_unstable_by(|a, b| assigned.keys[*a as usize].cmp(&assigned.keys[*b as usize]));
+    let mut rank = vec![0u32; by_key.len()];
+    for (r, &p) in by_key.iter().enumerate() {
+        rank[p as usize] = r as u32;
+    }
+    let internal: Vec<u32> = assigned.person_of.iter().map(|&p| rank[p as usize]).collect();
+    let keys: Vec<&str> = assigned.person_of.iter().map(|&p| assigned.keys[p as usize].as_str()).collect();
+    let created: Vec<Option<i32>> = assigned.person_of.iter().map(|&p| assigned.created[p as usize].map(|d| Day(d).epoch_days())).collect();
     let rule_names: Vec<&str> = linked.rule_of.iter().map(|r| r.map_or("singleton", |r| rule_name(r, rules))).collect();
     let scores: Vec<f64> = linked.rule_of.iter().zip(&linked.score).map(|(r, s)| if r.is_some() { *s } else { 1.0 }).collect();
     let mut out = customers.clone();
-    let created: Vec<Option<i32>> = created.iter().map(|d| d.map(|d| Day(d).epoch_days())).collect();
     let created =
         Column::new("key_created".into(), created).cast(&DataType::Date).map_err(|e| Error::internal("identity: key_created", e))?;
     for c in [
@@ -599,6 +604,7 @@ pub fn golden(resolved: LazyFrame, spec: &Identity) -> LazyFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn union_find_merges_chains() {
