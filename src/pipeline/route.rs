@@ -8,11 +8,14 @@
 //! and the values that did not parse, and keeps the rows ingest quarantined.
 //!
 //! Order lines reach a person only through their order, and the order's used copy ("read
-//! last wins") is a choice over every copy: both are partitioned by a hash of `order_id`
-//! (order buckets), so each order bucket's copies choose their winner and its lines take its
-//! person alone, then the lines go on to their person's bucket. Nothing proportional to the
-//! orders is held in memory.
+//! last wins") is a choice over every copy. When every order's used copy fits in a quarter of
+//! the memory limit (`orders_fit`), they are held in one hash table (`OrderOf`) and the lines
+//! find theirs in their own route pass. Otherwise both are partitioned by a hash of `order_id`
+//! (order buckets), each order bucket's copies choose their winner and its lines take its
+//! person alone, then the lines go on to their person's bucket (`join_orders`): nothing
+//! proportional to all the orders is held in memory.
 
+use super::order_of::{self, OrderOf};
 use crate::error::{Error, Result};
 use crate::io::{self, scan::InputFile};
 use crate::schema::Table;
@@ -199,11 +202,38 @@ pub fn by_person(rows: LazyFrame, dir: PathBuf, buckets: u32, run: bool) -> Resu
     Buckets::write(rows.with_column((col("_key") % lit(buckets)).cast(DataType::UInt32).alias(BUCKET)), dir, 0, run)
 }
 
-/// The order lines by order bucket (`_b`), cleaned, for `join_orders`.
-pub fn items_by_order(ing: &Ingested, buckets: u32) -> LazyFrame {
+/// The order lines, cleaned, with their carried columns.
+fn items(ing: &Ingested) -> LazyFrame {
     let mut carried = clean::carried(Table::OrderItems, &ITEM_COLUMNS);
     carried.push(lit(NULL).cast(DataType::String).alias(REASON));
-    clean::items(ing.rows.clone()).select(carried).with_column(order_bucket(buckets))
+    clean::items(ing.rows.clone()).select(carried)
+}
+
+/// The order lines by order bucket (`_b`), cleaned, for `join_orders`.
+pub fn items_by_order(ing: &Ingested, buckets: u32) -> LazyFrame {
+    items(ing).with_column(order_bucket(buckets))
+}
+
+/// The order lines, cleaned, with their order's person and used copy's `_pos` (`ORDER`) and
+/// their person's bucket `_b`: in one pass when every order's used copy is in `orders`.
+pub fn items_to_people(ing: &Ingested, orders: &OrderOf, buckets: u32) -> LazyFrame {
+    lines_to_people(items(ing), orders, buckets)
+}
+
+/// Lines given their order's person and position, and their person's bucket. A person's
+/// lines name their order by its used copy's `_pos` (what the bucket pass deduplicates them
+/// by and finds the order's status and time with); the order's id, a long text, and the unit
+/// price, which no feature reads, are kept for quarantine only (at SF 10 the price was 178 of
+/// the 761 MB of routed lines).
+fn lines_to_people(lines: LazyFrame, orders: &OrderOf, buckets: u32) -> LazyFrame {
+    let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
+    orders.attach(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
+}
+
+/// Whether every order's used copy fits in `OrderOf` for the lines' one pass: at most a
+/// quarter of the memory limit (`rows`: the orders' rows read).
+pub fn orders_fit(rows: u64, memory_limit: u64) -> bool {
+    rows.saturating_mul(order_of::BYTES_PER_ORDER) <= memory_limit / 4
 }
 
 /// The bucket of an order's id: FNV-1a of its bytes, mod `buckets` (stable across runs and
@@ -218,6 +248,16 @@ fn order_bucket(buckets: u32) -> Expr {
     col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
 }
 
+/// The usable copies of orders (`source`, `order_id`, `_pos`, `_key`) in routed bucket `b`.
+fn usable_copies(orders: &Routed, b: u32) -> Result<LazyFrame> {
+    Ok(orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col("_key")]))
+}
+
+/// Every order's used copy, over every routed bucket of orders (one at a time).
+pub fn used_copies(orders: &Routed, buckets: u32) -> Result<OrderOf> {
+    OrderOf::of((0..=buckets + 1).map(|b| usable_copies(orders, b)), orders.read as usize)
+}
+
 /// The usable copies of every order (small columns: id, `_pos`, person), written by order
 /// bucket: a streaming pass over each bucket of the routed orders (one pass over all of them
 /// would scan every bucket's files at once: at SF 100 that is 39 buckets x 45 groups of files,
@@ -225,55 +265,33 @@ fn order_bucket(buckets: u32) -> Expr {
 pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, run: bool) -> Result<Buckets> {
     let mut written = None;
     for b in 0..=buckets + 1 {
-        let small = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([
-            col("source"),
-            col("order_id"),
-            position(),
-            col("_key"),
-            col(REASON),
-        ]);
-        written = Some(Buckets::write(small.with_column(order_bucket(buckets)), work.join("_orders_by_id"), b, run)?);
+        let small = usable_copies(orders, b)?.with_column(order_bucket(buckets));
+        written = Some(Buckets::write(small, work.join("_orders_by_id"), b, run)?);
     }
     written.ok_or_else(|| Error::Internal("no bucket of orders".into()))
 }
 
+/// The used copies' `_pos` by their person's bucket, for the bucket pass, into
+/// `<work>/_winners` as writer `part`.
+pub fn write_used(orders: &OrderOf, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
+    let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
+    Buckets::write(used.with_column(bucket_of(buckets)).select([col("_pos"), col(BUCKET)]), work.join("_winners"), part, run)
+}
+
 /// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
 /// person and `_pos` (as `_order`) its lines take; the lines then go to their person's bucket
-/// (`<work>/order_items`) and the winners' positions to `<work>/_winners` for the bucket pass.
+/// (`<work>/order_items`) and the used copies' positions to `<work>/_winners` for the bucket
+/// pass. For orders too many for one `OrderOf`.
 pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32, run: bool) -> Result<(Buckets, Buckets)> {
     let mut written = None;
     for ob in 0..buckets {
-        let winners = orders
-            .bucket(ob)?
-            .sort(["_pos"], Default::default())
-            .unique_stable(Some(cols(["source", "order_id"])), UniqueKeepStrategy::Last)
-            .with_column(bucket_of(buckets));
-        let winners = if run { io::collect(winners)?.lazy() } else { winners };
-        let known = winners.clone().filter(col("_key").is_not_null());
-        let order = [col("_pos").alias(ORDER), col("_key")];
-        let on = || [col("source"), col("order_id")];
-        // A person's lines name their order by its used copy's `_pos` (what the bucket pass
-        // deduplicates them by and finds the order's status and time with); the order's id, a
-        // long text, and the unit price, which no feature reads, are kept for quarantine only
-        // (at SF 10 the price was 178 of the 761 MB of routed lines).
-        let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
-        let lines = items
-            .bucket(ob)?
-            .join(known.select(on().into_iter().chain(order).collect::<Vec<_>>()), on(), on(), small_right())
-            .with_column(bucket_of(buckets))
-            .with_columns(for_quarantine);
+        let used = if run { OrderOf::of([orders.bucket(ob)], 0)? } else { OrderOf::default() };
         written = Some((
-            Buckets::write(lines, work.join(Table::OrderItems.name()), ob, run)?,
-            Buckets::write(winners.select([col("_pos"), col(BUCKET)]), work.join("_winners"), ob, run)?,
+            Buckets::write(lines_to_people(items.bucket(ob)?, &used, buckets), work.join(Table::OrderItems.name()), ob, run)?,
+            write_used(&used, work, buckets, ob, run)?,
         ));
     }
     written.ok_or_else(|| Error::Internal("no order bucket".into()))
-}
-
-/// A left join whose right side (the orders' winners: small, in memory) is the hash table, so
-/// the streaming engine need not sample both inputs to choose.
-fn small_right() -> JoinArgs {
-    JoinArgs::new(JoinType::Left).with_build_side(Some(JoinBuildSide::ForceRight))
 }
 
 /// `_key % buckets` for usable rows of a known person; `buckets` for every other row.

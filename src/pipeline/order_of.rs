@@ -1,0 +1,211 @@
+//! The used copy of each order (the copy read last, DESIGN.md), found by the order's source
+//! and id, for its lines to take its person (`_key`) and position (`route::ORDER`). A hash
+//! table built once and looked up by every group of line files, in place of a join of the
+//! lines to the orders' copies (which sorted and deduplicated the copies, built its own hash
+//! table per group of files and row-encoded the two text keys of every line). Small: the ids
+//! held once, back to back, and a 4-byte slot per order.
+
+use crate::error::{Error, Result};
+use crate::io;
+use hashbrown::hash_table::{Entry, HashTable};
+use polars::prelude::*;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+/// The person of a used copy whose customer is unknown: its lines reach no person. (Any
+/// other person passes through, `route::ERASED` = `u32::MAX` too.)
+const NO_PERSON: u32 = u32::MAX - 1;
+/// The winning copy's index in `Copies` (a column that lives only inside `attach`).
+const COPY: &str = "_copy";
+/// Bytes one order takes in `OrderOf` (about 43 when its id is 12 bytes: the id, its end,
+/// source, position, person, the table's slot at its load), with room for longer ids.
+pub const BYTES_PER_ORDER: u64 = 64;
+
+/// Each order's used copy (cheap to clone: the lines' plans share it).
+#[derive(Clone, Default)]
+pub struct OrderOf(Arc<Copies>);
+
+#[derive(Default)]
+struct Copies {
+    sources: Vec<String>,
+    /// Per order: its source (index into `sources`), where its id ends in `ids`, and its used
+    /// copy's `_pos` and person.
+    source: Vec<u8>,
+    ends: Vec<u64>,
+    ids: Vec<u8>,
+    pos: Vec<u64>,
+    person: Vec<u32>,
+    /// Order indices by the hash of (source, id).
+    table: HashTable<u32>,
+    state: PlFixedStateQuality,
+}
+
+impl Copies {
+    fn id(&self, i: usize) -> &[u8] {
+        id_in(&self.ends, &self.ids, i)
+    }
+
+    fn find(&self, source: &str, id: &str) -> Option<usize> {
+        let s = self.sources.iter().position(|x| x == source)? as u8;
+        let hash = self.state.hash_one((s, id.as_bytes()));
+        self.table.find(hash, |&i| self.source[i as usize] == s && self.id(i as usize) == id.as_bytes()).map(|&i| i as usize)
+    }
+
+    /// Count the copy at `pos` of order (`source`, `id`): the largest `pos` is the used copy.
+    fn add(&mut self, source: &str, id: &str, pos: u64, person: Option<u32>) -> Result<()> {
+        let s = match self.sources.iter().position(|x| x == source) {
+            Some(s) => s,
+            None if self.sources.len() <= u8::MAX as usize => {
+                self.sources.push(source.to_string());
+                self.sources.len() - 1
+            }
+            None => return Err(Error::Internal("orders come from more than 256 sources".into())),
+        } as u8;
+        let person = person.unwrap_or(NO_PERSON);
+        let Copies { source: sources, ends, ids, pos: positions, person: persons, table, state, .. } = self;
+        let hash = state.hash_one((s, id.as_bytes()));
+        let same = |&i: &u32| sources[i as usize] == s && id_in(ends, ids, i as usize) == id.as_bytes();
+        let rehash = |&i: &u32| state.hash_one((sources[i as usize], id_in(ends, ids, i as usize)));
+        match table.entry(hash, same, rehash) {
+            Entry::Occupied(e) => {
+                let i = *e.get() as usize;
+                if pos > positions[i] {
+                    (positions[i], persons[i]) = (pos, person);
+                }
+            }
+            Entry::Vacant(e) => {
+                let i = u32::try_from(positions.len()).map_err(|_| Error::Internal("more than 2^32 orders in one table".into()))?;
+                e.insert(i);
+                ids.extend_from_slice(id.as_bytes());
+                ends.push(ids.len() as u64);
+                sources.push(s);
+                positions.push(pos);
+                persons.push(person);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn id_in<'a>(ends: &[u64], ids: &'a [u8], i: usize) -> &'a [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &ids[start..ends[i] as usize]
+}
+
+impl OrderOf {
+    /// From the usable copies of orders, in frames of `source`, `order_id`, `_pos` and `_key`
+    /// (collected one at a time; `orders`: how many copies, to size the table once).
+    pub fn of(frames: impl IntoIterator<Item = Result<LazyFrame>>, orders: usize) -> Result<OrderOf> {
+        let mut copies = Copies { table: HashTable::with_capacity(orders), ..Default::default() };
+        // Sized once: growing doubles a vector's memory for a moment.
+        (copies.source.reserve(orders), copies.ends.reserve(orders), copies.pos.reserve(orders), copies.person.reserve(orders));
+        for frame in frames {
+            let df = io::collect(frame?)?;
+            let typed = || -> PolarsResult<_> {
+                Ok((df.column("source")?.str()?, df.column("order_id")?.str()?, df.column("_pos")?.u64()?, df.column("_key")?.u32()?))
+            };
+            let (sources, ids, pos, keys) = typed().map_err(|e| Error::internal("orders' used copies", e))?;
+            for (((source, id), pos), key) in sources.iter().zip(ids.iter()).zip(pos.iter()).zip(keys.iter()) {
+                // Ingest quarantines a row without its source, id or time.
+                let (Some(source), Some(id), Some(pos)) = (source, id, pos) else {
+                    return Err(Error::Internal("a usable order without its source, id or position".into()));
+                };
+                copies.add(source, id, pos, key)?;
+            }
+        }
+        Ok(OrderOf(Arc::new(copies)))
+    }
+
+    /// Every used copy: `_pos` and `_key` (null: unknown customer).
+    pub fn used(&self) -> Result<DataFrame> {
+        let person = self.0.person.iter().map(|&p| (p != NO_PERSON).then_some(p));
+        df!("_pos" => self.0.pos.as_slice(), "_key" => person.collect::<Vec<_>>()).map_err(|e| Error::internal("orders' used copies", e))
+    }
+
+    /// `lines` with their order's used copy's position (`route::ORDER`) and person (`_key`):
+    /// both null for a line of no usable order, or of an order of an unknown customer.
+    pub fn attach(&self, lines: LazyFrame, order: &str) -> LazyFrame {
+        let copies = self.0.clone();
+        let find = move |c: &mut [Column]| {
+            let (sources, ids) = (c[0].str()?, c[1].str()?);
+            let found: UInt32Chunked = sources
+                .iter()
+                .zip(ids.iter())
+                .map(|(source, id)| copies.find(source?, id?).filter(|&i| copies.person[i] != NO_PERSON).map(|i| i as u32))
+                .collect();
+            Ok(found.with_name(COPY.into()).into_column())
+        };
+        let copy = col("source").map_many(find, &[col("order_id")], |_, _| Ok(Field::new(COPY.into(), DataType::UInt32))).alias(COPY);
+        lines
+            .with_column(copy)
+            .with_columns([self.of_copy(order, DataType::UInt64), self.of_copy("_key", DataType::UInt32)])
+            .drop(cols([COPY]))
+    }
+
+    /// The used copy's `_pos` (as `name`, UInt64) or person (`_key`, UInt32) by `COPY`.
+    fn of_copy(&self, name: &str, dtype: DataType) -> Expr {
+        let (copies, position) = (self.0.clone(), dtype == DataType::UInt64);
+        let take = move |c: Column| {
+            let found = c.u32()?;
+            let column = if position {
+                let pos: UInt64Chunked = found.iter().map(|i| i.map(|i| copies.pos[i as usize])).collect();
+                pos.into_column()
+            } else {
+                let person: UInt32Chunked = found.iter().map(|i| i.map(|i| copies.person[i as usize])).collect();
+                person.into_column()
+            };
+            Ok(column)
+        };
+        let field = Field::new(name.into(), dtype);
+        col(COPY).map(take, move |_, _| Ok(field.clone())).alias(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const ERASED: u32 = u32::MAX;
+
+    /// Copies of orders over two frames (as two buckets): per row source, id, `_pos`, person.
+    fn copies() -> OrderOf {
+        let frame = |rows: &[(&str, &str, u64, Option<u32>)]| {
+            Ok(df!(
+                "source" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "order_id" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "_pos" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                "_key" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )
+            .unwrap()
+            .lazy())
+        };
+        // Order shop/1 re-sent by a later file with another customer; crm/1 is another order;
+        // shop/2's last copy has an unknown customer; an erased person's order keeps ERASED.
+        let first = frame(&[("shop", "1", 10, Some(0)), ("crm", "1", 11, Some(1)), ("shop", "2", 12, Some(2))]);
+        let second = frame(&[("shop", "1", 20, Some(3)), ("shop", "2", 21, None), ("shop", "3", 5, Some(ERASED))]);
+        OrderOf::of([first, second], 1).unwrap()
+    }
+
+    #[test]
+    fn each_line_takes_its_orders_last_read_copy() {
+        let lines = df!(
+            "source" => [Some("shop"), Some("crm"), Some("shop"), Some("shop"), Some("web"), None, Some("shop")],
+            "order_id" => [Some("1"), Some("1"), Some("2"), Some("3"), Some("1"), Some("1"), Some("9")],
+        )
+        .unwrap();
+        let out = copies().attach(lines.lazy(), "_order").collect().unwrap();
+        assert_eq!(out.get_column_names(), ["source", "order_id", "_order", "_key"]);
+        let order: Vec<Option<u64>> = out.column("_order").unwrap().u64().unwrap().iter().collect();
+        let key: Vec<Option<u32>> = out.column("_key").unwrap().u32().unwrap().iter().collect();
+        assert_eq!(order, [Some(20), Some(11), None, Some(5), None, None, None]);
+        assert_eq!(key, [Some(3), Some(1), None, Some(ERASED), None, None, None]);
+    }
+
+    #[test]
+    fn every_order_has_one_used_copy() {
+        let used = copies().used().unwrap().sort(["_pos"], Default::default()).unwrap();
+        let pos: Vec<Option<u64>> = used.column("_pos").unwrap().u64().unwrap().iter().collect();
+        let key: Vec<Option<u32>> = used.column("_key").unwrap().u32().unwrap().iter().collect();
+        assert_eq!(pos, [Some(5), Some(11), Some(20), Some(21)]);
+        assert_eq!(key, [Some(ERASED), Some(1), Some(3), None]);
+    }
+}
