@@ -236,8 +236,13 @@ fn route_all(
         let mut routed = route::route(ing, rows_of, dir, group_bytes, run)?;
         match table {
             Table::Orders => {
+                let started = std::time::Instant::now();
                 lines_find = Some(match route::orders_fit(routed.read, plan.run.memory_limit) {
-                    true if run => LinesFind::InMemory(route::used_copies(&routed, buckets)?),
+                    true if run => {
+                        let used = route::used_copies(&routed, buckets)?;
+                        tracing::info!(seconds = started.elapsed().as_secs_f64(), "held every order's used copy");
+                        LinesFind::InMemory(used)
+                    }
                     true => LinesFind::InMemory(order_of::OrderOf::default()),
                     false => LinesFind::ByOrderBucket(route::orders_by_id(&routed, work, buckets, run)?),
                 })
