@@ -84,6 +84,16 @@ impl Copies {
     fn at(&self, copy: u32) -> (&Shard, usize) {
         (&self.shards[(copy >> LOCAL_BITS) as usize], (copy & ((1 << LOCAL_BITS) - 1)) as usize)
     }
+
+    fn pos_of(&self, copy: u32) -> u64 {
+        let (shard, i) = self.at(copy);
+        shard.pos[i]
+    }
+
+    fn person_of(&self, copy: u32) -> u32 {
+        let (shard, i) = self.at(copy);
+        shard.person[i]
+    }
 }
 
 impl Shard {
@@ -192,12 +202,7 @@ impl OrderOf {
             let found: UInt32Chunked = sources
                 .iter()
                 .zip(ids.iter())
-                .map(|(source, id)| {
-                    copies.find(source?, id?).filter(|&c| {
-                        let (shard, i) = copies.at(c);
-                        shard.person[i] != NO_PERSON
-                    })
-                })
+                .map(|(source, id)| copies.find(source?, id?).filter(|&c| copies.person_of(c) != NO_PERSON))
                 .collect();
             Ok(found.with_name(COPY.into()).into_column())
         };
@@ -214,27 +219,9 @@ impl OrderOf {
         let take = move |c: Column| {
             let found = c.u32()?;
             let column = if position {
-                let pos: UInt64Chunked = found
-                    .iter()
-                    .map(|c| {
-                        c.map(|c| {
-                            let (shard, i) = copies.at(c);
-                            shard.pos[i]
-                        })
-                    })
-                    .collect();
-                pos.into_column()
+                found.iter().map(|c| c.map(|c| copies.pos_of(c))).collect::<UInt64Chunked>().into_column()
             } else {
-                let person: UInt32Chunked = found
-                    .iter()
-                    .map(|c| {
-                        c.map(|c| {
-                            let (shard, i) = copies.at(c);
-                            shard.person[i]
-                        })
-                    })
-                    .collect();
-                person.into_column()
+                found.iter().map(|c| c.map(|c| copies.person_of(c))).collect::<UInt32Chunked>().into_column()
             };
             Ok(column)
         };

@@ -274,6 +274,7 @@ pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, run: bool) -> Re
 /// The used copies' `_pos` by their person's bucket, for the bucket pass, into
 /// `<work>/_winners` as writer `part`.
 pub fn write_used(orders: &OrderOf, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
+    // Every used copy is usable (`bucket_of` reads its `_reason`).
     let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
     Buckets::write(used.with_column(bucket_of(buckets)).select([col("_pos"), col(BUCKET)]), work.join("_winners"), part, run)
 }
