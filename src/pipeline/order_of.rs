@@ -18,7 +18,7 @@ use std::sync::Arc;
 const NO_PERSON: u32 = u32::MAX - 1;
 /// The winning copy's index in `Copies` (a column that lives only inside `attach`).
 const COPY: &str = "_copy";
-/// Bytes one order takes in `OrderOf` (about 43 when its id is 12 bytes: the id, its end,
+/// Bytes one order takes in `OrderOf` (about 44 when its id is 12 bytes: the id, its end,
 /// source, position, person, the table's slot at its load), with room for longer ids.
 pub const BYTES_PER_ORDER: u64 = 64;
 /// Orders are split by the top bits of their hash into shards, built in parallel, each small
@@ -33,7 +33,8 @@ pub struct OrderOf(Arc<Copies>);
 
 #[derive(Default)]
 struct Copies {
-    sources: Vec<String>,
+    /// Each source's index (a few systems; at most 65,536).
+    sources: PlHashMap<String, u16>,
     shards: Vec<Shard>,
     state: PlFixedStateQuality,
 }
@@ -42,7 +43,7 @@ struct Copies {
 struct Shard {
     /// Per order: its source (index into `Copies::sources`), where its id ends in `ids`, and
     /// its used copy's `_pos` and person.
-    source: Vec<u8>,
+    source: Vec<u16>,
     ends: Vec<u64>,
     ids: Vec<u8>,
     pos: Vec<u64>,
@@ -56,25 +57,24 @@ fn shard_of(hash: u64) -> usize {
 }
 
 impl Copies {
-    fn hash(&self, source: u8, id: &str) -> u64 {
+    fn hash(&self, source: u16, id: &str) -> u64 {
         self.state.hash_one((source, id.as_bytes()))
     }
 
-    fn source_index(&mut self, source: &str) -> Result<u8> {
-        let s = match self.sources.iter().position(|x| x == source) {
-            Some(s) => s,
-            None if self.sources.len() <= u8::MAX as usize => {
-                self.sources.push(source.to_string());
-                self.sources.len() - 1
-            }
-            None => return Err(Error::Internal("orders come from more than 256 sources".into())),
-        };
-        Ok(s as u8)
+    fn source_index(&mut self, source: &str) -> Result<u16> {
+        if let Some(&s) = self.sources.get(source) {
+            return Ok(s);
+        }
+        let s = u16::try_from(self.sources.len()).map_err(|_| {
+            Error::input("table orders", "column `source` has more than 65,536 distinct values: it names the system an order came from")
+        })?;
+        self.sources.insert(source.to_string(), s);
+        Ok(s)
     }
 
     /// The index of the used copy of order (`source`, `id`).
     fn find(&self, source: &str, id: &str) -> Option<u32> {
-        let s = self.sources.iter().position(|x| x == source)? as u8;
+        let s = *self.sources.get(source)?;
         let hash = self.hash(s, id);
         let shard = shard_of(hash);
         let local = self.shards[shard].find(hash, s, id.as_bytes())?;
@@ -101,7 +101,7 @@ impl Shard {
         id_in(&self.ends, &self.ids, i)
     }
 
-    fn find(&self, hash: u64, s: u8, id: &[u8]) -> Option<u32> {
+    fn find(&self, hash: u64, s: u16, id: &[u8]) -> Option<u32> {
         self.table.find(hash, |&i| self.source[i as usize] == s && self.id(i as usize) == id).copied()
     }
 
@@ -135,7 +135,7 @@ impl Shard {
 }
 
 /// A usable copy of an order: its source's index, id, `_pos` and person.
-type Row<'a> = (u8, &'a str, u64, u32);
+type Row<'a> = (u16, &'a str, u64, u32);
 
 fn id_in<'a>(ends: &[u64], ids: &'a [u8], i: usize) -> &'a [u8] {
     let start = if i == 0 { 0 } else { ends[i - 1] as usize };
@@ -276,5 +276,19 @@ mod tests {
         let key: Vec<Option<u32>> = used.column("_key").unwrap().u32().unwrap().iter().collect();
         assert_eq!(pos, [Some(5), Some(11), Some(20), Some(21)]);
         assert_eq!(key, [Some(ERASED), Some(1), Some(3), None]);
+    }
+
+    #[test]
+    fn more_sources_than_an_index_holds_is_an_input_error() {
+        let n = u16::MAX as usize + 2;
+        let frame = df!(
+            "source" => (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>(),
+            "order_id" => vec!["1"; n],
+            "_pos" => (0..n as u64).collect::<Vec<_>>(),
+            "_key" => vec![0u32; n],
+        )
+        .unwrap();
+        let err = OrderOf::of([Ok(frame.lazy())], n).err().expect("65,537 sources do not fit");
+        assert!(matches!(&err, Error::InputData { message, .. } if message.contains("`source`")), "{err}");
     }
 }
