@@ -55,8 +55,6 @@ def main():
                 marks.append((time.perf_counter() - start, fields.get("step")))
             elif fields.get("message") == "routed":  # one per fact table inside `route`
                 marks.append((time.perf_counter() - start, "route " + fields.get("table")))
-            elif fields.get("message") == "joined to their orders":  # order lines, after their route
-                marks.append((time.perf_counter() - start, "join " + fields.get("table")))
             elif fields.get("message") == "published":
                 marks.append((time.perf_counter() - start, "published"))
                 summary.update(fields)

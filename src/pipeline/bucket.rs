@@ -70,7 +70,7 @@ impl Routes {
         let rows = self.routed(table)?.rows.bucket(b)?.with_column(route::position());
         let kept = match table {
             // Clean's rejects are quarantined before deduplication; the usable copy of an
-            // order was chosen over every bucket (`route::join_orders`).
+            // order was chosen over every bucket (`route::route_lines`).
             Table::Orders => {
                 let winners = self.winners.bucket(b)?;
                 let usable =
@@ -80,7 +80,7 @@ impl Routes {
             }
             Table::Events => rows.clone(),
             // All lines of an order share its bucket: the last-read copy per sku wins. A
-            // person's lines name their order by `_order` (`route::join_orders`), the rejected
+            // person's lines name their order by `_order` (`route::route_lines`), the rejected
             // ones by its id; they take the order's status and time from its copy here.
             Table::OrderItems => {
                 let orders = self.routed(Table::Orders)?.rows.bucket(b)?.select([

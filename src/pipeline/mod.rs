@@ -216,63 +216,34 @@ fn route_all(
     buckets: u32,
     run: bool,
 ) -> Result<(Routes, Vec<(Table, LazyFrame)>)> {
-    let mut tables = BTreeMap::new();
-    let mut lines_find = None;
+    let mut tables: BTreeMap<Table, Routed> = BTreeMap::new();
     let mut winners = None;
     let mut plans = Vec::new();
     let group_bytes = group_bytes(plan);
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
-        let rows_of = |group: &Ingested| match (table, &lines_find) {
-            (Table::OrderItems, Some(LinesFind::InMemory(orders))) => route::items_to_people(group, orders, buckets),
-            (Table::OrderItems, _) => route::items_by_order(group, buckets),
-            _ => route::keyed_rows(group, persons, buckets),
-        };
-        if !run {
-            plans.push((table, rows_of(&ing)));
-        }
-        let by_order = table == Table::OrderItems && matches!(lines_find, Some(LinesFind::ByOrderBucket(_)));
-        let dir = work.join(if by_order { "_items_by_order" } else { table.name() });
-        let mut routed = route::route(ing, rows_of, dir, group_bytes, run)?;
-        match table {
-            Table::Orders => {
-                let started = std::time::Instant::now();
-                lines_find = Some(match route::orders_fit(routed.read, plan.run.memory_limit) {
-                    true if run => {
-                        let used = route::used_copies(&routed, buckets)?;
-                        tracing::info!(seconds = started.elapsed().as_secs_f64(), "held every order's used copy");
-                        LinesFind::InMemory(used)
-                    }
-                    true => LinesFind::InMemory(order_of::OrderOf::default()),
-                    false => LinesFind::ByOrderBucket(route::orders_by_id(&routed, work, buckets, run)?),
-                })
-            }
-            Table::OrderItems => match lines_find.take() {
-                Some(LinesFind::InMemory(orders)) => winners = Some(route::write_used(&orders, work, buckets, 0, run)?),
-                Some(LinesFind::ByOrderBucket(orders)) => {
-                    let started = std::time::Instant::now();
-                    let (items, positions) = route::join_orders(&routed.rows, &orders, work, buckets, run)?;
-                    // Logged apart from the lines' `routed`: at SF 100 it takes longer than routing them.
-                    if run {
-                        tracing::info!(table = table.name(), seconds = started.elapsed().as_secs_f64(), "joined to their orders");
-                    }
-                    (routed.rows, winners) = (items, Some(positions));
+        let routed = match table {
+            Table::OrderItems => {
+                if !run {
+                    plans.push((table, route::items_to_people(&ing, &order_of::OrderOf::default(), buckets)));
                 }
-                None => return Err(Error::Internal("orders were not routed".into())),
-            },
-            _ => {}
-        }
+                let orders = tables.get(&Table::Orders).ok_or_else(|| Error::Internal("orders were not routed".into()))?;
+                let (routed, used) = route::route_lines(ing, orders, work, buckets, group_bytes, plan.run.memory_limit, run)?;
+                winners = Some(used);
+                routed
+            }
+            _ => {
+                let rows_of = |group: &Ingested| route::keyed_rows(group, persons, buckets);
+                if !run {
+                    plans.push((table, rows_of(&ing)));
+                }
+                route::route(ing, rows_of, work.join(table.name()), group_bytes, run)?
+            }
+        };
         tables.insert(table, routed);
     }
     let winners = winners.ok_or_else(|| Error::Internal("order lines were not routed".into()))?;
     Ok((Routes { tables, winners, customers, buckets }, plans))
-}
-
-/// How the order lines find their order's used copy (`route::orders_fit`): in one pass over
-/// every order's used copy in memory, or by order bucket (`route::join_orders`).
-enum LinesFind {
-    InMemory(order_of::OrderOf),
-    ByOrderBucket(route::Buckets),
 }
 
 /// The plans `execute` runs, over empty buckets, for `portrait explain`: per fact table its

@@ -8,12 +8,11 @@
 //! and the values that did not parse, and keeps the rows ingest quarantined.
 //!
 //! Order lines reach a person only through their order, and the order's used copy ("read
-//! last wins") is a choice over every copy. When every order's used copy fits in a quarter of
-//! the memory limit (`orders_fit`), they are held in one hash table (`OrderOf`) and the lines
-//! find theirs in their own route pass. Otherwise both are partitioned by a hash of `order_id`
-//! (order buckets), each order bucket's copies choose their winner and its lines take its
-//! person alone, then the lines go on to their person's bucket (`join_orders`): nothing
-//! proportional to all the orders is held in memory.
+//! last wins") is a choice over every copy. The used copies are held in a hash table
+//! (`OrderOf`) and the lines find theirs in their own route pass (`route_lines`). When they
+//! do not fit in a quarter of the memory limit, the orders are split into slices by a hash of
+//! `order_id` (`order_slices`) and the lines are read once per slice, each pass routing the
+//! lines of that slice's orders: nothing proportional to all the orders is held in memory.
 
 use super::order_of::{self, OrderOf};
 use crate::error::{Error, Result};
@@ -33,8 +32,8 @@ pub const REASON: &str = "_reason";
 const BUCKET: &str = "_b";
 /// An order line's order, by the `_pos` of the order's used copy (null: no usable order).
 pub const ORDER: &str = "_order";
-/// Which writer (a group of files, an order bucket) wrote a file: several append to the same
-/// buckets, each into its own `_b=<b>/_part=<part>/`.
+/// Which writer (a group of files, in a slice of the orders) wrote a file: several append to
+/// the same buckets, each into its own `_b=<b>/_part=<part>/`.
 const PART: &str = "_part";
 
 /// Orders: the columns features, models and the accounting read.
@@ -209,13 +208,8 @@ fn items(ing: &Ingested) -> LazyFrame {
     clean::items(ing.rows.clone()).select(carried)
 }
 
-/// The order lines by order bucket (`_b`), cleaned, for `join_orders`.
-pub fn items_by_order(ing: &Ingested, buckets: u32) -> LazyFrame {
-    items(ing).with_column(order_bucket(buckets))
-}
-
 /// The order lines, cleaned, with their order's person and used copy's `_pos` (`ORDER`) and
-/// their person's bucket `_b`: in one pass when every order's used copy is in `orders`.
+/// their person's bucket `_b`, when every order's used copy is in `orders`.
 pub fn items_to_people(ing: &Ingested, orders: &OrderOf, buckets: u32) -> LazyFrame {
     lines_to_people(items(ing), orders, buckets)
 }
@@ -230,69 +224,85 @@ fn lines_to_people(lines: LazyFrame, orders: &OrderOf, buckets: u32) -> LazyFram
     orders.attach(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
 }
 
-/// Whether every order's used copy fits in `OrderOf` for the lines' one pass: at most a
-/// quarter of the memory limit (`rows`: the orders' rows read).
-pub fn orders_fit(rows: u64, memory_limit: u64) -> bool {
-    rows.saturating_mul(order_of::BYTES_PER_ORDER) <= memory_limit / 4
+/// In how many slices the orders' used copies are held for their lines: enough that a
+/// slice's `OrderOf` takes at most a quarter of the memory limit (`rows`: the orders' rows
+/// read). Each slice reads the lines' files again.
+pub fn order_slices(rows: u64, memory_limit: u64) -> u32 {
+    let slices = rows.saturating_mul(order_of::BYTES_PER_ORDER).div_ceil((memory_limit / 4).max(1));
+    u32::try_from(slices).unwrap_or(u32::MAX).max(1)
 }
 
-/// The bucket of an order's id: FNV-1a of its bytes, mod `buckets` (stable across runs and
-/// machines; a missing id goes to bucket 0, where it finds no order).
-fn order_bucket(buckets: u32) -> Expr {
+/// The rows of `rows` whose order falls in slice `slice` of `slices`: FNV-1a of `order_id`'s
+/// bytes, mod `slices` (stable across runs and machines; a missing id is in slice 0, where
+/// it finds no order).
+fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
+    if slices == 1 {
+        return rows;
+    }
     let hash = move |c: Column| {
         let ids = c.str()?;
         let fnv = |s: &str| s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        let out: UInt32Chunked = ids.apply_nonnull_values_generic(DataType::UInt32, |s| (fnv(s) % buckets as u64) as u32);
+        let out: UInt32Chunked = ids.apply_nonnull_values_generic(DataType::UInt32, |s| (fnv(s) % slices as u64) as u32);
         Ok(out.into_column())
     };
-    col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32)).alias(BUCKET)
+    let of = col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32));
+    rows.filter(of.eq(lit(slice)))
 }
 
-/// The usable copies of orders (`source`, `order_id`, `_pos`, `_key`) in routed bucket `b`.
-fn usable_copies(orders: &Routed, b: u32) -> Result<LazyFrame> {
-    Ok(orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col("_key")]))
-}
-
-/// Every order's used copy, over every routed bucket of orders (one at a time).
-pub fn used_copies(orders: &Routed, buckets: u32) -> Result<OrderOf> {
-    OrderOf::of((0..=buckets + 1).map(|b| usable_copies(orders, b)), orders.read as usize)
-}
-
-/// The usable copies of every order (small columns: id, `_pos`, person), written by order
-/// bucket: a streaming pass over each bucket of the routed orders (one pass over all of them
-/// would scan every bucket's files at once: at SF 100 that is 39 buckets x 45 groups of files,
-/// and the pass passed 20 GB).
-pub fn orders_by_id(orders: &Routed, work: &Path, buckets: u32, run: bool) -> Result<Buckets> {
-    let mut written = None;
-    for b in 0..=buckets + 1 {
-        let small = usable_copies(orders, b)?.with_column(order_bucket(buckets));
-        written = Some(Buckets::write(small, work.join("_orders_by_id"), b, run)?);
-    }
-    written.ok_or_else(|| Error::Internal("no bucket of orders".into()))
+/// The used copy of every order in slice `slice` of `slices`, over every routed bucket of
+/// orders (one at a time; one streaming pass over all of them would scan every bucket's files
+/// at once: at SF 100 that is 39 buckets x 45 groups of files, and a pass passed 20 GB).
+fn used_copies(orders: &Routed, buckets: u32, slices: u32, slice: u32) -> Result<OrderOf> {
+    let usable = |b: u32| {
+        let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col("_key")]);
+        Ok(in_slice(copies, slices, slice))
+    };
+    OrderOf::of((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize)
 }
 
 /// The used copies' `_pos` by their person's bucket, for the bucket pass, into
 /// `<work>/_winners` as writer `part`.
-pub fn write_used(orders: &OrderOf, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
+fn write_used(orders: &OrderOf, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
     // Every used copy is usable (`bucket_of` reads its `_reason`).
     let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
     Buckets::write(used.with_column(bucket_of(buckets)).select([col("_pos"), col(BUCKET)]), work.join("_winners"), part, run)
 }
 
-/// Per order bucket: the used copy of every order (the one read last; DESIGN.md), whose
-/// person and `_pos` (as `_order`) its lines take; the lines then go to their person's bucket
-/// (`<work>/order_items`) and the used copies' positions to `<work>/_winners` for the bucket
-/// pass. For orders too many for one `OrderOf`.
-pub fn join_orders(items: &Buckets, orders: &Buckets, work: &Path, buckets: u32, run: bool) -> Result<(Buckets, Buckets)> {
-    let mut written = None;
-    for ob in 0..buckets {
-        let used = if run { OrderOf::of([orders.bucket(ob)], 0)? } else { OrderOf::default() };
-        written = Some((
-            Buckets::write(lines_to_people(items.bucket(ob)?, &used, buckets), work.join(Table::OrderItems.name()), ob, run)?,
-            write_used(&used, work, buckets, ob, run)?,
-        ));
+/// Route the order lines (into `<work>/order_items`), once per slice of the orders
+/// (`order_slices`): each pass holds the used copy of its slice's orders (the one read last;
+/// DESIGN.md), whose person and `_pos` (as `_order`) its lines take. The used copies'
+/// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
+pub fn route_lines(
+    ing: Ingested,
+    orders: &Routed,
+    work: &Path,
+    buckets: u32,
+    group_bytes: u64,
+    memory_limit: u64,
+    run: bool,
+) -> Result<(Routed, Buckets)> {
+    let started = std::time::Instant::now();
+    let slices = order_slices(orders.read, memory_limit);
+    let groups = ing.in_groups(group_bytes)?;
+    let (mut counts, mut written) = (Counts::default(), None);
+    for slice in 0..slices {
+        let used = match run {
+            true => {
+                let held = std::time::Instant::now();
+                let used = used_copies(orders, buckets, slices, slice)?;
+                tracing::info!(slice, slices, seconds = held.elapsed().as_secs_f64(), "held the used copy of a slice of the orders");
+                used
+            }
+            false => OrderOf::default(),
+        };
+        let lines_of = |group: &Ingested| lines_to_people(in_slice(items(group), slices, slice), &used, buckets);
+        let first_part = slice * groups.len() as u32;
+        let count = (slice == 0).then_some(&mut counts);
+        let rows = write_groups(&groups, lines_of, &work.join(Table::OrderItems.name()), first_part, count, run)?;
+        written = Some((rows, write_used(&used, work, buckets, slice, run)?));
     }
-    written.ok_or_else(|| Error::Internal("no order bucket".into()))
+    let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
+    Ok((routed(ing, rows, counts, started, run)?, winners))
 }
 
 /// `_key % buckets` for usable rows of a known person; `buckets` for every other row.
@@ -313,15 +323,35 @@ fn bucket_of(buckets: u32) -> Expr {
 /// text files are parsed once: SF 10 social interactions, NDJSON, 43 -> 26 s.)
 pub fn route(ing: Ingested, rows_of: impl Fn(&Ingested) -> LazyFrame, dir: PathBuf, group_bytes: u64, run: bool) -> Result<Routed> {
     let started = std::time::Instant::now();
-    let (mut rows, mut counts) = (None, Counts::default());
-    for (g, group) in ing.in_groups(group_bytes)?.into_iter().enumerate() {
-        let (written, frames) = Buckets::write_with(rows_of(&group), dir.clone(), g as u32, run, Counts::plans(&group))?;
+    let mut counts = Counts::default();
+    let rows = write_groups(&ing.in_groups(group_bytes)?, rows_of, &dir, 0, Some(&mut counts), run)?;
+    routed(ing, rows, counts, started, run)
+}
+
+/// One streaming pass per group of files, each writing `rows_of(group)` into buckets under
+/// `dir` as writer `first_part + g`, with the group's `counts` when asked for.
+fn write_groups(
+    groups: &[Ingested],
+    rows_of: impl Fn(&Ingested) -> LazyFrame,
+    dir: &Path,
+    first_part: u32,
+    mut counts: Option<&mut Counts>,
+    run: bool,
+) -> Result<Buckets> {
+    let mut rows = None;
+    for (g, group) in groups.iter().enumerate() {
+        let with = if counts.is_some() { Counts::plans(group) } else { Vec::new() };
+        let (written, frames) = Buckets::write_with(rows_of(group), dir.to_path_buf(), first_part + g as u32, run, with)?;
         rows = Some(written);
-        if run {
+        if let (true, Some(counts)) = (run, counts.as_deref_mut()) {
             counts.add(frames)?;
         }
     }
-    let rows = rows.ok_or_else(|| Error::Internal(format!("{} has no files", ing.table.name())))?;
+    rows.ok_or_else(|| Error::Internal("a table without files was routed".into()))
+}
+
+/// A table's route, from its written rows and counts.
+fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Instant, run: bool) -> Result<Routed> {
     let (read, unparseable, quarantine) = if run { counts.total()? } else { (0, DataFrame::empty(), DataFrame::empty()) };
     if run {
         tracing::info!(table = ing.table.name(), rows = read, seconds = started.elapsed().as_secs_f64(), "routed");
