@@ -226,19 +226,19 @@ impl Stages {
     }
 }
 
-/// Read every table lazily and the customers for real: the usable records in one streaming
-/// pass (in input order: identity's ties follow it), then their quarantine and counts in a
-/// second, which the accounting reads later. On the streaming engine: at SF 50 the in-memory
-/// engine held every intermediate column of the 5.75 M records (6.3 GB). In two passes: one
-/// shared pass was 7 s faster at SF 10 but peaked 600 MB higher (polars buffers the rows of
-/// the faster consumer).
+/// Read every table lazily and the customers for real: per group of files one streaming
+/// pass computes the usable records and their quarantine and counts, which the accounting
+/// reads later; the records in input order (identity's ties follow it). On the streaming
+/// engine: at SF 50 the in-memory engine held every intermediate column of the 5.75 M records
+/// (6.3 GB). Per group of files: one pass over every file at once peaked 600 MB higher at SF
+/// 10 (polars buffers the rows of the faster consumer), and a pass for the records and one
+/// for the counts parsed every file twice.
 fn read_customers(plan: &Plan, copies: &DecodedCopies) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
     let mut ingested = pipeline::ingest_all(plan, copies)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
-    let records = pipeline::customer_records(cust);
-    let customers = io::collect_all_streaming(vec![records]).map_err(|e| pipeline::name_the_file(plan, copies, e))?.pop();
-    let customers = pipeline::in_input_order(customers.ok_or_else(|| Error::Internal("a plan was not executed".into()))?)?;
-    let counts = pipeline::route::Counts::of(cust, pipeline::group_bytes(plan)).map_err(|e| pipeline::name_the_file(plan, copies, e))?;
+    let (records, counts) = pipeline::route::Counts::with_rows(cust, pipeline::group_bytes(plan), pipeline::customer_records)
+        .map_err(|e| pipeline::name_the_file(plan, copies, e))?;
+    let customers = pipeline::in_input_order(records)?;
     let (read, unparseable, quarantine) = counts.total()?;
     let read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?;
     (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());

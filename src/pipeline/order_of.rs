@@ -18,9 +18,11 @@ use std::sync::Arc;
 const NO_PERSON: u32 = u32::MAX - 1;
 /// The winning copy's index in `Copies` (a column that lives only inside `attach`).
 const COPY: &str = "_copy";
-/// Bytes one order takes in `OrderOf` (about 44 when its id is 12 bytes: the id, its end,
-/// source, position, person, the table's slot at its load), with room for longer ids.
-pub const BYTES_PER_ORDER: u64 = 64;
+/// Bytes one order takes in `OrderOf` besides its id's: its source, its id's end, position and
+/// person (18, in vectors sized to the orders with a margin of 3 %), and its share of the
+/// hash table (a 4-byte slot and a control byte per bucket, at a load of 7/16 to 7/8: at most
+/// 11.4). A unit test holds the table to it.
+pub const BYTES_BESIDES_ID: u64 = 32;
 /// Orders are split by the top bits of their hash into shards, built in parallel, each small
 /// enough to stay near the CPU (one table of SF 1's 1.9 M orders: 320 ns an order).
 const SHARD_BITS: u32 = 6;
@@ -44,7 +46,7 @@ struct Shard {
     /// Per order: its source (index into `Copies::sources`), where its id ends in `ids`, and
     /// its used copy's `_pos` and person.
     source: Vec<u16>,
-    ends: Vec<u64>,
+    ends: Vec<u32>,
     ids: Vec<u8>,
     pos: Vec<u64>,
     person: Vec<u32>,
@@ -124,7 +126,7 @@ impl Shard {
                 }
                 e.insert(i);
                 ids.extend_from_slice(id.as_bytes());
-                ends.push(ids.len() as u64);
+                ends.push(u32::try_from(ids.len()).map_err(|_| Error::Internal("over 4 GB of order ids in a shard".into()))?);
                 sources.push(s);
                 positions.push(pos);
                 persons.push(person);
@@ -137,23 +139,25 @@ impl Shard {
 /// A usable copy of an order: its source's index, id, `_pos` and person.
 type Row<'a> = (u16, &'a str, u64, u32);
 
-fn id_in<'a>(ends: &[u64], ids: &'a [u8], i: usize) -> &'a [u8] {
+fn id_in<'a>(ends: &[u32], ids: &'a [u8], i: usize) -> &'a [u8] {
     let start = if i == 0 { 0 } else { ends[i - 1] as usize };
     &ids[start..ends[i] as usize]
 }
 
 impl OrderOf {
     /// From the usable copies of orders, in frames of `source`, `order_id`, `_pos` and `_key`
-    /// (collected one at a time; `orders`: about how many copies, to size the tables once).
-    pub fn of(frames: impl IntoIterator<Item = Result<LazyFrame>>, orders: usize) -> Result<OrderOf> {
-        let per_shard = orders >> SHARD_BITS;
+    /// (collected one at a time). `orders` (about how many copies) and `id_bytes` (their ids'
+    /// mean length) size the shards once: grown by doubling, they held about 60 bytes an order.
+    pub fn of(frames: impl IntoIterator<Item = Result<LazyFrame>>, orders: usize, id_bytes: usize) -> Result<OrderOf> {
+        // A shard's share, with a margin for the hash's uneven split.
+        let per_shard = (orders >> SHARD_BITS) + (orders >> (SHARD_BITS + 5)) + 64;
         let shard = || Shard {
             table: HashTable::with_capacity(per_shard),
             source: Vec::with_capacity(per_shard),
             ends: Vec::with_capacity(per_shard),
+            ids: Vec::with_capacity(per_shard * id_bytes),
             pos: Vec::with_capacity(per_shard),
             person: Vec::with_capacity(per_shard),
-            ..Default::default()
         };
         let mut copies = Copies { shards: (0..1 << SHARD_BITS).map(|_| shard()).collect(), ..Default::default() };
         for frame in frames {
@@ -183,6 +187,24 @@ impl OrderOf {
                 .try_for_each(|(shard, mine)| mine.into_iter().try_for_each(|i| shard.add(state, hashes[i as usize], rows[i as usize])))?;
         }
         Ok(OrderOf(Arc::new(copies)))
+    }
+
+    /// How many orders it holds.
+    pub fn len(&self) -> usize {
+        self.0.shards.iter().map(|s| s.pos.len()).sum()
+    }
+
+    /// The bytes the table holds (its vectors' and hash tables' allocations).
+    pub fn bytes(&self) -> usize {
+        let shard = |s: &Shard| {
+            s.source.capacity() * 2
+                + s.ends.capacity() * 4
+                + s.ids.capacity()
+                + s.pos.capacity() * 8
+                + s.person.capacity() * 4
+                + s.table.allocation_size()
+        };
+        self.0.shards.iter().map(shard).sum()
     }
 
     /// Every used copy: `_pos` and `_key` (null: unknown customer).
@@ -251,7 +273,7 @@ mod tests {
         // shop/2's last copy has an unknown customer; an erased person's order keeps ERASED.
         let first = frame(&[("shop", "1", 10, Some(0)), ("crm", "1", 11, Some(1)), ("shop", "2", 12, Some(2))]);
         let second = frame(&[("shop", "1", 20, Some(3)), ("shop", "2", 21, None), ("shop", "3", 5, Some(ERASED))]);
-        OrderOf::of([first, second], 1).unwrap()
+        OrderOf::of([first, second], 1, 1).unwrap()
     }
 
     #[test]
@@ -288,7 +310,28 @@ mod tests {
             "_key" => vec![0u32; n],
         )
         .unwrap();
-        let err = OrderOf::of([Ok(frame.lazy())], n).err().expect("65,537 sources do not fit");
+        let err = OrderOf::of([Ok(frame.lazy())], n, 3).err().expect("65,537 sources do not fit");
         assert!(matches!(&err, Error::InputData { message, .. } if message.contains("`source`")), "{err}");
+    }
+
+    #[test]
+    fn the_table_takes_at_most_its_bytes_an_order() {
+        // 300,000 orders of 11-byte ids, each copy sent twice, sized for every copy: the
+        // table's allocations stay within 32 + 11 bytes an order.
+        let n = 300_000usize;
+        let ids: Vec<String> = (0..n).map(|i| format!("O{i:010}")).collect();
+        let frame = || {
+            Ok(df!(
+                "source" => vec!["shop"; n],
+                "order_id" => ids.clone(),
+                "_pos" => (0..n as u64).collect::<Vec<_>>(),
+                "_key" => vec![0u32; n],
+            )
+            .unwrap()
+            .lazy())
+        };
+        let orders = OrderOf::of([frame(), frame()], n, 11).unwrap();
+        assert_eq!(orders.len(), n);
+        assert!(orders.bytes() as u64 <= n as u64 * (BYTES_BESIDES_ID + 11), "{} bytes", orders.bytes());
     }
 }

@@ -225,11 +225,21 @@ fn lines_to_people(lines: LazyFrame, orders: &OrderOf, buckets: u32) -> LazyFram
 }
 
 /// In how many slices the orders' used copies are held for their lines: enough that a
-/// slice's `OrderOf` takes at most a quarter of the memory limit (`rows`: the orders' rows
-/// read). Each slice reads the lines' files again.
-pub fn order_slices(rows: u64, memory_limit: u64) -> u32 {
-    let slices = rows.saturating_mul(order_of::BYTES_PER_ORDER).div_ceil((memory_limit / 4).max(1));
+/// slice's `OrderOf` takes at most half the memory limit (`rows`: the orders' rows read;
+/// `id_bytes`: their ids' mean length). Each slice reads the lines' files again (at SF 100,
+/// about 100 s a slice), so the table takes the larger share: while the lines are routed the
+/// rest of the run holds the identity map and one group of files' pass (at SF 100 and 16 GB,
+/// about 3 GB).
+pub fn order_slices(rows: u64, id_bytes: u64, memory_limit: u64) -> u32 {
+    let slices = rows.saturating_mul(order_of::BYTES_BESIDES_ID + id_bytes).div_ceil((memory_limit / 2).max(1));
     u32::try_from(slices).unwrap_or(u32::MAX).max(1)
+}
+
+/// The routed orders' ids' mean length in bytes, over their first bucket (16 when it has none).
+fn mean_id_bytes(orders: &Routed) -> Result<u64> {
+    let mean = io::collect(orders.rows.bucket(0)?.select([col("order_id").str().len_bytes().mean()]))?;
+    let mean = mean.column("order_id").ok().and_then(|c| c.f64().ok()?.get(0)).unwrap_or(16.0);
+    Ok((mean.ceil() as u64).max(1))
 }
 
 /// The rows of `rows` whose order falls in slice `slice` of `slices`: FNV-1a of `order_id`'s
@@ -252,12 +262,12 @@ fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
 /// The used copy of every order in slice `slice` of `slices`, over every routed bucket of
 /// orders (one at a time; one streaming pass over all of them would scan every bucket's files
 /// at once: at SF 100 that is 39 buckets x 45 groups of files, and a pass passed 20 GB).
-fn used_copies(orders: &Routed, buckets: u32, slices: u32, slice: u32) -> Result<OrderOf> {
+fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_bytes: u64) -> Result<OrderOf> {
     let usable = |b: u32| {
         let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col("_key")]);
         Ok(in_slice(copies, slices, slice))
     };
-    OrderOf::of((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize)
+    OrderOf::of((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize, id_bytes as usize)
 }
 
 /// The used copies' `_pos` by their person's bucket, for the bucket pass, into
@@ -282,15 +292,17 @@ pub fn route_lines(
     run: bool,
 ) -> Result<(Routed, Buckets)> {
     let started = std::time::Instant::now();
-    let slices = order_slices(orders.read, memory_limit);
+    let id_bytes = if run { mean_id_bytes(orders)? } else { 1 };
+    let slices = order_slices(orders.read, id_bytes, memory_limit);
     let groups = ing.in_groups(group_bytes)?;
     let (mut counts, mut written) = (Counts::default(), None);
     for slice in 0..slices {
         let used = match run {
             true => {
                 let held = std::time::Instant::now();
-                let used = used_copies(orders, buckets, slices, slice)?;
-                tracing::info!(slice, slices, seconds = held.elapsed().as_secs_f64(), "held the used copy of a slice of the orders");
+                let used = used_copies(orders, buckets, (slices, slice), id_bytes)?;
+                let (seconds, orders, bytes) = (held.elapsed().as_secs_f64(), used.len(), used.bytes());
+                tracing::info!(slice, slices, orders, bytes, seconds, "held the used copy of a slice of the orders");
                 used
             }
             false => OrderOf::default(),
@@ -380,13 +392,23 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Count every group of `ing`'s files in its own streaming pass.
-    pub fn of(ing: &Ingested, group_bytes: u64) -> Result<Counts> {
-        let mut counts = Counts::default();
+    /// `rows_of` every group of `ing`'s files, counted in the same streaming pass (a text file
+    /// is parsed once): the groups' rows one under the other, in the groups' order, and the
+    /// counts.
+    pub fn with_rows(ing: &Ingested, group_bytes: u64, rows_of: impl Fn(&Ingested) -> LazyFrame) -> Result<(DataFrame, Counts)> {
+        let (mut rows, mut counts) = (None::<DataFrame>, Counts::default());
         for group in ing.in_groups(group_bytes)? {
-            counts.add(io::collect_all_streaming(Counts::plans(&group))?)?;
+            let mut frames = io::collect_all_streaming([vec![rows_of(&group)], Counts::plans(&group)].concat())?;
+            let group_rows = frames.remove(0);
+            counts.add(frames)?;
+            match rows.as_mut() {
+                Some(all) => {
+                    all.vstack_mut(&group_rows).map_err(|e| Error::internal("rows of the file groups", e))?;
+                }
+                None => rows = Some(group_rows),
+            }
         }
-        Ok(counts)
+        Ok((rows.ok_or_else(|| Error::Internal(format!("{} has no files", ing.table.name())))?, counts))
     }
 
     /// One group's plans, in the order `add` reads their frames.
@@ -437,6 +459,15 @@ mod tests {
         let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
         let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
         assert_eq!(keys, [Some(1), Some(2), None, None, None, None]);
+    }
+
+    #[test]
+    fn the_orders_take_as_many_slices_as_half_the_limit_needs() {
+        // 1,000 orders of 11-byte ids: 1,000 x (32 + 11) = 43,000 bytes.
+        assert_eq!(order_slices(1_000, 11, 86_000), 1);
+        assert_eq!(order_slices(1_000, 11, 85_998), 2);
+        assert_eq!(order_slices(1_000, 11, 20_000), 5);
+        assert_eq!(order_slices(0, 11, 1), 1);
     }
 
     #[test]
