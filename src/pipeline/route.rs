@@ -10,7 +10,7 @@
 //! Order lines reach a person only through their order, and the order's used copy ("read
 //! last wins") is a choice over every copy. The used copies are held in a hash table
 //! (`OrderOf`) and the lines find theirs in their own route pass (`route_lines`). When they
-//! do not fit in a quarter of the memory limit, the orders are split into slices by a hash of
+//! do not fit in half the memory limit, the orders are split into slices by a hash of
 //! `order_id` (`order_slices`) and the lines are read once per slice, each pass routing the
 //! lines of that slice's orders: nothing proportional to all the orders is held in memory.
 
