@@ -190,7 +190,7 @@ impl OrderOf {
     }
 
     /// How many orders it holds.
-    pub fn len(&self) -> usize {
+    pub fn orders(&self) -> usize {
         self.0.shards.iter().map(|s| s.pos.len()).sum()
     }
 
@@ -331,7 +331,7 @@ mod tests {
             .lazy())
         };
         let orders = OrderOf::of([frame(), frame()], n, 11).unwrap();
-        assert_eq!(orders.len(), n);
+        assert_eq!(orders.orders(), n);
         assert!(orders.bytes() as u64 <= n as u64 * (BYTES_BESIDES_ID + 11), "{} bytes", orders.bytes());
     }
 }

@@ -301,7 +301,7 @@ pub fn route_lines(
             true => {
                 let held = std::time::Instant::now();
                 let used = used_copies(orders, buckets, (slices, slice), id_bytes)?;
-                let (seconds, orders, bytes) = (held.elapsed().as_secs_f64(), used.len(), used.bytes());
+                let (seconds, orders, bytes) = (held.elapsed().as_secs_f64(), used.orders(), used.bytes());
                 tracing::info!(slice, slices, orders, bytes, seconds, "held the used copy of a slice of the orders");
                 used
             }
