@@ -1,5 +1,5 @@
 -- The core of the nightly job written as a DuckDB user would write it, over the same files
--- portrait reads: identity the simple deterministic way (DESIGN.md "Scale": records with the
+-- portrait reads: identity the simple deterministic way (docs/design.md asks this of the baseline: records with the
 -- same phone or email are one person, two rounds of label propagation), dedupe orders, map ids
 -- to persons, per-person RFM and behaviour aggregates, event counts by window, social counts,
 -- ratings, quintile scores. {input} and {end} are filled in by whole_run.py.

@@ -38,6 +38,7 @@ pub fn describe(plan: &Plan, schemas: &[(OutputTable, Schema)]) -> Result<Vec<Ta
             .iter()
             .map(|(col, dtype)| {
                 let (meaning, unit, values) = outputs::meaning(plan, table, col.as_str()).unwrap_or_default();
+                let dtype = crate::io::parquet::published_dtype(dtype);
                 ColumnDoc { name: col.to_string(), dtype: format!("{dtype:?}"), meaning, unit, values }
             })
             .collect();

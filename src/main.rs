@@ -12,10 +12,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc options (read at start; `_RJEM_MALLOC_CONF` in the environment overrides them).
 /// polars frees and reallocates column-sized buffers all the time; by default jemalloc serves
 /// them from a dedicated arena that hands pages back to the kernel at once, and the kernel
-/// zeroes every page again on the next touch (17 % of the SF 10 run's samples were
-/// `clear_page`). One arena for all sizes, purged by a background thread: SF 10 in 146 s
-/// instead of 167 s, at 21.4 instead of 19.0 GB peak (`_RJEM_MALLOC_CONF=oversize_threshold:
-/// 8388608` restores jemalloc's default where memory is tighter than time).
+/// zeroes every page again on the next touch. One arena for all sizes, purged by a background
+/// thread, trades some peak memory for time (docs/perf/history.md has the figures;
+/// `_RJEM_MALLOC_CONF=oversize_threshold:8388608` restores jemalloc's default).
 #[cfg(not(target_env = "msvc"))]
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: &[u8] = b"oversize_threshold:0,background_thread:true\0";
@@ -33,15 +32,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<portrait::Error>().map(|e| e.exit_code()).unwrap_or(70);
+            let code = e.exit_code();
             // One line, through the logger: human on a terminal, JSON for schedulers.
-            tracing::error!(exit_code = code, "{e:#}");
+            tracing::error!(exit_code = code, "{e}");
             ExitCode::from(code)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> portrait::Result<ExitCode> {
     let message = portrait::cli::dispatch(cli.command)?;
     println!("{message}");
     Ok(ExitCode::SUCCESS)

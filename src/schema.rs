@@ -153,6 +153,12 @@ impl Table {
         matches!(self, Table::Erasures | Table::Suppressions)
     }
 
+    /// Tables a pipeline may declare absent (`[tables.<table>] absent = true`): the profile is
+    /// built without them.
+    pub fn may_be_absent(self) -> bool {
+        matches!(self, Table::Events | Table::SocialInteractions | Table::Feedback | Table::Erasures | Table::Suppressions)
+    }
+
     /// The folder name under the input root and the key in `[tables.*]`.
     pub fn name(self) -> &'static str {
         match self {

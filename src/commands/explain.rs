@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 pub fn explain(plan: &Plan) -> Result<String> {
     let mut out = String::from(
-        "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> global (statistics over everyone, BG/NBD, Gamma-Gamma, clusters) -> score pass (price tiers, rfm, config features, predictions, segment, lifecycle, tags) -> write\n",
+        "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> population (statistics over everyone, BG/NBD, Gamma-Gamma, clusters) -> score pass (price tiers, rfm, config features, predictions, segment, lifecycle, tags) -> write\n",
     );
     let copies = io::text::DecodedCopies::temporary();
     let ingested = pipeline::ingest_all(plan, &copies)?;

@@ -1,8 +1,9 @@
-//! `portrait recommend-eval`: the recommendation backtest, one protocol everywhere. The test
-//! window is the last `test_days` days of the data (by order day, inclusive); training is
-//! every paid order before it; the test customers bought in both; truth is the distinct skus
-//! (and categories) they bought in the window. The chosen method and the three baselines rank
-//! `top` skus for each test customer from the training orders alone.
+//! `portrait recommend-eval`: the recommendation backtest, one protocol everywhere
+//! (docs/design.md, "Recommendations"). The test window is the last `test_days` days of the
+//! data (by order day, inclusive); training is every paid order before it; the test customers
+//! bought in both; truth is the distinct skus they bought in the window. The chosen method and
+//! the baselines rank `top` skus for each test customer from the training orders alone, and
+//! again 5 categories from the customer x category data (category HitRate@5).
 
 use crate::config::TableSource;
 use crate::day::Times;
@@ -15,6 +16,7 @@ use crate::stages::{clean, ingest};
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 
 pub struct Options {
@@ -76,6 +78,76 @@ fn codes(df: &DataFrame, name: &str) -> Result<(Vec<String>, Vec<u32>)> {
     Ok((names, ids))
 }
 
+/// One level of the backtest (skus, or categories): every customer's training items, the
+/// popularity order of the training items and each test customer's truth.
+struct Level {
+    items: usize,
+    history: Vec<Vec<Bought>>,
+    trend: Trend,
+    truth: BTreeMap<u32, Vec<u32>>,
+}
+
+impl Level {
+    /// From one paid line per row: customer, item and day ids; `start`: the test window's first day.
+    fn new(lines: &[(u32, u32, i32)], customers: usize, items: usize, start: i32) -> Level {
+        let mut days: BTreeMap<(u32, u32), BTreeSet<i32>> = BTreeMap::new();
+        let (mut recent, mut ever) = (vec![HashSet::new(); items], vec![HashSet::new(); items]);
+        let mut truth: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for &(c, i, d) in lines {
+            if d < start {
+                days.entry((c, i)).or_default().insert(d);
+                ever[i as usize].insert(c);
+                if d >= start - TREND_DAYS {
+                    recent[i as usize].insert(c);
+                }
+            } else {
+                truth.entry(c).or_default().insert(i);
+            }
+        }
+        let mut history: Vec<Vec<Bought>> = vec![Vec::new(); customers];
+        for ((c, i), distinct) in &days {
+            history[*c as usize].push(Bought {
+                sku: *i,
+                days: distinct.len() as u32,
+                last: *distinct.iter().next_back().unwrap_or(&start),
+            });
+        }
+        let ever: Vec<u32> = ever.iter().map(|b| b.len() as u32).collect();
+        let trend = Trend::new(recent.iter().map(|b| b.len() as u32).collect(), &ever);
+        let truth =
+            truth.into_iter().filter(|(c, _)| !history[*c as usize].is_empty()).map(|(c, t)| (c, t.into_iter().collect())).collect();
+        Level { items, history, trend, truth }
+    }
+
+    /// Each method's [HitRate, Recall, NDCG] at `k`, averaged over the test customers, in
+    /// `METHODS` order. `today`: the day before the test window.
+    fn evaluate(&self, today: i32, k: usize) -> Vec<[f64; 3]> {
+        let knn = ItemKnn::new(&self.history, self.items);
+        let (history, trend) = (&self.history, &self.trend);
+        let mut sums = vec![[0.0f64; 3]; METHODS.len()];
+        for (&c, truth) in &self.truth {
+            let own = &history[c as usize];
+            let scores = knn.scores(c as usize);
+            let lists = [
+                recommend::trending_repurchase(own, trend, today, k).iter().map(|r| r.sku).collect(),
+                recommend::popularity(trend, k),
+                recommend::repurchase(own, trend, k),
+                knn.rank(c as usize, trend, k),
+                recommend::blend(own, &scores, trend, k),
+            ];
+            for (sum, list) in sums.iter_mut().zip(&lists) {
+                let m = recommend::at_k(list, truth, k);
+                (0..3).for_each(|i| sum[i] += m[i]);
+            }
+        }
+        let n = self.truth.len().max(1) as f64;
+        sums.iter().map(|s| s.map(|x| (x / n * 1e4).round() / 1e4)).collect()
+    }
+}
+
+/// The chosen method, then the baselines, in the order `Level::evaluate` ranks them.
+const METHODS: [&str; 5] = ["trending_repurchase", "popularity", "repurchase", "item_knn", "blend"];
+
 pub fn run(o: &Options) -> Result<Report> {
     let started = std::time::Instant::now();
     if o.test_days == 0 || o.top == 0 {
@@ -83,78 +155,33 @@ pub fn run(o: &Options) -> Result<Report> {
     }
     let lines = paid_lines(o)?;
     let day = lines.column("day").and_then(|c| c.i32().cloned()).map_err(|e| Error::internal("recommend-eval", e))?;
-    let last = day.max().ok_or_else(|| Error::input(o.orders.display(), "no order with a usable order line"))?;
-    let start = last - o.test_days as i32 + 1;
+    let status = lines.column("status").and_then(|c| c.str().cloned()).map_err(|e| Error::internal("recommend-eval", e))?;
+    let paid: Vec<bool> = status.iter().map(|s| s == Some("paid")).collect();
     let (_, customer) = codes(&lines, "customer")?;
     let (skus, sku) = codes(&lines, "sku")?;
-    let (_, category) = codes(&lines, "category")?;
-    let paid: Vec<bool> = lines
-        .column("status")
-        .and_then(|c| c.str().cloned())
-        .map_err(|e| Error::internal("recommend-eval", e))?
-        .iter()
-        .map(|s| s == Some("paid"))
-        .collect();
+    let (categories, category) = codes(&lines, "category")?;
     let customers = customer.iter().copied().max().map_or(0, |m| m as usize + 1);
-    let mut category_of = vec![0u32; skus.len()];
-    let mut days: BTreeMap<(u32, u32), std::collections::BTreeSet<i32>> = BTreeMap::new(); // (customer, sku) -> training days
-    let mut trend_buyers: Vec<std::collections::HashSet<u32>> = vec![Default::default(); skus.len()];
-    let mut truth: BTreeMap<u32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
-    for i in 0..lines.height() {
-        let (c, s, d) = (customer[i], sku[i], day.get(i).unwrap_or(i32::MIN));
-        category_of[s as usize] = category[i];
-        if !paid[i] {
-            continue;
-        }
-        if d < start {
-            days.entry((c, s)).or_default().insert(d);
-            if d >= start - TREND_DAYS {
-                trend_buyers[s as usize].insert(c);
-            }
-        } else {
-            let t = truth.entry(c).or_default();
-            t.0.push(s);
-            t.1.push(category[i]);
-        }
-    }
-    let mut history: Vec<Vec<Bought>> = vec![Vec::new(); customers];
-    for ((c, s), distinct) in &days {
-        history[*c as usize].push(Bought { sku: *s, days: distinct.len() as u32, last: *distinct.iter().next_back().unwrap_or(&start) });
-    }
-    let trend = Trend::new(trend_buyers.iter().map(|b| b.len() as u32).collect());
-    let knn = ItemKnn::new(&history, skus.len());
-    let category = |s: u32| category_of[s as usize];
+    let paid_rows = || (0..lines.height()).filter(|&i| paid[i]).filter_map(|i| Some((i, day.get(i)?)));
+    let last =
+        paid_rows().map(|(_, d)| d).max().ok_or_else(|| Error::input(o.orders.display(), "no paid order with a usable order line"))?;
+    let start = last - o.test_days as i32 + 1;
+    let by_sku: Vec<(u32, u32, i32)> = paid_rows().map(|(i, d)| (customer[i], sku[i], d)).collect();
+    let by_category: Vec<(u32, u32, i32)> = paid_rows().map(|(i, d)| (customer[i], category[i], d)).collect();
+    let sku_level = Level::new(&by_sku, customers, skus.len(), start);
+    let category_level = Level::new(&by_category, customers, categories.len(), start);
     let today = start - 1;
-    let test: Vec<u32> = truth.keys().copied().filter(|&c| !history[c as usize].is_empty()).collect();
-    type Ranker<'a> = Box<dyn Fn(u32) -> Vec<u32> + 'a>;
-    let rankers: Vec<(&'static str, Ranker)> = vec![
-        (
-            "trending_repurchase",
-            Box::new(|c| recommend::trending_repurchase(&history[c as usize], &trend, today, o.top).iter().map(|r| r.sku).collect()),
-        ),
-        ("popularity", Box::new(|_| recommend::popularity(&trend, o.top))),
-        ("repurchase", Box::new(|c| recommend::repurchase(&history[c as usize], &trend, o.top))),
-        ("item_knn", Box::new(|c| knn.rank(c as usize, o.top))),
-    ];
-    let mut results: Vec<(&'static str, Metrics)> = Vec::new();
-    for (name, rank) in &rankers {
-        let per_customer: Vec<Metrics> = test
-            .iter()
-            .map(|&c| {
-                let (mut skus, mut cats) = truth[&c].clone();
-                (skus.sort(), skus.dedup(), cats.sort(), cats.dedup());
-                recommend::score_one(&rank(c), &skus, &category, &cats)
-            })
-            .collect();
-        results.push((name, recommend::mean(&per_customer)));
-    }
+    let (sku_metrics, category_metrics) = (sku_level.evaluate(today, o.top), category_level.evaluate(today, 5));
+    let mut results = METHODS
+        .iter()
+        .zip(sku_metrics.iter().zip(&category_metrics))
+        .map(|(name, (s, c))| (*name, Metrics { hit_rate_10: s[0], recall_10: s[1], ndcg_10: s[2], category_hit_rate_5: c[0] }));
     let day_text = |d: i32| crate::day::Day::from_epoch_days(d).map(|d| d.to_string()).unwrap_or_default();
-    let first = day.min().unwrap_or(start);
-    let (name, metrics) = results.remove(0);
+    let first = paid_rows().map(|(_, d)| d).min().unwrap_or(start);
+    let (name, metrics) = results.next().ok_or_else(|| Error::Internal("no method".into()))?;
     Ok(Report {
-        test_customers: test.len(),
+        test_customers: sku_level.truth.len(),
         method: Method { name, metrics },
-        baselines: results.into_iter().collect(),
+        baselines: results.collect(),
         train_from: day_text(first),
         test_from: day_text(start),
         test_to: day_text(last),

@@ -7,6 +7,7 @@ use super::validate::validate;
 use crate::config::{GateTable, OutputTable, Overrides, Plan};
 use crate::day::Day;
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::io::{self, parquet::WriteOptions, text::DecodedCopies};
 use crate::outputs::{self, Tables};
 use crate::pipeline::{self, Executed};
@@ -343,7 +344,7 @@ fn earlier_audiences(plan: &Plan, store: &Store) -> Result<DataFrame> {
     }
 }
 
-/// What the global steps found: the statistics each person is compared with, every
+/// What the population steps found: the statistics each person is compared with, every
 /// person's predictions and the models' report.
 struct Fitted {
     everyone: DataFrame,
@@ -351,12 +352,12 @@ struct Fitted {
     models: Outcome,
 }
 
-/// The global steps (DESIGN.md "Scale" step 4) on a few columns of every person.
+/// The population steps (step 4 of a run, docs/design.md) on a few columns of every person.
 fn fit_models(plan: &Plan, executed: &Executed) -> Result<Fitted> {
     let people = executed.people.all()?;
-    let everyone = io::collect(pipeline::global::everyone(people.clone(), plan))?;
+    let everyone = io::collect(pipeline::population::everyone(people.clone(), plan))?;
     let holdout_days = executed.newest_after.map(|d| d.days_after(plan.as_of) as f64);
-    let (predictions, models) = pipeline::global::models(people, everyone.clone().lazy(), plan, holdout_days)?;
+    let (predictions, models) = pipeline::population::models(people, everyone.clone().lazy(), plan, holdout_days)?;
     Ok(Fitted { everyone, predictions, models })
 }
 
@@ -395,7 +396,7 @@ fn build_tables(
     let ((profiles, profile_columns, _), (tags, tag_columns, tag_rows)) = (staged(OutputTable::Profiles)?, staged(OutputTable::Tags)?);
     let (recommendations, recommendation_columns, recommendation_rows) = staged(OutputTable::Recommendations)?;
     let (audiences, audience_columns, audience_rows) = staged(OutputTable::Audiences)?;
-    let keys = executed.people.all()?.select([col("_key"), col("customer_key")]);
+    let keys = executed.people.all()?.select([col(KEY), col("customer_key")]);
     let campaign_eval = outputs::campaign_eval::build(earlier.lazy(), keys, executed.recent_orders.clone().lazy(), plan)?;
     // A table none of whose columns is read is held as its row count alone.
     let held =
@@ -517,9 +518,10 @@ fn pass_gates(
 ) -> Result<Vec<GateResult>> {
     let previous = store.previous_day(plan.as_of).and_then(|d| store.manifest(d).ok());
     let outputs: Vec<(OutputTable, &DataFrame)> = tables.all().collect();
-    let observed = gates::Observed { as_of: plan.as_of, accounting, outputs: &outputs, previous: previous.as_ref() };
+    let absent: Vec<Table> = plan.tables.iter().filter(|t| t.absent).map(|t| t.table).collect();
+    let observed = gates::Observed { as_of: plan.as_of, accounting, outputs: &outputs, previous: previous.as_ref(), absent: &absent };
     let results = gates::evaluate(&plan.gates, &observed);
-    for g in results.iter().filter(|g| g.status != Status::Pass) {
+    for g in results.iter().filter(|g| matches!(g.status, Status::Warn | Status::Fail)) {
         tracing::warn!(gate = %g.name, status = ?g.status, observed = ?g.observed, max = ?g.max, detail = %g.detail, "quality gate");
     }
     let failed: Vec<String> = results.iter().filter(|g| g.status == Status::Fail).map(|g| format!("{} ({})", g.name, g.detail)).collect();
@@ -528,8 +530,8 @@ fn pass_gates(
         let path = store.reject(plan.as_of, run_id, serde_json::to_string_pretty(&report).unwrap_or_default().as_bytes())?;
         return Err(Error::QualityGate(format!("{} failed; nothing published; report in {}", failed.join("; "), path.display())));
     }
-    let warnings = results.iter().filter(|g| g.status == Status::Warn).count();
-    tracing::info!(gates = results.len(), warnings, "quality gates passed");
+    let count = |status: Status| results.iter().filter(|g| g.status == status).count();
+    tracing::info!(gates = results.len(), warnings = count(Status::Warn), skipped = count(Status::Skipped), "quality gates passed");
     Ok(results)
 }
 

@@ -4,6 +4,7 @@
 
 use crate::config::{self, OutputTable, Overrides, Plan};
 use crate::error::{ConfigIssue, Error, Result};
+use crate::expr::KEY;
 use crate::schema::Table;
 use crate::stages::features::Inputs;
 use crate::stages::ingest::dtype_of;
@@ -48,7 +49,7 @@ pub fn empty_resolved() -> DataFrame {
         ("_file", DataType::UInt32),
         ("_row", DataType::UInt32),
         ("customer_key", DataType::String),
-        ("_key", DataType::UInt32),
+        (KEY, DataType::UInt32),
         ("match_rule", DataType::String),
         ("match_score", DataType::Float64),
         ("key_created", DataType::Date),
@@ -62,7 +63,7 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
         lf.with_column(lit(NULL).cast(dtype_of(crate::schema::Kind::Datetime)).alias("order_ts"))
             .with_column(lit(NULL).cast(DataType::String).alias("status"))
     };
-    let key = [("_key", DataType::UInt32)];
+    let key = [(KEY, DataType::UInt32)];
     let orders = empty(Table::Orders, &key);
     let inputs = Inputs {
         customers: identity::golden(empty_resolved().lazy(), &plan.identity),
@@ -73,7 +74,7 @@ fn empty_profile(plan: &Plan) -> LazyFrame {
         feedback: empty(Table::Feedback, &key),
     };
     let per_person = pipeline::bucket::per_person(&inputs, orders, plan);
-    pipeline::global::compared(per_person.clone(), pipeline::global::everyone(per_person, plan), plan)
+    pipeline::population::compared(per_person.clone(), pipeline::population::everyone(per_person, plan), plan)
 }
 
 /// The schema of every output table from the plan over empty inputs: the data dictionary's
@@ -87,7 +88,7 @@ pub fn output_schemas(plan: &Plan) -> Result<Vec<(OutputTable, Schema)>> {
         predicted.with_column(hashed).map_err(|e| Error::internal("privacy columns", e))?;
     }
     let (p, s) = outputs::scored(plan, predicted.lazy(), &outcome)?;
-    let keys = df!("_key" => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("keys", e))?;
+    let keys = df!(KEY => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("keys", e))?;
     let extra = [("_file", DataType::UInt32), ("_row", DataType::UInt32), ("reason", DataType::String)];
     let quarantine = outputs::quarantine::rows(Table::Customers, &[], empty(Table::Customers, &extra));
     let plans = [

@@ -56,6 +56,8 @@ pub struct TableSource {
     pub rename: BTreeMap<String, String>,
     /// Optional columns this pipeline requires.
     pub extra_required: BTreeSet<String>,
+    /// The company has no such system (`absent = true`): no files are read, the table has no rows.
+    pub absent: bool,
 }
 
 impl TableSource {
@@ -70,6 +72,7 @@ impl TableSource {
             epoch_units: BTreeMap::new(),
             rename: BTreeMap::new(),
             extra_required: BTreeSet::new(),
+            absent: false,
         }
     }
 }
@@ -636,6 +639,18 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
                 }
             }
             let location = input_root.join(ts.path.as_deref().unwrap_or(table.name()));
+            if ts.absent {
+                let has_files = location.exists() || glob::glob(&location.to_string_lossy()).is_ok_and(|mut g| g.next().is_some());
+                if !table.may_be_absent() {
+                    issues.push(issue(
+                        &format!("{key}.absent"),
+                        format!("{} cannot be absent: every profile is built from it", table.name()),
+                    ));
+                } else if has_files {
+                    let message = format!("the table is declared absent but {} exists: remove `absent` or the files", location.display());
+                    issues.push(issue(&format!("{key}.absent"), message));
+                }
+            }
             TableSource {
                 table,
                 location,
@@ -645,6 +660,7 @@ fn resolve_tables(spec: &PipelineSpec, input_root: &Path, issues: &mut Vec<Confi
                 epoch_units,
                 rename: ts.columns.clone(),
                 extra_required: ts.required.iter().cloned().collect(),
+                absent: ts.absent,
             }
         })
         .collect()

@@ -50,7 +50,7 @@ pub struct PipelineSpec {
     pub run: RunSpec,
 }
 
-/// How a run uses the machine (DESIGN.md "Scale").
+/// How a run uses the machine (docs/design.md, "The steps of a run").
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct RunSpec {
     /// Peak memory the run stays under, e.g. `8GB` or `512MiB` (KB, MB, GB, TB are powers of
@@ -204,6 +204,10 @@ pub struct TableSpec {
     /// Optional canonical columns that this pipeline treats as required.
     #[serde(default)]
     pub required: Vec<String>,
+    /// The company has no such system (events, social interactions, feedback): no files are
+    /// read, the features drawn from the table are null and the gates on it are skipped.
+    #[serde(default)]
+    pub absent: bool,
 }
 
 impl Default for TableSpec {
@@ -216,6 +220,7 @@ impl Default for TableSpec {
             epoch_units: BTreeMap::new(),
             columns: BTreeMap::new(),
             required: Vec::new(),
+            absent: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Stages build lazy plans; only this module executes them, so polars API changes stay here.
 
 pub mod excel;
+pub mod export;
 pub mod parquet;
 pub mod scan;
 pub mod text;

@@ -23,24 +23,38 @@ pub struct Written {
     pub sha256: String,
 }
 
-/// Timestamps become INT64 microseconds tagged UTC: Spark rejects nanoseconds and INT96 is deprecated.
-fn utc_micros(df: &DataFrame) -> Result<DataFrame> {
+/// The type a column is published as. Timestamps become INT64 microseconds tagged UTC: Spark
+/// rejects nanoseconds and INT96 is deprecated. Unsigned integers become the signed type that
+/// holds every value: Hive and StarRocks have no unsigned 64-bit type and Spark reads one as
+/// decimal(20,0).
+pub fn published_dtype(dtype: &DataType) -> DataType {
+    match dtype {
+        DataType::Datetime(_, _) => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        DataType::UInt8 => DataType::Int16,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+        other => other.clone(),
+    }
+}
+
+/// `df` with every column in its published type.
+fn as_published(df: &DataFrame) -> Result<DataFrame> {
     let exprs: Vec<Expr> = df
         .schema()
         .iter()
-        .map(|(name, dtype)| match dtype {
-            DataType::Datetime(_, _) => col(name.clone()).cast(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))),
-            _ => col(name.clone()),
+        .map(|(name, dtype)| match published_dtype(dtype) {
+            same if same == *dtype => col(name.clone()),
+            other => col(name.clone()).cast(other),
         })
         .collect();
-    df.clone().lazy().select(exprs).collect().map_err(|e| Error::internal("casting timestamps", e))
+    df.clone().lazy().select(exprs).collect().map_err(|e| Error::internal("casting to the published types", e))
 }
 
 /// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version) and fsync it.
 /// One row group at a time: polars' `finish` first copies a frame of many chunks (one per
 /// bucket) into row-group-sized chunks, a second copy of the whole table (+3 GB at SF 50).
 pub fn write(df: &DataFrame, path: &Path, opts: WriteOptions) -> Result<Written> {
-    let df = utc_micros(df)?;
+    let df = as_published(df)?;
     let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let level = polars::polars_utils::compression::ZstdLevel::try_new(opts.zstd_level).map_err(|e| Error::internal("zstd level", e))?;
     let failed = |e: PolarsError| match e {

@@ -6,6 +6,7 @@
 use super::{ColumnDoc, TableDoc, COUNT, DAYS, MONEY, SHARE};
 use crate::config::Plan;
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::stages::campaign::{self, Answer, CONTROL, TREATMENT};
 use polars::prelude::*;
 
@@ -32,9 +33,9 @@ pub fn build(earlier: LazyFrame, keys: LazyFrame, orders: LazyFrame, plan: &Plan
         .clone()
         .lazy()
         .join(
-            orders.select([col("_key"), col("day").alias("_order_day"), col("net_amount")]),
-            by("_key"),
-            by("_key"),
+            orders.select([col(KEY), col("day").alias("_order_day"), col("net_amount")]),
+            by(KEY),
+            by(KEY),
             JoinArgs::new(JoinType::Inner),
         )
         .filter(in_window)
@@ -62,7 +63,7 @@ pub fn no_earlier() -> Result<DataFrame> {
 
 /// `build`'s `orders` without rows.
 pub fn no_orders() -> Result<DataFrame> {
-    df!("_key" => Vec::<u32>::new(), "day" => Vec::<i32>::new(), "net_amount" => Vec::<f64>::new())
+    df!(KEY => Vec::<u32>::new(), "day" => Vec::<i32>::new(), "net_amount" => Vec::<f64>::new())
         .map_err(|e| Error::internal("campaign_eval", e))
 }
 

@@ -1,11 +1,12 @@
 //! `identity_map`: which person every source record was resolved to, and by which rule.
 
 use super::{ColumnDoc, TableDoc};
+use crate::expr::KEY;
 use polars::prelude::*;
 
 /// The published map: the identity stage's map without the internal row key, sorted.
 pub fn build(id_map: LazyFrame) -> LazyFrame {
-    id_map.drop(cols(["_key"])).sort(["source", "source_customer_id"], Default::default())
+    id_map.drop(cols([KEY])).sort(["source", "source_customer_id"], Default::default())
 }
 
 pub const DOC: TableDoc =

@@ -4,6 +4,7 @@
 
 use super::{ColumnDoc, TableDoc};
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::stages::recommend::{self, Bought, Catalogue, Metrics, Ranked};
 use polars::prelude::*;
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ pub fn build(
     let fail = |e: PolarsError| Error::internal("recommendations", e);
     let by_sku = || [col("sku")];
     let bought = crate::io::collect(bought.join(ids.clone().lazy(), by_sku(), by_sku(), JoinArgs::new(JoinType::Left)))?;
-    let person = bought.column("_key").and_then(|c| c.u32()).map_err(fail)?;
+    let person = bought.column(KEY).and_then(|c| c.u32()).map_err(fail)?;
     let sku = bought.column("_sku").and_then(|c| c.u32()).map_err(fail)?;
     let days = bought.column("days").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
     let last = bought.column("last").and_then(|c| c.cast(&DataType::Int32)).map_err(fail)?;
@@ -77,7 +78,7 @@ pub fn build(
     };
     let in_order = JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) };
     let left = |lf: LazyFrame, other: LazyFrame, on: &str| lf.join(other, [col(on)], [col(on)], in_order.clone());
-    let rows = left(rows.frame()?.lazy(), keys, "_key");
+    let rows = left(rows.frame()?.lazy(), keys, KEY);
     let rows = left(
         left(rows, names("_sku", "sku", &catalogue.skus)?, "_sku"),
         names("_category", "category", &catalogue.category_names)?,
@@ -91,11 +92,10 @@ pub fn build(
 
 /// The table with no rows (its schema, for the dictionary).
 pub fn empty() -> Result<DataFrame> {
-    let catalogue = Catalogue::new(Vec::new(), Vec::new(), Vec::new());
-    let keys =
-        df!("_key" => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("recommendations", e))?;
+    let catalogue = Catalogue::new(Vec::new(), Vec::new(), Vec::new(), &[]);
+    let keys = df!(KEY => Vec::<u32>::new(), "customer_key" => Vec::<String>::new()).map_err(|e| Error::internal("recommendations", e))?;
     let bought = df!(
-        "_key" => Vec::<u32>::new(), "sku" => Vec::<String>::new(), "days" => Vec::<u32>::new(),
+        KEY => Vec::<u32>::new(), "sku" => Vec::<String>::new(), "days" => Vec::<u32>::new(),
         "last" => Vec::<i32>::new(), "category" => Vec::<String>::new(), "after" => Vec::<bool>::new()
     )
     .map_err(|e| Error::internal("recommendations", e))?;
@@ -173,7 +173,7 @@ impl Rows {
 
     fn frame(self) -> Result<DataFrame> {
         df!(
-            "_key" => self.key,
+            KEY => self.key,
             "kind" => self.kind,
             "rank" => self.rank,
             "_sku" => self.sku,
@@ -199,6 +199,6 @@ const COLUMNS: &[ColumnDoc] = &[
     ("sku", "The recommended sku (null on category rows).", "", ""),
     ("category", "The sku's category, or the recommended category.", "", ""),
     ("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 730) + the sku's trend (its buyers in the last 28 days / the most any sku had); a trending sku's trend; a category's sum over its skus.", "score", ">= 0"),
-    ("reason", "Why it is recommended.", "", "repurchase (bought before), trending (many buyers in the last 28 days)"),
+    ("reason", "Why it is recommended.", "", "repurchase (bought before), trending (many buyers in the last 28 days), popular (no buyer in the last 28 days, many before)"),
     ("reason_label", "The reason in the pipeline's locale.", "", ""),
 ];

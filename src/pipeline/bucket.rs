@@ -1,4 +1,4 @@
-//! Step 3 of DESIGN.md "Scale", the bucket pass: per bucket of people, drop re-sent rows, hold
+//! Step 3 of a run (docs/design.md), the bucket pass: per bucket of people, drop re-sent rows, hold
 //! back rows after as-of and compute every per-person column of the five dimensions, the RFM
 //! inputs and the models' inputs from that bucket's rows alone. The extra bucket `B` holds the
 //! rows that reach no person: they become quarantine. A bucket's plans never look at another
@@ -10,6 +10,7 @@ use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
 use crate::day::datetime_lit;
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::schema::Table;
 use crate::stages::features::{self, Inputs};
 use crate::stages::{identity, predict, recommend, score};
@@ -22,7 +23,7 @@ pub const FACT_TABLES: [Table; 5] = [Table::Orders, Table::OrderItems, Table::Ev
 /// What every bucket reads.
 pub struct Routes {
     pub tables: BTreeMap<Table, Routed>,
-    /// `_pos` of the used copy of every order, by the bucket of its person (`B`: unknown customer).
+    /// `_pos` of the last-read copy of every order, by the bucket of its person (`B`: unknown customer).
     pub winners: Buckets,
     /// The customer records with their person (`_key`).
     pub customers: Buckets,
@@ -92,7 +93,7 @@ impl Routes {
                     let line = cols(["source", "order_id", "sku"]);
                     rows.clone().sort(["_pos"], Default::default()).unique_stable(Some(line), UniqueKeepStrategy::Last)
                 } else {
-                    rows.clone().filter(last_copy::of(col(route::ORDER), col("sku"), col("_pos")))
+                    rows.clone().filter(last_copy::is_last_read(col(route::ORDER), col("sku"), col("_pos")))
                 };
                 deduped.join(orders, [col(route::ORDER)], [col(route::ORDER)], JoinArgs::new(JoinType::Left))
             }
@@ -164,11 +165,11 @@ impl Routes {
         }
         let mut take = |t: Table| kept.remove(&t).ok_or_else(|| Error::Internal(format!("{} has no rows plan", t.name())));
         let with_key = |lf: LazyFrame, t: Table| {
-            lf.select(std::iter::once("_key").chain(route::kept_columns(t).iter().copied()).map(col).collect::<Vec<_>>())
+            lf.select(std::iter::once(KEY).chain(route::kept_columns(t).iter().copied()).map(col).collect::<Vec<_>>())
         };
         let (orders, orders_after) = take(Table::Orders)?;
         let orders = with_key(orders, Table::Orders);
-        let orders_after = orders_after.select([col("_key"), col("order_ts"), col("status"), col("net_amount")]);
+        let orders_after = orders_after.select([col(KEY), col("order_ts"), col("status"), col("net_amount")]);
         let (items, items_after) = take(Table::OrderItems)?;
         let window_end = datetime_lit(plan.as_of.end() + chrono::Duration::days(recommend::TREND_DAYS as i64));
         let bought = bought(items.clone(), items_after.filter(col("order_ts").lt(window_end)));
@@ -176,7 +177,7 @@ impl Routes {
             // In input order, as identity resolution saw them (golden ties follow it).
             customers: identity::golden(self.customers.bucket(b)?.sort(["_file", "_row"], Default::default()), &plan.identity),
             orders: orders.clone(),
-            items: items.select([col("_key"), col("status"), col("category"), col("quantity")]),
+            items: items.select([col(KEY), col("status"), col("category"), col("quantity")]),
             events: with_key(take(Table::Events)?.0, Table::Events),
             social: with_key(take(Table::SocialInteractions)?.0, Table::SocialInteractions),
             feedback: with_key(take(Table::Feedback)?.0, Table::Feedback),
@@ -187,7 +188,7 @@ impl Routes {
         if lookback > 0 {
             let day = col("order_ts").dt().date().cast(DataType::Int32);
             let recent = day.clone().gt(lit(plan.as_of.epoch_days() - lookback)).and(col("status").eq(lit("paid")));
-            plans.recent_orders = Some(orders.clone().filter(recent).select([col("_key"), day.alias("day"), col("net_amount")]));
+            plans.recent_orders = Some(orders.clone().filter(recent).select([col(KEY), day.alias("day"), col("net_amount")]));
         }
         plans.newest_after = Some(predict::newest_after(orders_after, plan));
         Ok(plans)
@@ -198,7 +199,7 @@ impl Routes {
 /// the models' inputs (`orders_after`: the holdout's orders).
 pub fn per_person(inputs: &Inputs, orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
     let rfm = score::rfm_inputs(inputs.orders.clone(), plan.as_of, plan.rfm.window_days);
-    let profile = features::profile(inputs, plan.as_of, plan).join(rfm, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left));
+    let profile = features::profile(inputs, plan.as_of, plan).join(rfm, [col(KEY)], [col(KEY)], JoinArgs::new(JoinType::Left));
     predict::with_model_inputs(profile, inputs.orders.clone(), orders_after, plan)
 }
 
@@ -212,7 +213,7 @@ pub fn bought(items: LazyFrame, later: LazyFrame) -> LazyFrame {
         let paid = lines.filter(col("status").eq(lit("paid")).and(col("sku").is_not_null()));
         paid.group_by([crate::expr::person_and("sku")])
             .agg([
-                col("_key").first(),
+                col(KEY).first(),
                 col("sku").first(),
                 day.clone().n_unique().cast(DataType::UInt32).alias("days"),
                 day.clone().max().cast(DataType::Int32).alias("last"),

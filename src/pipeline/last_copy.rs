@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, Hash};
 
 /// Whether each row is the last-read copy (largest `pos`) of its (`order`, `sku`). Over the
 /// whole column at once (`apply_many`): copies may lie in different chunks.
-pub fn of(order: Expr, sku: Expr, pos: Expr) -> Expr {
+pub fn is_last_read(order: Expr, sku: Expr, pos: Expr) -> Expr {
     let mask = |c: &mut [Column]| {
         let keys: Vec<(Option<u64>, Option<&str>)> = c[0].u64()?.iter().zip(c[1].str()?.iter()).collect();
         let pos: Vec<u64> = c[2].u64()?.iter().map(|p| p.unwrap_or(0)).collect();
@@ -127,7 +127,7 @@ mod tests {
         };
         let mut df = frame(0..4);
         df.vstack_mut(&frame(4..9)).unwrap();
-        let kept = df.lazy().select([of(col("order"), col("sku"), col("pos")).alias("kept")]).collect().unwrap();
+        let kept = df.lazy().select([is_last_read(col("order"), col("sku"), col("pos")).alias("kept")]).collect().unwrap();
         let kept: Vec<bool> = kept.column("kept").unwrap().bool().unwrap().iter().map(|b| b == Some(true)).collect();
         assert_eq!(kept, KEPT);
     }

@@ -1,14 +1,14 @@
-//! The run's execution core (DESIGN.md "Scale"): after identity resolution (global), each
+//! The run's execution core (docs/design.md, "The steps of a run"): after identity resolution, each
 //! fact table is routed in streaming passes (one per group of its files) into buckets of
 //! people (`route`); each bucket's per-person columns are computed from its rows alone and
 //! written to disk (`bucket`); the statistics and models that need every person read a few
-//! of those columns (`global`); each bucket is then scored and its parts of the output tables
+//! of those columns (`population`); each bucket is then scored and its parts of the output tables
 //! staged (`score_pass`). Peak memory follows the bucket, not the input.
 
 pub mod bucket;
-pub mod global;
 mod last_copy;
-pub mod order_of;
+pub mod order_index;
+pub mod population;
 pub mod route;
 pub mod score_pass;
 
@@ -33,7 +33,8 @@ pub struct Executed {
     pub people: Buckets,
     /// Every person's paid purchases per sku, by bucket, on disk (`<work>/bought`; `bucket::bought`).
     pub bought: Buckets,
-    /// Every sku bought: `sku`, `category`, `buyers` in the trend window (`stages::recommend`).
+    /// Every sku bought: `sku`, `category`, `buyers` in the trend window and `buyers_ever`
+    /// (`stages::recommend`).
     pub catalogue: DataFrame,
     /// Every person's paid orders of the days campaigns look back (`bucket::Plans::recent_orders`).
     pub recent_orders: DataFrame,
@@ -117,7 +118,7 @@ pub fn execute(
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
     // The erased people's records find their rows (to count them) but no person.
-    let persons = route::PersonOf::new(&id_map, erased)?;
+    let persons = route::PersonIndex::build(&id_map, erased)?;
     let (mut routes, _) = route_all(plan, ingested, records, &persons, &routed, buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
@@ -211,7 +212,7 @@ fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     customers: Buckets,
-    persons: &route::PersonOf,
+    persons: &route::PersonIndex,
     work: &Path,
     buckets: u32,
     run: bool,
@@ -225,7 +226,7 @@ fn route_all(
         let routed = match table {
             Table::OrderItems => {
                 if !run {
-                    plans.push((table, route::items_to_people(&ing, &order_of::OrderOf::default(), buckets)));
+                    plans.push((table, route::items_to_people(&ing, &order_index::OrderIndex::default(), buckets)));
                 }
                 let orders = tables.get(&Table::Orders).ok_or_else(|| Error::Internal("orders were not routed".into()))?;
                 let (routed, used) = route::route_lines(ing, orders, work, buckets, group_bytes, plan.run.memory_limit, run)?;
@@ -253,13 +254,14 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let records = route::by_person(resolved.lazy(), nowhere.join(Table::Customers.name()), 1, false)?;
-    let (routes, routed) = route_all(plan, ingested, records, &route::PersonOf::new(&id_map, &DataFrame::empty())?, nowhere, 1, false)?;
+    let (routes, routed) =
+        route_all(plan, ingested, records, &route::PersonIndex::build(&id_map, &DataFrame::empty())?, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
-    let everyone = global::everyone(per_person.clone(), plan);
-    out.push(("global: price tertiles, RFM cut-points and means over everyone".into(), everyone.clone()));
-    out.push(("score pass: price tiers, RFM, config features".into(), global::across_people(per_person, everyone, plan)));
+    let everyone = population::everyone(per_person.clone(), plan);
+    out.push(("population: price tertiles, RFM cut-points and means over everyone".into(), everyone.clone()));
+    out.push(("score pass: price tiers, RFM, config features".into(), population::across_people(per_person, everyone, plan)));
     Ok(out)
 }
 
@@ -312,7 +314,11 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
             // Distinct buyers per sku in this bucket: a person is in one bucket, so they add up.
             let recent = col("last").gt_eq(trend_from.clone()).cast(DataType::UInt32);
             let before = bought.clone().lazy().filter(col("after").not());
-            let by_sku = before.group_by([col("sku")]).agg([col("category").min(), recent.sum().alias("buyers")]);
+            let by_sku = before.group_by([col("sku")]).agg([
+                col("category").min(),
+                recent.sum().alias("buyers"),
+                len().cast(DataType::UInt32).alias("buyers_ever"),
+            ]);
             skus.push(io::collect(by_sku)?);
             io::parquet::write_part(&mut bought, &bought_dir.join(format!("_b={b}")).join("bought.parquet"))?;
             bought_schema.get_or_insert_with(|| bought.schema().clone());
@@ -339,7 +345,7 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
     let skus = concat(skus.into_iter().map(|df| df.lazy()).collect::<Vec<_>>(), UnionArgs::default())
         .map_err(|e| Error::internal("skus", e))?
         .group_by([col("sku")])
-        .agg([col("category").min(), col("buyers").sum()])
+        .agg([col("category").min(), col("buyers").sum(), col("buyers_ever").sum()])
         .sort(["sku"], Default::default());
     Ok(Passed {
         people: Buckets { dir, schema },

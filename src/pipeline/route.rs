@@ -1,4 +1,4 @@
-//! Step 2 of DESIGN.md "Scale", route: streaming passes over each fact table, one per group of
+//! Step 2 of a run (docs/design.md), route: streaming passes over each fact table, one per group of
 //! its files, parse and clean its rows, attach the person (`_key`, a dense u32) through the
 //! identity map and append each row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket
 //! `_key % B`. Rows that reach no
@@ -7,15 +7,16 @@
 //! to bucket `B + 1`, which it only counts. The same pass counts the rows read
 //! and the values that did not parse, and keeps the rows ingest quarantined.
 //!
-//! Order lines reach a person only through their order, and the order's used copy ("read
-//! last wins") is a choice over every copy. The used copies are held in a hash table
-//! (`OrderOf`) and the lines find theirs in their own route pass (`route_lines`). When they
+//! Order lines reach a person only through their order, and the order's last-read copy ("read
+//! last wins") is a choice over every copy. The last-read copies are held in a hash table
+//! (`OrderIndex`) and the lines find theirs in their own route pass (`route_lines`). When they
 //! do not fit in half the memory limit, the orders are split into slices by a hash of
 //! `order_id` (`order_slices`) and the lines are read once per slice, each pass routing the
 //! lines of that slice's orders: nothing proportional to all the orders is held in memory.
 
-use super::order_of::{self, OrderOf};
+use super::order_index::{self, OrderIndex};
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::io::{self, scan::InputFile};
 use crate::schema::Table;
 use crate::stages::clean;
@@ -30,7 +31,7 @@ pub const ERASED: u32 = u32::MAX;
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
 const BUCKET: &str = "_b";
-/// An order line's order, by the `_pos` of the order's used copy (null: no usable order).
+/// An order line's order, by the `_pos` of the order's last-read copy (null: no usable order).
 pub const ORDER: &str = "_order";
 /// Which writer (a group of files, in a slice of the orders) wrote a file: several append to
 /// the same buckets, each into its own `_b=<b>/_part=<part>/`.
@@ -107,7 +108,7 @@ pub struct Routed {
 
 /// The routed rows of a table with a customer id: cleaned, `_reason`, `_key` and its bucket
 /// `_b` attached.
-pub fn keyed_rows(ing: &Ingested, persons: &PersonOf, buckets: u32) -> LazyFrame {
+pub fn keyed_rows(ing: &Ingested, persons: &PersonIndex, buckets: u32) -> LazyFrame {
     let table = ing.table;
     let cleaned = match table {
         Table::Orders => clean::orders(ing.rows.clone()),
@@ -119,7 +120,7 @@ pub fn keyed_rows(ing: &Ingested, persons: &PersonOf, buckets: u32) -> LazyFrame
     let reason = if table == Table::Orders { col(REASON) } else { lit(NULL).cast(DataType::String).alias(REASON) };
     let mut carried = clean::carried(table, kept_columns(table));
     carried.push(reason);
-    carried.push(persons.of(col("source"), col("source_customer_id")));
+    carried.push(persons.lookup(col("source"), col("source_customer_id")));
     let for_quarantine: Vec<Expr> = quarantine_only(table).iter().map(|c| rejected_only(c, buckets)).collect();
     cleaned.select(carried).with_column(bucket_of(buckets)).with_columns(for_quarantine)
 }
@@ -145,16 +146,16 @@ fn quarantine_only(table: Table) -> &'static [&'static str] {
 /// and looked up by every group of files. (A join per group built the map's table again for
 /// each group: SF 100's social interactions are 200 groups against 11.5 M records.)
 #[derive(Clone)]
-pub struct PersonOf(std::sync::Arc<Vec<(String, PlHashMap<Box<str>, u32>)>>);
+pub struct PersonIndex(std::sync::Arc<Vec<(String, PlHashMap<Box<str>, u32>)>>);
 
-impl PersonOf {
+impl PersonIndex {
     /// From an identity map (`source`, `source_customer_id`, `_key`; the first row of a record
     /// wins, as in the map's own dedupe) and the erased people's records (`source`,
     /// `source_customer_id`), whose rows find `ERASED`.
-    pub fn new(id_map: &DataFrame, erased: &DataFrame) -> Result<PersonOf> {
+    pub fn build(id_map: &DataFrame, erased: &DataFrame) -> Result<PersonIndex> {
         let text =
             |df: &DataFrame, name: &str| df.column(name).and_then(|c| c.str().cloned()).map_err(|e| Error::internal("identity map", e));
-        let keys = id_map.column("_key").and_then(|c| c.cast(&DataType::UInt32)).map_err(|e| Error::internal("identity map", e))?;
+        let keys = id_map.column(KEY).and_then(|c| c.cast(&DataType::UInt32)).map_err(|e| Error::internal("identity map", e))?;
         let keys = keys.u32().map_err(|e| Error::internal("identity map", e))?;
         let mut by_source: Vec<(String, PlHashMap<Box<str>, u32>)> = Vec::new();
         let mut insert = |source: Option<&str>, id: Option<&str>, key: Option<u32>| {
@@ -174,11 +175,11 @@ impl PersonOf {
             let (sources, ids) = (text(erased, "source")?, text(erased, "source_customer_id")?);
             sources.iter().zip(ids.iter()).for_each(|(s, id)| insert(s, id, Some(ERASED)));
         }
-        Ok(PersonOf(std::sync::Arc::new(by_source)))
+        Ok(PersonIndex(std::sync::Arc::new(by_source)))
     }
 
     /// `_key` of each row's record (`source`, `id`); null for a record the map does not know.
-    pub fn of(&self, source: Expr, id: Expr) -> Expr {
+    pub fn lookup(&self, source: Expr, id: Expr) -> Expr {
         let by_source = self.0.clone();
         let look_up = move |c: &mut [Column]| {
             let (sources, ids) = (c[0].str()?, c[1].str()?);
@@ -190,15 +191,15 @@ impl PersonOf {
                     map.get(id?).copied()
                 })
                 .collect();
-            Ok(keys.with_name("_key".into()).into_column())
+            Ok(keys.with_name(KEY.into()).into_column())
         };
-        source.map_many(look_up, &[id], |_, _| Ok(Field::new("_key".into(), DataType::UInt32))).alias("_key")
+        source.map_many(look_up, &[id], |_, _| Ok(Field::new(KEY.into(), DataType::UInt32))).alias(KEY)
     }
 }
 
 /// Rows of one person each (`_key`: the golden records) into their person's bucket under `dir`.
 pub fn by_person(rows: LazyFrame, dir: PathBuf, buckets: u32, run: bool) -> Result<Buckets> {
-    Buckets::write(rows.with_column((col("_key") % lit(buckets)).cast(DataType::UInt32).alias(BUCKET)), dir, 0, run)
+    Buckets::write(rows.with_column((col(KEY) % lit(buckets)).cast(DataType::UInt32).alias(BUCKET)), dir, 0, run)
 }
 
 /// The order lines, cleaned, with their carried columns.
@@ -208,30 +209,30 @@ fn items(ing: &Ingested) -> LazyFrame {
     clean::items(ing.rows.clone()).select(carried)
 }
 
-/// The order lines, cleaned, with their order's person and used copy's `_pos` (`ORDER`) and
-/// their person's bucket `_b`, when every order's used copy is in `orders`.
-pub fn items_to_people(ing: &Ingested, orders: &OrderOf, buckets: u32) -> LazyFrame {
+/// The order lines, cleaned, with their order's person and last-read copy's `_pos` (`ORDER`) and
+/// their person's bucket `_b`, when every order's last-read copy is in `orders`.
+pub fn items_to_people(ing: &Ingested, orders: &OrderIndex, buckets: u32) -> LazyFrame {
     lines_to_people(items(ing), orders, buckets)
 }
 
 /// Lines given their order's person and position, and their person's bucket. A person's
-/// lines name their order by its used copy's `_pos` (what the bucket pass deduplicates them
+/// lines name their order by its last-read copy's `_pos` (what the bucket pass deduplicates them
 /// by and finds the order's status and time with); the order's id, a long text, and the unit
 /// price, which no feature reads, are kept for quarantine only (at SF 10 the price was 178 of
 /// the 761 MB of routed lines).
-fn lines_to_people(lines: LazyFrame, orders: &OrderOf, buckets: u32) -> LazyFrame {
+fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, buckets: u32) -> LazyFrame {
     let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
-    orders.attach(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
+    orders.lookup(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
 }
 
-/// In how many slices the orders' used copies are held for their lines: enough that a
-/// slice's `OrderOf` takes at most half the memory limit (`rows`: the orders' rows read;
+/// In how many slices the orders' last-read copies are held for their lines: enough that a
+/// slice's `OrderIndex` takes at most half the memory limit (`rows`: the orders' rows read;
 /// `id_bytes`: their ids' mean length). Each slice reads the lines' files again (at SF 100,
 /// about 100 s a slice), so the table takes the larger share: while the lines are routed the
 /// rest of the run holds the identity map and one group of files' pass (at SF 100 and 16 GB,
 /// about 3 GB).
 pub fn order_slices(rows: u64, id_bytes: u64, memory_limit: u64) -> u32 {
-    let slices = rows.saturating_mul(order_of::BYTES_BESIDES_ID + id_bytes).div_ceil((memory_limit / 2).max(1));
+    let slices = rows.saturating_mul(order_index::BYTES_BESIDES_ID + id_bytes).div_ceil((memory_limit / 2).max(1));
     u32::try_from(slices).unwrap_or(u32::MAX).max(1)
 }
 
@@ -259,28 +260,28 @@ fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
     rows.filter(of.eq(lit(slice)))
 }
 
-/// The used copy of every order in slice `slice` of `slices`, over every routed bucket of
+/// The last-read copy of every order in slice `slice` of `slices`, over every routed bucket of
 /// orders (one at a time; one streaming pass over all of them would scan every bucket's files
 /// at once: at SF 100 that is 39 buckets x 45 groups of files, and a pass passed 20 GB).
-fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_bytes: u64) -> Result<OrderOf> {
+fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_bytes: u64) -> Result<OrderIndex> {
     let usable = |b: u32| {
-        let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col("_key")]);
+        let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col(KEY)]);
         Ok(in_slice(copies, slices, slice))
     };
-    OrderOf::of((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize, id_bytes as usize)
+    OrderIndex::build((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize, id_bytes as usize)
 }
 
-/// The used copies' `_pos` by their person's bucket, for the bucket pass, into
+/// The last-read copies' `_pos` by their person's bucket, for the bucket pass, into
 /// `<work>/_winners` as writer `part`.
-fn write_used(orders: &OrderOf, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
-    // Every used copy is usable (`bucket_of` reads its `_reason`).
+fn write_used(orders: &OrderIndex, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
+    // Every last-read copy is usable (`bucket_of` reads its `_reason`).
     let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
     Buckets::write(used.with_column(bucket_of(buckets)).select([col("_pos"), col(BUCKET)]), work.join("_winners"), part, run)
 }
 
 /// Route the order lines (into `<work>/order_items`), once per slice of the orders
-/// (`order_slices`): each pass holds the used copy of its slice's orders (the one read last;
-/// DESIGN.md), whose person and `_pos` (as `_order`) its lines take. The used copies'
+/// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
+/// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
 /// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
 pub fn route_lines(
     ing: Ingested,
@@ -302,10 +303,10 @@ pub fn route_lines(
                 let held = std::time::Instant::now();
                 let used = used_copies(orders, buckets, (slices, slice), id_bytes)?;
                 let (seconds, orders, bytes) = (held.elapsed().as_secs_f64(), used.orders(), used.bytes());
-                tracing::info!(slice, slices, orders, bytes, seconds, "held the used copy of a slice of the orders");
+                tracing::info!(slice, slices, orders, bytes, seconds, "held the last-read copy of a slice of the orders");
                 used
             }
-            false => OrderOf::default(),
+            false => OrderIndex::default(),
         };
         let lines_of = |group: &Ingested| lines_to_people(in_slice(items(group), slices, slice), &used, buckets);
         let first_part = slice * groups.len() as u32;
@@ -319,10 +320,10 @@ pub fn route_lines(
 
 /// `_key % buckets` for usable rows of a known person; `buckets` for every other row.
 fn bucket_of(buckets: u32) -> Expr {
-    when(col("_key").eq(lit(ERASED)))
+    when(col(KEY).eq(lit(ERASED)))
         .then(lit(buckets + 1))
-        .when(col("_key").is_not_null().and(col(REASON).is_null()))
-        .then((col("_key") % lit(buckets)).cast(DataType::UInt32))
+        .when(col(KEY).is_not_null().and(col(REASON).is_null()))
+        .then((col(KEY) % lit(buckets)).cast(DataType::UInt32))
         .otherwise(lit(buckets))
         .alias(BUCKET)
 }
@@ -447,7 +448,7 @@ mod tests {
         let map = df!(
             "source" => ["shop", "crm", "shop", "crm"],
             "source_customer_id" => ["7", "7", "8", "7"],
-            "_key" => [0u32, 1, 2, 3],
+            KEY => [0u32, 1, 2, 3],
         )
         .unwrap();
         let rows = df!(
@@ -455,9 +456,9 @@ mod tests {
             "source_customer_id" => [Some("7"), Some("8"), Some("9"), Some("7"), Some("7"), None],
         )
         .unwrap();
-        let persons = PersonOf::new(&map, &DataFrame::empty()).unwrap();
-        let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
-        let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
+        let persons = PersonIndex::build(&map, &DataFrame::empty()).unwrap();
+        let found = rows.lazy().select([persons.lookup(col("source"), col("source_customer_id"))]).collect().unwrap();
+        let keys: Vec<Option<u32>> = found.column(KEY).unwrap().u32().unwrap().iter().collect();
         assert_eq!(keys, [Some(1), Some(2), None, None, None, None]);
     }
 
@@ -472,12 +473,12 @@ mod tests {
 
     #[test]
     fn an_erased_persons_records_find_erased() {
-        let map = df!("source" => ["shop"], "source_customer_id" => ["7"], "_key" => [0u32]).unwrap();
+        let map = df!("source" => ["shop"], "source_customer_id" => ["7"], KEY => [0u32]).unwrap();
         let erased = df!("source" => ["crm"], "source_customer_id" => ["7"]).unwrap();
         let rows = df!("source" => ["shop", "crm"], "source_customer_id" => ["7", "7"]).unwrap();
-        let persons = PersonOf::new(&map, &erased).unwrap();
-        let found = rows.lazy().select([persons.of(col("source"), col("source_customer_id"))]).collect().unwrap();
-        let keys: Vec<Option<u32>> = found.column("_key").unwrap().u32().unwrap().iter().collect();
+        let persons = PersonIndex::build(&map, &erased).unwrap();
+        let found = rows.lazy().select([persons.lookup(col("source"), col("source_customer_id"))]).collect().unwrap();
+        let keys: Vec<Option<u32>> = found.column(KEY).unwrap().u32().unwrap().iter().collect();
         assert_eq!(keys, [Some(0), Some(ERASED)]);
     }
 }

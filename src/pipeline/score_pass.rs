@@ -1,13 +1,14 @@
-//! Step 5 of DESIGN.md "Scale", the score pass: per bucket of people, the columns that compare
+//! Step 5 of a run (docs/design.md), the score pass: per bucket of people, the columns that compare
 //! each person with everyone, the models' predictions, the keyed hashes, segment, lifecycle
 //! stage, tags, recommendations and audiences; a bucket's parts are staged while the next
 //! bucket is scored, so no table of every person is held in memory. The tables over everyone are read back
 //! from the staged parts (`outputs::summaries`).
 
-use super::global;
+use super::population;
 use super::route::Buckets;
 use crate::config::{OutputTable, Plan};
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::io;
 use crate::outputs::{self, Staged};
 use crate::stages::predict::Outcome;
@@ -39,8 +40,8 @@ pub struct Passed<'a> {
     pub buckets: u32,
 }
 
-/// What the score pass reads: `everyone`, the statistics of `global::everyone`;
-/// `predictions`, the models' columns of every person (`global::models`); `key`, the privacy
+/// What the score pass reads: `everyone`, the statistics of `population::everyone`;
+/// `predictions`, the models' columns of every person (`population::models`); `key`, the privacy
 /// key, when fields are hashed; `reach`, who campaigns may not select today.
 pub struct ScorePass<'a> {
     pub plan: &'a Plan,
@@ -83,10 +84,10 @@ impl ScorePass<'_> {
         let mut checked = Vec::new();
         let mut campaigns: Vec<campaign::Counts> = Vec::new();
         for b in 0..buckets {
-            let mine = predictions.clone().lazy().filter((col("_key") % lit(buckets)).eq(lit(b)));
-            let compared = global::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
-            let predicted = io::collect(compared.join(mine, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))?;
-            let keys = predicted.select(["_key", "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
+            let mine = predictions.clone().lazy().filter((col(KEY) % lit(buckets)).eq(lit(b)));
+            let compared = population::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
+            let predicted = io::collect(compared.join(mine, [col(KEY)], [col(KEY)], JoinArgs::new(JoinType::Left)))?;
+            let keys = predicted.select([KEY, "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
             let scored = outputs::by_person(plan, privacy::hash_fields(predicted, &plan.privacy, key)?.lazy(), outcome)?;
             // The recommender, mostly one thread's work, ranks while polars scores the profiles.
             let (frames, recommendations) = std::thread::scope(|s| {
@@ -140,14 +141,16 @@ fn stage_all(
     Ok(staged)
 }
 
-/// The skus everyone bought (`sku`, `category`, `buyers`, sorted by sku) as the recommender
+/// The skus everyone bought (`sku`, `category`, `buyers`, `buyers_ever`, sorted by sku) as the recommender
 /// reads them.
 fn catalogue(skus: &DataFrame) -> Result<Catalogue> {
     let fail = |e: PolarsError| Error::internal("skus", e);
     let text = |c: &str| -> Result<Vec<String>> {
         Ok(skus.column(c).and_then(|c| c.str().cloned()).map_err(fail)?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
     };
-    let buyers = skus.column("buyers").and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
-    let buyers = buyers.u32().map_err(fail)?.iter().map(|v| v.unwrap_or(0)).collect();
-    Ok(Catalogue::new(text("sku")?, text("category")?, buyers))
+    let count = |c: &str| -> Result<Vec<u32>> {
+        let counts = skus.column(c).and_then(|c| c.cast(&DataType::UInt32)).map_err(fail)?;
+        Ok(counts.u32().map_err(fail)?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    Ok(Catalogue::new(text("sku")?, text("category")?, count("buyers")?, &count("buyers_ever")?))
 }

@@ -7,6 +7,7 @@
 //! events (Parquet), social_interactions (NDJSON), feedback (CSV), truth/customers_truth.csv.
 
 use crate::error::{Error, Result};
+use crate::io::export::{self, Format};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -705,7 +706,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
         totals[3] += ev.ts.len();
         totals[4] += so.ts.len();
         totals[5] += fb.ts.len();
-        write_chunk(out, chunk, c, o, it, ev, so, fb).map_err(|e| Error::internal("writing sample", e))?;
+        write_chunk(out, chunk, c, o, it, ev, so, fb)?;
     }
     std::fs::write(out.join("truth/customers_truth.csv"), truth).map_err(|e| Error::io(out.join("truth"), e))?;
     Ok(format!(
@@ -715,11 +716,29 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> PolarsResult<()> {
-    let name = |t: &str, ext: &str| out.join(t).join(format!("part-{chunk:05}.{ext}"));
-    let mut customers = c.frame()?;
-    CsvWriter::new(std::fs::File::create(name("customers", "csv"))?).finish(&mut customers)?;
-    let mut orders = DataFrame::new_infer_height(vec![
+fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> Result<()> {
+    let write = |mut df: DataFrame, table: &str, format: Format| {
+        let ext = match format {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+        };
+        export::write(&mut df, &out.join(table).join(format!("part-{chunk:05}.{ext}")), format)
+    };
+    let frames = chunk_frames(c, o, it, ev, so, fb).map_err(|e| Error::internal("building sample frames", e))?;
+    let [customers, orders, items, events, social, feedback] = frames;
+    write(customers, "customers", Format::Csv)?;
+    write(orders, "orders", Format::Parquet)?;
+    write(items, "order_items", Format::Parquet)?;
+    write(events, "events", Format::Parquet)?;
+    write(social, "social_interactions", Format::Ndjson)?;
+    write(feedback, "feedback", Format::Csv)
+}
+
+/// One chunk's frames: customers, orders, order items, events, social interactions, feedback.
+fn chunk_frames(c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> PolarsResult<[DataFrame; 6]> {
+    let customers = c.frame()?;
+    let orders = DataFrame::new_infer_height(vec![
         Column::new("source".into(), o.source),
         Column::new("order_id".into(), o.order_id),
         Column::new("source_customer_id".into(), o.customer),
@@ -732,11 +751,7 @@ fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev:
         Column::new("coupon_code".into(), o.coupon),
         Column::new("payment_method".into(), o.payment),
     ])?;
-    let parquet = |df: &mut DataFrame, path: std::path::PathBuf| -> PolarsResult<()> {
-        ParquetWriter::new(std::fs::File::create(path)?).with_compression(ParquetCompression::Zstd(None)).finish(df).map(|_| ())
-    };
-    parquet(&mut orders, name("orders", "parquet"))?;
-    let mut items = DataFrame::new_infer_height(vec![
+    let items = DataFrame::new_infer_height(vec![
         Column::new("source".into(), it.source),
         Column::new("order_id".into(), it.order_id),
         Column::new("sku".into(), it.sku),
@@ -744,8 +759,7 @@ fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev:
         Column::new("quantity".into(), it.quantity),
         Column::new("unit_price".into(), it.unit_price),
     ])?;
-    parquet(&mut items, name("order_items", "parquet"))?;
-    let mut events = DataFrame::new_infer_height(vec![
+    let events = DataFrame::new_infer_height(vec![
         Column::new("source".into(), ev.source),
         Column::new("source_customer_id".into(), ev.customer),
         ts_column("event_ts", ev.ts)?,
@@ -753,8 +767,7 @@ fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev:
         Column::new("channel".into(), ev.channel),
         Column::new("page_category".into(), ev.page),
     ])?;
-    parquet(&mut events, name("events", "parquet"))?;
-    let mut social = DataFrame::new_infer_height(vec![
+    let social = DataFrame::new_infer_height(vec![
         Column::new("source".into(), so.source),
         Column::new("source_customer_id".into(), so.customer),
         Column::new("ts".into(), so.ts),
@@ -762,10 +775,7 @@ fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev:
         Column::new("action".into(), so.action),
         Column::new("followers".into(), so.followers),
     ])?;
-    JsonWriter::new(std::fs::File::create(name("social_interactions", "ndjson"))?)
-        .with_json_format(JsonFormat::JsonLines)
-        .finish(&mut social)?;
-    let mut feedback = DataFrame::new_infer_height(vec![
+    let feedback = DataFrame::new_infer_height(vec![
         Column::new("source".into(), fb.source),
         Column::new("source_customer_id".into(), fb.customer),
         Column::new("ts".into(), fb.ts),
@@ -775,6 +785,5 @@ fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev:
         Column::new("text".into(), fb.text),
         Column::new("topic".into(), fb.topic),
     ])?;
-    CsvWriter::new(std::fs::File::create(name("feedback", "csv"))?).finish(&mut feedback)?;
-    Ok(())
+    Ok([customers, orders, items, events, social, feedback])
 }

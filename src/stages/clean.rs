@@ -4,6 +4,7 @@
 //! and bucket passes (`pipeline`), where every row ends up in exactly one of used / duplicate /
 //! quarantined / after_as_of.
 
+use crate::expr::KEY;
 use crate::expr::{lower, one_of};
 use crate::schema::Table;
 use polars::prelude::*;
@@ -216,7 +217,7 @@ pub fn feedback(rows: LazyFrame) -> LazyFrame {
 pub fn carried(table: Table, keep: &[&str]) -> Vec<Expr> {
     let mut names: Vec<&str> = vec!["_file", "_row"];
     for n in keep.iter().copied().chain(table.columns().iter().filter(|c| c.required).map(|c| c.name)) {
-        if !names.contains(&n) && n != "_key" {
+        if !names.contains(&n) && n != KEY {
             names.push(n);
         }
     }

@@ -9,6 +9,7 @@ use super::privacy::Key;
 use crate::config::Plan;
 use crate::day::Day;
 use crate::error::{ConfigIssue, Error, Result};
+use crate::expr::KEY;
 use crate::io::{self, scan::InputFile};
 use crate::schema::Table;
 use crate::store::Accounting;
@@ -162,7 +163,7 @@ pub fn named_people(records: &DataFrame, requests: &Requests, key: Option<&Key>)
 /// Split the resolved records (`_key`: person) into the kept ones and the records of every
 /// person a request names.
 pub fn erase(resolved: DataFrame, requests: &Requests, key: Option<&Key>) -> Result<(DataFrame, Erased)> {
-    let person = resolved.column("_key").and_then(|c| c.u32().cloned()).map_err(|e| Error::internal("erasure", e))?;
+    let person = resolved.column(KEY).and_then(|c| c.u32().cloned()).map_err(|e| Error::internal("erasure", e))?;
     let mut persons = HashSet::new();
     if requests.len() > 0 {
         let named = named(&resolved, requests, key)?;

@@ -18,6 +18,8 @@ pub enum Status {
     Pass,
     Warn,
     Fail,
+    /// The gate's input table is declared absent: nothing to check.
+    Skipped,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -40,6 +42,8 @@ pub struct Observed<'a> {
     pub outputs: &'a [(OutputTable, &'a DataFrame)],
     /// The previous published day's manifest.
     pub previous: Option<&'a Published>,
+    /// Input tables the pipeline declares absent: their gates are skipped.
+    pub absent: &'a [Table],
 }
 
 /// What a freshness gate says of a table whose every row was lost.
@@ -52,6 +56,10 @@ pub fn evaluate(gates: &[Gate], o: &Observed) -> Vec<GateResult> {
 }
 
 fn one(g: &Gate, o: &Observed) -> GateResult {
+    if matches!(g.table, GateTable::Input(t) if o.absent.contains(&t)) {
+        let detail = format!("skipped: {} is declared absent", g.table.name());
+        return result(g, Status::Skipped, None, detail);
+    }
     let (observed, detail) = measure(g, o);
     let violated = match (observed, g.max) {
         (Some(v), Some(max)) => v > max,
@@ -67,6 +75,10 @@ fn one(g: &Gate, o: &Observed) -> GateResult {
         (true, Severity::Warn) => Status::Warn,
         (true, Severity::Fail) => Status::Fail,
     };
+    result(g, status, observed, detail)
+}
+
+fn result(g: &Gate, status: Status, observed: Option<f64>, detail: String) -> GateResult {
     GateResult {
         name: g.name.clone(),
         check: g.check,
@@ -194,8 +206,13 @@ mod tests {
             "outputs": [{"table": "profiles", "path": "p", "rows": 4, "bytes": 1, "sha256": ""}]
         }))
         .unwrap();
-        let o =
-            Observed { as_of: Day::parse("2026-11-22").unwrap(), accounting: &accounting, outputs: &outputs, previous: Some(&previous) };
+        let o = Observed {
+            as_of: Day::parse("2026-11-22").unwrap(),
+            accounting: &accounting,
+            outputs: &outputs,
+            previous: Some(&previous),
+            absent: &[],
+        };
         let r = |g: Gate| one(&g, &o);
         // 150 read against 100: +50 %.
         assert_eq!(r(gate(RowCountChange, orders, None, Some(0.4))).observed, Some(0.5));

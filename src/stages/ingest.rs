@@ -35,6 +35,9 @@ pub struct Ingested {
 /// as `times` says (time zone, plausible range). Text in another encoding than UTF-8 is
 /// decoded into `copies`, which must outlive the plans.
 pub fn ingest(source: &TableSource, times: &Times, copies: &DecodedCopies) -> Result<Ingested> {
+    if source.absent {
+        return Ingested::assemble(source.table, Vec::new(), vec![absent_parts(source.table)?], Vec::new());
+    }
     let files = scan::discover(source)?;
     let mut parts = Vec::new();
     let mut missing_optional = std::collections::BTreeSet::new();
@@ -93,6 +96,26 @@ struct FileParts {
     quarantine: LazyFrame,
     read: LazyFrame,
     unparseable: LazyFrame,
+}
+
+/// The parts of a table declared absent: no rows, the canonical columns' types.
+fn absent_parts(table: Table) -> Result<FileParts> {
+    let fail = |e: PolarsError| Error::internal("an absent table's empty frame", e);
+    let mut rows = vec![
+        polars::prelude::Column::new_empty("_row".into(), &DataType::UInt32),
+        polars::prelude::Column::new_empty("_file".into(), &DataType::UInt32),
+    ];
+    rows.extend(table.columns().iter().map(|c| polars::prelude::Column::new_empty(c.name.into(), &dtype_of(c.kind))));
+    let quarantine = ["table", "file", "row", "reason", "raw"]
+        .map(|name| polars::prelude::Column::new_empty(name.into(), if name == "row" { &DataType::UInt32 } else { &DataType::String }));
+    let unparseable = table.columns().iter().map(|c| polars::prelude::Column::new(c.name.into(), [0u64])).collect();
+    Ok(FileParts {
+        bytes: 0,
+        rows: DataFrame::new_infer_height(rows).map_err(fail)?.lazy(),
+        quarantine: DataFrame::new_infer_height(quarantine.into()).map_err(fail)?.lazy(),
+        read: df!("read" => [0u64]).map_err(fail)?.lazy(),
+        unparseable: DataFrame::new_infer_height(unparseable).map_err(fail)?.lazy(),
+    })
 }
 
 /// What one canonical column contributes to a file's plan.

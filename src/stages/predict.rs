@@ -6,6 +6,7 @@
 
 use crate::config::{ClusterFeature, ModelsSpec, Plan};
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::models::kmeans::{self, Matrix};
 use crate::models::{customers_of, f64s, fit_and_predict, summary, Report, Settings};
 use polars::prelude::*;
@@ -29,28 +30,27 @@ pub fn clv_column(m: &ModelsSpec) -> String {
 /// Join each person's purchase summary up to as-of and purchase days after it.
 pub fn with_model_inputs(profile: LazyFrame, orders_used: LazyFrame, orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
     let unit = plan.models.unit_days as f64;
-    let cal = summary::calibration(summary::purchase_days(orders_used, "_key"), "_key", plan.as_of.0, unit).select([
-        col("_key"),
+    let cal = summary::calibration(summary::purchase_days(orders_used, KEY), KEY, plan.as_of.0, unit).select([
+        col(KEY),
         col("x").alias(INPUTS[0]),
         col("t_x").alias(INPUTS[1]),
         col("T").alias(INPUTS[2]),
         col("monetary").alias(INPUTS[3]),
     ]);
-    let after =
-        summary::holdout(summary::purchase_days(orders_after, "_key"), "_key", plan.as_of.0, None).rename(["actual"], [ACTUAL], true);
+    let after = summary::holdout(summary::purchase_days(orders_after, KEY), KEY, plan.as_of.0, None).rename(["actual"], [ACTUAL], true);
     let left = || JoinArgs::new(JoinType::Left);
-    profile.join(cal, [col("_key")], [col("_key")], left()).join(after, [col("_key")], [col("_key")], left())
+    profile.join(cal, [col(KEY)], [col(KEY)], left()).join(after, [col(KEY)], [col(KEY)], left())
 }
 
 /// One row `last_day`: the newest paid purchase day after as-of (null when there is none).
 pub fn newest_after(orders_after: LazyFrame, plan: &Plan) -> LazyFrame {
-    summary::newest_day_after(summary::purchase_days(orders_after, "_key"), plan.as_of.0)
+    summary::newest_day_after(summary::purchase_days(orders_after, KEY), plan.as_of.0)
 }
 
 /// The profile columns `predict` reads: the person, the models' inputs, the holdout's
 /// actual purchases and the cluster features.
 pub fn reads(plan: &Plan) -> Vec<String> {
-    let mut read: Vec<String> = ["_key"].iter().chain(INPUTS.iter()).chain([ACTUAL].iter()).map(|c| c.to_string()).collect();
+    let mut read: Vec<String> = [KEY].iter().chain(INPUTS.iter()).chain([ACTUAL].iter()).map(|c| c.to_string()).collect();
     for f in &plan.models.clusters.features {
         if !read.contains(&f.column) {
             read.push(f.column.clone());
@@ -111,7 +111,7 @@ fn rank_pct(values: &[Option<f64>]) -> Vec<Option<f64>> {
 /// Fit and predict for every person of `profile` (one row per `_key`).
 pub fn predict(profile: DataFrame, plan: &Plan, holdout_days: Option<f64>) -> Result<(DataFrame, Outcome)> {
     // Row order feeds the fits and k-means samples: fix it so every run gives the same result.
-    let mut df = profile.sort(["_key"], Default::default()).map_err(|e| Error::internal("predict: sort", e))?;
+    let mut df = profile.sort([KEY], Default::default()).map_err(|e| Error::internal("predict: sort", e))?;
     let spec = &plan.models;
     let customers = customers_of(&df, INPUTS)?;
     let started = std::time::Instant::now();

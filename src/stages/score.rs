@@ -3,6 +3,7 @@
 
 use crate::config::{Locale, NamedExpr, Plan};
 use crate::day::Day;
+use crate::expr::KEY;
 use crate::expr::{count_if, money_mean, money_sum_if};
 use polars::prelude::*;
 
@@ -26,7 +27,7 @@ pub const VALUE_CLASSES: [((bool, bool, bool), &str, &str); 8] = [
 pub fn rfm_inputs(orders: LazyFrame, day: Day, window_days: u32) -> LazyFrame {
     let in_window = col("status").eq(lit("paid")).and(day.within(col("order_ts"), window_days));
     orders
-        .group_by([col("_key")])
+        .group_by([col(KEY)])
         .agg([count_if(in_window.clone()).alias("rfm_frequency"), money_sum_if(col("net_amount"), in_window).alias("rfm_monetary")])
 }
 

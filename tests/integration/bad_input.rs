@@ -127,12 +127,12 @@ fn garbage_csv_rows_land_in_quarantine() {
     assert_eq!(fb["quarantined"].as_u64(), Some(3));
     assert_eq!(fb["unparseable"]["rating"].as_u64(), Some(1), "`five` is not a rating");
     let q = table(&out, "quarantine");
-    let rows: Vec<u32> = q
+    let rows: Vec<i64> = q
         .filter(&q.column("table").unwrap().str().unwrap().equal("feedback"))
         .unwrap()
         .column("row")
         .unwrap()
-        .u32()
+        .i64()
         .unwrap()
         .iter()
         .map(|r| r.unwrap())

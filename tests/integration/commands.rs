@@ -8,7 +8,7 @@ fn explain_lists_the_stages_and_a_plan_per_output() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.starts_with("stages: ingest -> identity -> route"), "{}", o.stdout);
     let steps =
-        ["route orders", "route order_items", "route events", "bucket pass: per-person columns of one bucket", "global", "score pass"];
+        ["route orders", "route order_items", "route events", "bucket pass: per-person columns of one bucket", "population", "score pass"];
     for t in steps.iter().copied().chain(["profiles", "tags", "identity_map", "segment_summary"]) {
         assert!(o.stdout.contains(&format!("== {t}")), "no plan for {t}");
     }

@@ -254,7 +254,7 @@ fn row_accounting_of_the_fixture() {
     assert!(reasons.iter().any(|r| r.contains("unknown status lost")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("missing or unparseable event_ts")), "{reasons:?}");
     let events_q = q.filter(&q.column("table").unwrap().str().unwrap().equal("events")).unwrap();
-    assert_eq!(events_q.column("row").unwrap().u32().unwrap().get(0), Some(6), "the 6th data row");
+    assert_eq!(events_q.column("row").unwrap().i64().unwrap().get(0), Some(6), "the 6th data row");
     // The unknown order's line keeps the values only quarantine shows (the CSV's 8th line:
     // shop,O999,X1,toys,1,5), though a person's routed lines do not carry them.
     let lines_q = q.filter(&q.column("table").unwrap().str().unwrap().equal("order_items")).unwrap();
@@ -278,22 +278,38 @@ fn recommendations_by_hand() {
     };
     let row = |sku: Option<&str>, cat: &str, score: f64, reason: &str| (sku.map(String::from), cat.to_string(), score, reason.to_string());
     // Only P1 and P2 have paid order lines. Trend (distinct buyers 2026-10-26..11-22): A1 1
-    // (P1, O1 on 11-20), nothing else; so A1's share is 1.
+    // (P1, O1 on 11-20), nothing else; so A1's share is 1. Popularity order: A1 (a buyer in the
+    // window), then A2, B1, H1 (one buyer each ever, by sku).
     // P1: A1 on 1 day, 2 days ago: ln 2 x 0.5^(2/730) + 1 = 0.693147 x 0.998103 + 1 = 1.6918;
-    // A2 and B1 (O2, 2026-10-01, 52 days ago): ln 2 x 0.5^(52/730) = 0.6598, tie by sku;
-    // E1 was refunded (O3): not a purchase. No other trending sku to fill with.
+    // A2 and B1 (O2, 2026-10-01, 52 days ago): ln 2 x 0.5^(52/730) = 0.6598, tie: A2 comes
+    // first in the popularity order; E1 was refunded (O3): not a purchase. Filled with H1
+    // (no buyer in the window: `popular`, score 0).
     assert_eq!(
         rows(&k["crm:C1"], "sku"),
         [
             row(Some("A1"), "apparel", 1.6918, "repurchase"),
             row(Some("A2"), "apparel", 0.6598, "repurchase"),
-            row(Some("B1"), "books", 0.6598, "repurchase")
+            row(Some("B1"), "books", 0.6598, "repurchase"),
+            row(Some("H1"), "home", 0.0, "popular")
         ]
     );
-    // Categories by the sum of their skus' scores: apparel 1.69183 + 0.65975, books 0.65975.
-    assert_eq!(rows(&k["crm:C1"], "category"), [row(None, "apparel", 2.3516, "repurchase"), row(None, "books", 0.6598, "repurchase")]);
-    // P2: H1 (O4, 2025-12-01, 356 days ago): ln 2 x 0.5^(356/730) = 0.4943; then trending A1.
-    assert_eq!(rows(&k["shop:S2"], "sku"), [row(Some("H1"), "home", 0.4943, "repurchase"), row(Some("A1"), "apparel", 1.0, "trending")]);
+    // Categories by the sum of their skus' scores: apparel 1.69183 + 0.65975, books 0.65975,
+    // home 0.
+    assert_eq!(
+        rows(&k["crm:C1"], "category"),
+        [row(None, "apparel", 2.3516, "repurchase"), row(None, "books", 0.6598, "repurchase"), row(None, "home", 0.0, "popular")]
+    );
+    // P2: H1 (O4, 2025-12-01, 356 days ago): ln 2 x 0.5^(356/730) = 0.4943; then trending A1,
+    // then A2 and B1 in popularity order.
+    assert_eq!(
+        rows(&k["shop:S2"], "sku"),
+        [
+            row(Some("H1"), "home", 0.4943, "repurchase"),
+            row(Some("A1"), "apparel", 1.0, "trending"),
+            row(Some("A2"), "apparel", 0.0, "popular"),
+            row(Some("B1"), "books", 0.0, "popular")
+        ]
+    );
     // Nobody else bought a line: no rows.
     assert_eq!(recs.column("customer_key").unwrap().n_unique().unwrap(), 2);
 }
@@ -305,17 +321,18 @@ fn a_past_dated_run_checks_its_recommendations_by_hand() {
     let o = portrait(&["run", "--pipeline", s(&nightly()), "--input", s(&tiny()), "--output", s(&out), "--as-of", "2026-11-19"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     // As of 11-19, only P1 has order lines both before (O2 on 10-01: A2, B1) and in the 28 days
-    // after (O1 on 11-20: A1). Nobody bought in 10-23..11-19, so nothing trends: P1's list is
-    // A2, B1 (one day each, same day: by sku); popularity's list is empty; repurchase's A2, B1.
-    // A1 is in none (hit rate, recall, NDCG 0); the lists' first category, apparel (A2), is
-    // what P1 bought (category hit 1), but not for the empty popularity list.
+    // after (O1 on 11-20: A1). Nobody bought in 10-23..11-19, so nothing trends; the popularity
+    // order is A2, B1, H1 (one buyer each up to as-of, by sku). P1's list is A2, B1 (one day
+    // each, same day: popularity order), then H1; popularity's list A2, B1, H1; repurchase's
+    // A2, B1, H1. A1 is in none (hit rate, recall, NDCG 0); every list's first category,
+    // apparel (A2), is what P1 bought (category hit 1).
     let eval = table_at(&out, "model_eval", "2026-11-19");
     let group = eval.column("group").unwrap().str().unwrap().clone();
     let f = |g: &str, c: &str| {
         let i = (0..eval.height()).find(|&i| group.get(i) == Some(g)).unwrap_or_else(|| panic!("no {g} row"));
         eval.column(c).unwrap().get(i).unwrap().extract::<f64>().unwrap()
     };
-    for (method, category_hit) in [("trending_repurchase", 1.0), ("popularity", 0.0), ("repurchase", 1.0)] {
+    for (method, category_hit) in [("trending_repurchase", 1.0), ("popularity", 1.0), ("repurchase", 1.0)] {
         let g = format!("recommend:{method}");
         assert_eq!(f(&g, "customers"), 1.0);
         assert_eq!((f(&g, "hit_rate_10"), f(&g, "recall_10"), f(&g, "ndcg_10")), (0.0, 0.0, 0.0), "{g}");

@@ -1,33 +1,28 @@
-//! Data flows one way down: cli -> commands -> report, dictionary, pipeline -> outputs ->
-//! stages -> store -> io, models -> config, sample -> expr -> day, schema, progress -> error.
-//! Read from the source itself: every `crate::` and `super::` path of every file under `src/`
-//! is an edge to the file it names; no edge may point to a higher layer, and the edges between
-//! files may form no cycle.
+//! The layers stated in src/lib.rs ("# Layers"), checked against the source: every `crate::`
+//! and `super::` path of every file under `src/` is an edge to the file it names; no edge may
+//! point to a higher or equal layer, and the edges between files may form no cycle.
 
 use crate::util::repo;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Top-level modules by layer: a module may use only modules of a lower number (and itself).
-const LAYERS: &[(&str, u8)] = &[
-    ("cli", 11),
-    ("commands", 10),
-    ("report", 9),
-    ("dictionary", 8),
-    ("pipeline", 8),
-    ("outputs", 7),
-    ("stages", 6),
-    ("store", 5),
-    ("io", 4),
-    ("models", 4),
-    ("config", 3),
-    ("sample", 3),
-    ("expr", 2),
-    ("day", 1),
-    ("schema", 1),
-    ("progress", 1),
-    ("error", 0),
-];
+/// Top-level modules by layer, from src/lib.rs's numbered list: a lower number is a higher
+/// layer; a module may use only modules of a higher number.
+fn layers() -> BTreeMap<String, u8> {
+    let lib = std::fs::read_to_string(repo().join("src/lib.rs")).unwrap();
+    let list = lib.split("//! # Layers").nth(1).expect("src/lib.rs has a # Layers section");
+    let mut rank = BTreeMap::new();
+    let numbered = |l: &&str| l.starts_with(|c: char| c.is_ascii_digit());
+    for line in list.lines().map(|l| l.trim_start_matches("//!").trim()).skip_while(|l| !numbered(l)).take_while(numbered) {
+        let Some((number, modules)) = line.split_once(". ") else { continue };
+        let Ok(number) = number.parse::<u8>() else { continue };
+        for module in modules.split(", ") {
+            rank.insert(module.trim_matches('`').to_string(), number);
+        }
+    }
+    assert!(rank.len() > 10, "read {} modules from src/lib.rs's layers", rank.len());
+    rank
+}
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -94,20 +89,20 @@ fn no_layer_uses_a_higher_one_and_no_files_import_each_other_in_a_circle() {
     let src = repo().join("src");
     let mut all = Vec::new();
     files(&src, &mut all);
-    let rank: BTreeMap<&str, u8> = LAYERS.iter().copied().collect();
+    let rank = layers();
     let mut edges: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
     let mut upward = Vec::new();
     for file in all.iter().filter(|f| !f.ends_with("main.rs") && !f.ends_with("lib.rs")) {
         let module = module_of(&src, file);
         let top = module[0].as_str();
-        let own = *rank.get(top).unwrap_or_else(|| panic!("{top} (from {}) has no layer in LAYERS", file.display()));
+        let own = *rank.get(top).unwrap_or_else(|| panic!("{top} (from {}) has no layer in src/lib.rs", file.display()));
         for path in references(&std::fs::read_to_string(file).unwrap(), &module) {
             let Some(target) = file_of(&src, &path) else { continue };
             if &target == file {
                 continue;
             }
             let other = module_of(&src, &target).first().cloned().unwrap_or_default();
-            if other != top && rank.get(other.as_str()).is_none_or(|r| *r >= own) {
+            if other != top && rank.get(other.as_str()).is_none_or(|r| *r <= own) {
                 upward.push(format!("{} uses {}", file.display(), path.join("::")));
             }
             edges.entry(file.clone()).or_default().insert(target);

@@ -1,4 +1,4 @@
-//! DESIGN.md "Scale": the memory limit picks the number of buckets of people, and how people
+//! The steps of a run (docs/design.md): the memory limit picks the number of buckets of people, and how people
 //! are split into buckets never changes an answer.
 
 use crate::util::*;
@@ -6,7 +6,7 @@ use polars::prelude::DataFrame;
 
 /// One bucket and 64 publish the same tables, and account for every input row the same way;
 /// so do 64 buckets whose order lines find their orders in slices of the orders (a memory
-/// limit too small for every order's used copy: the sample's 20,000 orders of 11-byte ids take
+/// limit too small for every order's last-read copy: the sample's 20,000 orders of 11-byte ids take
 /// about 20,000 x (32 + 11) = 0.86 MB, 2 slices of half of 1 MB).
 #[test]
 fn one_bucket_and_sixty_four_publish_the_same_tables() {

@@ -154,9 +154,9 @@ fn profile_changes_and_migrations_against_the_previous_day() {
     // Migration rows: every customer of either day once per matrix.
     let summary = crate::util::table_at(&out, "segment_summary", "2026-11-22");
     let grouping = summary.column("grouping").unwrap().str().unwrap().clone();
-    let customers = summary.column("customers").unwrap().u64().unwrap().clone();
+    let customers = summary.column("customers").unwrap().i64().unwrap().clone();
     for matrix in ["migration:segment", "migration:lifecycle_stage"] {
-        let total: u64 = (0..summary.height()).filter(|&i| grouping.get(i) == Some(matrix)).map(|i| customers.get(i).unwrap()).sum();
+        let total: i64 = (0..summary.height()).filter(|&i| grouping.get(i) == Some(matrix)).map(|i| customers.get(i).unwrap()).sum();
         assert_eq!(total, 11, "{matrix}: 10 people on both days and one new");
     }
     let seg = summary.column("segment").unwrap().str().unwrap().clone();

@@ -4,6 +4,7 @@
 use crate::config::PiiField;
 use crate::day::Day;
 use crate::expr::one_of;
+use crate::expr::KEY;
 use polars::prelude::*;
 
 /// 一线 and 新一线 cities (2023 list of 第一财经·新一线城市研究所); others are `other`.
@@ -77,7 +78,7 @@ pub fn features(customers: LazyFrame, day: Day, carry: &[PiiField]) -> LazyFrame
     let age_expr =
         when(age_expr.clone().is_between(lit(0), lit(120), ClosedInterval::Both)).then(age_expr).otherwise(lit(NULL).cast(DataType::Int32));
     let mut columns = vec![
-        col("_key"),
+        col(KEY),
         col("customer_key"),
         col("basic_age"),
         band(

@@ -5,6 +5,7 @@
 use super::{favourite, Inputs};
 use crate::config::BehaviorSpec;
 use crate::day::Day;
+use crate::expr::KEY;
 use crate::expr::{count_if, ratio};
 use polars::prelude::*;
 
@@ -59,7 +60,7 @@ pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
     aggs.extend(WEEKDAYS.iter().zip(&weekday_counts).map(|(d, name)| count_if(col("_weekday").eq(lit(*d))).alias(name.as_str())));
     let purchases = paid_orders
         .clone()
-        .group_by([col("_key")])
+        .group_by([col(KEY)])
         .agg(aggs)
         .with_columns([
             day.days_since(col("_last")).cast(DataType::Int32).alias("behavior_recency_days"),
@@ -89,20 +90,27 @@ pub fn features(inputs: &Inputs, day: Day, spec: &BehaviorSpec) -> LazyFrame {
     for (name, t, w) in event_columns(spec) {
         event_aggs.push(count_if(is(&t).and(day.within(col("event_ts"), w))).alias(name));
     }
-    let events = inputs.events.clone().group_by([col("_key")]).agg(event_aggs);
+    let events = inputs.events.clone().group_by([col(KEY)]).agg(event_aggs);
 
-    let days = |lf: LazyFrame, ts: &str| lf.filter(day.within(col(ts), 90)).select([col("_key"), col(ts).dt().date().alias("day")]);
+    let days = |lf: LazyFrame, ts: &str| lf.filter(day.within(col(ts), 90)).select([col(KEY), col(ts).dt().date().alias("day")]);
     let active =
         concat([days(inputs.orders.clone().filter(paid()), "order_ts"), days(inputs.events.clone(), "event_ts")], UnionArgs::default())
             .expect("same schema")
-            .group_by([col("_key")])
+            .group_by([col(KEY)])
             .agg([col("day").n_unique().cast(DataType::UInt32).alias("behavior_active_days_90d")]);
 
     let full = || JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
     let favourites = ["channel", "hour", "weekday", "category"].map(|f| format!("behavior_fav_{f}"));
     let buyers = super::join_all(purchases, vec![fav_channel, fav_category])
         .select([all().exclude_cols(favourites.clone()).as_expr(), cols(favourites).as_expr()]);
-    buyers.join(events, [col("_key")], [col("_key")], full()).join(active, [col("_key")], [col("_key")], full())
+    buyers.join(events, [col(KEY)], [col(KEY)], full()).join(active, [col(KEY)], [col(KEY)], full())
+}
+
+/// The columns drawn from events: null for everyone when the table is absent.
+pub fn from_events(spec: &BehaviorSpec) -> Vec<String> {
+    let fixed =
+        ["behavior_views_30d", "behavior_carts_30d", "behavior_active_days_90d", "behavior_cart_rate_30d", "behavior_conversion_30d"];
+    fixed.into_iter().map(String::from).chain(event_columns(spec).into_iter().map(|(n, _, _)| n)).collect()
 }
 
 /// Count columns: 0, not null, for people without events or orders.

@@ -11,6 +11,8 @@ pub mod social;
 
 use crate::config::Plan;
 use crate::day::Day;
+use crate::expr::KEY;
+use crate::schema::Table;
 use polars::prelude::*;
 
 /// Cleaned inputs, every row already carrying the person's `_key` and no row after `--as-of`.
@@ -36,14 +38,14 @@ pub fn favourite(lf: LazyFrame, value: &str, weight: Option<&str>, name: &str) -
     let top = col(value).filter(col("_w").eq(col("_w").max()));
     lf.filter(col(value).is_not_null())
         .group_by([crate::expr::person_and(value)])
-        .agg([col("_key").first(), col(value).first(), w.alias("_w")])
-        .group_by([col("_key")])
+        .agg([col(KEY).first(), col(value).first(), w.alias("_w")])
+        .group_by([col(KEY)])
         .agg([top.min().alias(name)])
 }
 
 /// Left-join every frame onto `base` by the person (`_key`).
 pub fn join_all(base: LazyFrame, others: Vec<LazyFrame>) -> LazyFrame {
-    others.into_iter().fold(base, |acc, f| acc.join(f, [col("_key")], [col("_key")], JoinArgs::new(JoinType::Left)))
+    others.into_iter().fold(base, |acc, f| acc.join(f, [col(KEY)], [col(KEY)], JoinArgs::new(JoinType::Left)))
 }
 
 /// All five dimensions joined onto the golden records: what each person's own rows say.
@@ -66,7 +68,28 @@ pub fn profile(inputs: &Inputs, day: Day, plan: &Plan) -> LazyFrame {
         .chain(power::COUNTS.iter().chain(social::COUNTS).chain(psych::COUNTS).copied())
         .map(|c| col(c).fill_null(lit(0)))
         .collect();
-    behavior::funnel(joined.with_columns(counts))
+    let profile = behavior::funnel(joined.with_columns(counts));
+    // A table the company does not have says nothing of anyone: its columns are null (of
+    // their own type: `otherwise` takes the column's), not the 0 of "no activity".
+    let unknown: Vec<Expr> =
+        drawn_from_absent(plan).iter().map(|c| when(lit(false)).then(col(c.as_str())).otherwise(lit(NULL)).alias(c.as_str())).collect();
+    profile.with_columns(unknown)
+}
+
+/// The columns drawn from the fact tables the pipeline declares absent.
+fn drawn_from_absent(plan: &Plan) -> Vec<String> {
+    let absent = |t: Table| plan.tables.iter().any(|s| s.table == t && s.absent);
+    let mut columns = Vec::new();
+    if absent(Table::Events) {
+        columns.extend(behavior::from_events(&plan.behavior));
+    }
+    if absent(Table::SocialInteractions) {
+        columns.extend(social::COLUMNS.iter().map(|c| c.to_string()));
+    }
+    if absent(Table::Feedback) {
+        columns.extend(psych::FROM_FEEDBACK.iter().map(|c| c.to_string()));
+    }
+    columns
 }
 
 /// What `across_people` compares each person with, over every person: one row of cut-points.
@@ -89,15 +112,15 @@ mod tests {
         // Person 1: b twice, a twice, c once -> a (tie with b, smaller). Person 2: weighted,
         // x 1 + 1 = 2 against y 5 -> y; a null value never counts. Person 3: only a null.
         let rows = df!(
-            "_key" => [1u32, 1, 1, 1, 1, 2, 2, 2, 2, 3],
+            KEY => [1u32, 1, 1, 1, 1, 2, 2, 2, 2, 3],
             "v" => [Some("b"), Some("a"), Some("c"), Some("b"), Some("a"), Some("x"), Some("y"), Some("x"), None, None],
             "w" => [1i64, 1, 1, 1, 1, 1, 5, 1, 9, 1],
         )
         .unwrap();
-        let by_rows = favourite(rows.clone().lazy().filter(col("_key").neq(lit(2u32))), "v", None, "fav");
-        let weighted = favourite(rows.lazy().filter(col("_key").eq(lit(2u32))), "v", Some("w"), "fav");
-        let out = concat([by_rows, weighted], UnionArgs::default()).unwrap().sort(["_key"], Default::default()).collect().unwrap();
-        let keys: Vec<Option<u32>> = out.column("_key").unwrap().u32().unwrap().iter().collect();
+        let by_rows = favourite(rows.clone().lazy().filter(col(KEY).neq(lit(2u32))), "v", None, "fav");
+        let weighted = favourite(rows.lazy().filter(col(KEY).eq(lit(2u32))), "v", Some("w"), "fav");
+        let out = concat([by_rows, weighted], UnionArgs::default()).unwrap().sort([KEY], Default::default()).collect().unwrap();
+        let keys: Vec<Option<u32>> = out.column(KEY).unwrap().u32().unwrap().iter().collect();
         let favs: Vec<Option<&str>> = out.column("fav").unwrap().str().unwrap().iter().collect();
         assert_eq!(keys, [Some(1), Some(2)]);
         assert_eq!(favs, [Some("a"), Some("y")]);

@@ -4,6 +4,7 @@
 //! the refund rate.
 
 use crate::day::Day;
+use crate::expr::KEY;
 use crate::expr::{count_if, money_sum_if, ratio};
 use polars::prelude::*;
 
@@ -12,7 +13,7 @@ pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
     let last_half = day.within(col("order_ts"), 182);
     let prev_half = day.within(col("order_ts"), 364).and(last_half.clone().not());
     orders
-        .group_by([col("_key")])
+        .group_by([col(KEY)])
         .agg([
             money_sum_if(col("net_amount"), paid()).alias("power_total_spend"),
             money_sum_if(col("net_amount"), paid().and(day.within(col("order_ts"), 365))).alias("power_spend_12m"),
@@ -34,7 +35,7 @@ pub fn features(orders: LazyFrame, day: Day) -> LazyFrame {
             ratio(col("_refunded"), col("power_order_count") + col("_refunded")).alias("power_refund_rate"),
         ])
         .select([
-            col("_key"),
+            col(KEY),
             col("power_total_spend"),
             col("power_spend_12m"),
             col("power_order_count"),

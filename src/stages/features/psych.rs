@@ -2,6 +2,7 @@
 //! Chinese and English, declared motive (what they write about) and revealed motive and price
 //! sensitivity (what their purchases show).
 
+use crate::expr::KEY;
 use crate::expr::{count_if, one_of, ratio};
 use polars::prelude::*;
 
@@ -44,8 +45,8 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
     ];
     aggs.extend(motives.iter().map(|m| count_if(topic_is(m)).alias(format!("_m_{m}"))));
     feedback
-        .sort_by_exprs([col("_key"), col("ts")], SortMultipleOptions::default())
-        .group_by([col("_key")])
+        .sort_by_exprs([col(KEY), col("ts")], SortMultipleOptions::default())
+        .group_by([col(KEY)])
         .agg(aggs)
         .with_columns([
             when(col("psych_nps").gt_eq(lit(9)))
@@ -60,6 +61,17 @@ pub fn features(feedback: LazyFrame) -> LazyFrame {
         ])
         .drop(cols(motives.iter().map(|m| format!("_m_{m}")).collect::<Vec<_>>()))
 }
+
+/// The columns drawn from feedback: null for everyone when the table is absent.
+pub const FROM_FEEDBACK: &[&str] = &[
+    "psych_rating_mean",
+    "psych_rating_count",
+    "psych_nps",
+    "psych_complaints",
+    "psych_sentiment",
+    "psych_nps_class",
+    "psych_motive_declared",
+];
 
 /// Count columns: 0, not null, for people without feedback.
 pub const COUNTS: &[&str] = &["psych_complaints", "psych_rating_count"];

@@ -2,6 +2,7 @@
 //! followers and an influence score for finding opinion leaders (意见领袖).
 
 use crate::expr::count_if;
+use crate::expr::KEY;
 use polars::prelude::*;
 
 /// Influence = ln(1 + followers) + 2·invites + shares + 0.5·comments + 0.1·likes: reach counts
@@ -19,8 +20,8 @@ pub fn influence(followers: Expr, invites: Expr, shares: Expr, comments: Expr, l
 pub fn features(social: LazyFrame) -> LazyFrame {
     let is = |a: &str| col("action").eq(lit(a.to_string()));
     social
-        .sort_by_exprs([col("_key"), col("ts")], SortMultipleOptions::default())
-        .group_by([col("_key")])
+        .sort_by_exprs([col(KEY), col("ts")], SortMultipleOptions::default())
+        .group_by([col(KEY)])
         .agg([
             count_if(is("share")).alias("social_shares"),
             count_if(is("like")).alias("social_likes"),
@@ -36,7 +37,7 @@ pub fn features(social: LazyFrame) -> LazyFrame {
                 .alias("social_influence_score"),
         )
         .select(
-            [col("_key")]
+            [col(KEY)]
                 .into_iter()
                 .chain(COUNTS.iter().map(|c| col(*c).cast(DataType::UInt32)))
                 .chain([col("social_followers").cast(DataType::Int64), col("social_influence_score").cast(DataType::Float64)])
@@ -46,3 +47,15 @@ pub fn features(social: LazyFrame) -> LazyFrame {
 
 /// Columns that are 0 (not null) for people with no social activity.
 pub const COUNTS: &[&str] = &["social_shares", "social_likes", "social_comments", "social_invites", "social_follows", "social_platforms"];
+
+/// Every column drawn from social interactions: null for everyone when the table is absent.
+pub const COLUMNS: &[&str] = &[
+    "social_shares",
+    "social_likes",
+    "social_comments",
+    "social_invites",
+    "social_follows",
+    "social_platforms",
+    "social_followers",
+    "social_influence_score",
+];

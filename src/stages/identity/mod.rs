@@ -10,6 +10,7 @@ pub mod keys;
 use crate::config::{Closed, GoldenField, Identity, LinkRule, Survivorship};
 use crate::day::Day;
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use compare::Prepared;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -521,7 +522,7 @@ fn with_keys(
         Column::new("key_created".into(), created).cast(&DataType::Date).map_err(|e| Error::internal("identity: key_created", e))?;
     for c in [
         Column::new("customer_key".into(), keys),
-        Column::new("_key".into(), internal),
+        Column::new(KEY.into(), internal),
         Column::new("match_rule".into(), rule_names),
         Column::new("match_score".into(), scores),
         created,
@@ -548,7 +549,7 @@ pub fn identity_map(resolved: LazyFrame) -> LazyFrame {
             col("source"),
             col("source_customer_id"),
             col("customer_key"),
-            col("_key"),
+            col(KEY),
             col("match_rule"),
             col("match_score"),
             col("key_created"),
@@ -590,14 +591,14 @@ pub fn golden(resolved: LazyFrame, spec: &Identity) -> LazyFrame {
     resolved
         .with_column(rank.alias("_rank"))
         .sort_by_exprs(
-            [col("_key"), col("updated_at"), col("_rank"), col("source_customer_id")],
+            [col(KEY), col("updated_at"), col("_rank"), col("source_customer_id")],
             // Stable: equal keys (a record sent twice) keep input order, in any bucket.
             SortMultipleOptions::default()
                 .with_order_descending_multi([false, true, false, false])
                 .with_nulls_last(true)
                 .with_maintain_order(true),
         )
-        .group_by([col("_key")])
+        .group_by([col(KEY)])
         .agg(aggs)
 }
 
@@ -621,7 +622,7 @@ mod tests {
     fn survivorship_rules_per_field() {
         // One person, three records: crm (oldest), shop, wechat (newest).
         let mut df = df!(
-            "_key" => [0u32, 0, 0],
+            KEY => [0u32, 0, 0],
             "customer_key" => ["k", "k", "k"],
             "source" => ["crm", "shop", "wechat"],
             "source_customer_id" => ["1", "2", "3"],

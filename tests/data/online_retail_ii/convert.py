@@ -1,7 +1,8 @@
 """UCI Online Retail II (sheet "Year 2009-2010") -> portrait's canonical orders and order_items.
 
 Run from the repository root:
-    python3 tests/data/online_retail_ii/convert.py ../shared/data/online_retail_ii/online_retail_ii_2009_2010.parquet
+    python3 tests/data/online_retail_ii/convert.py PATH/online_retail_ii_2009_2010.parquet
+(the UCI sheet "Year 2009-2010" saved as Parquet, sha256 e92bcbbc…6330664)
 Conversion: lines without a customer are dropped; one order per invoice (source `uk_shop`,
 order_id = Invoice, source_customer_id = Customer ID, order_ts = the invoice's first
 InvoiceDate, status `cancelled` for invoices starting with `C`, else `paid`, net_amount = the

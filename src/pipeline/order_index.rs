@@ -1,4 +1,4 @@
-//! The used copy of each order (the copy read last, DESIGN.md), found by the order's source
+//! The last-read copy of each order (docs/design.md, "The steps of a run"), found by the order's source
 //! and id, for its lines to take its person (`_key`) and position (`route::ORDER`). A hash
 //! table built once and looked up by every group of line files, in place of a join of the
 //! lines to the orders' copies (which sorted and deduplicated the copies, built its own hash
@@ -6,6 +6,7 @@
 //! held once, back to back, and a 4-byte slot per order.
 
 use crate::error::{Error, Result};
+use crate::expr::KEY;
 use crate::io;
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
@@ -13,12 +14,12 @@ use rayon::prelude::*;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-/// The person of a used copy whose customer is unknown: its lines reach no person. (Any
+/// The person of a last-read copy whose customer is unknown: its lines reach no person. (Any
 /// other person passes through, `route::ERASED` = `u32::MAX` too.)
 const NO_PERSON: u32 = u32::MAX - 1;
-/// The winning copy's index in `Copies` (a column that lives only inside `attach`).
+/// The winning copy's index in `Copies` (a column that lives only inside `lookup`).
 const COPY: &str = "_copy";
-/// Bytes one order takes in `OrderOf` besides its id's: its source, its id's end, position and
+/// Bytes one order takes in `OrderIndex` besides its id's: its source, its id's end, position and
 /// person (18, in vectors sized to the orders with a margin of 3 %), and its share of the
 /// hash table (a 4-byte slot and a control byte per bucket, at a load of 7/16 to 7/8: at most
 /// 11.4). A unit test holds the table to it.
@@ -29,9 +30,9 @@ const SHARD_BITS: u32 = 6;
 /// A copy's index: its shard in the top `SHARD_BITS`, its place in the shard below.
 const LOCAL_BITS: u32 = 32 - SHARD_BITS;
 
-/// Each order's used copy (cheap to clone: the lines' plans share it).
+/// Each order's last-read copy (cheap to clone: the lines' plans share it).
 #[derive(Clone, Default)]
-pub struct OrderOf(Arc<Copies>);
+pub struct OrderIndex(Arc<Copies>);
 
 #[derive(Default)]
 struct Copies {
@@ -44,7 +45,7 @@ struct Copies {
 #[derive(Default)]
 struct Shard {
     /// Per order: its source (index into `Copies::sources`), where its id ends in `ids`, and
-    /// its used copy's `_pos` and person.
+    /// its last-read copy's `_pos` and person.
     source: Vec<u16>,
     ends: Vec<u32>,
     ids: Vec<u8>,
@@ -74,7 +75,7 @@ impl Copies {
         Ok(s)
     }
 
-    /// The index of the used copy of order (`source`, `id`).
+    /// The index of the last-read copy of order (`source`, `id`).
     fn find(&self, source: &str, id: &str) -> Option<u32> {
         let s = *self.sources.get(source)?;
         let hash = self.hash(s, id);
@@ -107,7 +108,7 @@ impl Shard {
         self.table.find(hash, |&i| self.source[i as usize] == s && self.id(i as usize) == id).copied()
     }
 
-    /// Count the copy at `pos` of order (`s`, `id`): the largest `pos` is the used copy.
+    /// Count the copy at `pos` of order (`s`, `id`): the largest `pos` is the last-read copy.
     fn add(&mut self, state: &PlFixedStateQuality, hash: u64, (s, id, pos, person): Row) -> Result<()> {
         let Shard { source: sources, ends, ids, pos: positions, person: persons, table } = self;
         let same = |&i: &u32| sources[i as usize] == s && id_in(ends, ids, i as usize) == id.as_bytes();
@@ -144,11 +145,11 @@ fn id_in<'a>(ends: &[u32], ids: &'a [u8], i: usize) -> &'a [u8] {
     &ids[start..ends[i] as usize]
 }
 
-impl OrderOf {
+impl OrderIndex {
     /// From the usable copies of orders, in frames of `source`, `order_id`, `_pos` and `_key`
     /// (collected one at a time). `orders` (about how many copies) and `id_bytes` (their ids'
     /// mean length) size the shards once: grown by doubling, they held about 60 bytes an order.
-    pub fn of(frames: impl IntoIterator<Item = Result<LazyFrame>>, orders: usize, id_bytes: usize) -> Result<OrderOf> {
+    pub fn build(frames: impl IntoIterator<Item = Result<LazyFrame>>, orders: usize, id_bytes: usize) -> Result<OrderIndex> {
         // A shard's share, with a margin for the hash's uneven split.
         let per_shard = (orders >> SHARD_BITS) + (orders >> (SHARD_BITS + 5)) + 64;
         let shard = || Shard {
@@ -163,9 +164,9 @@ impl OrderOf {
         for frame in frames {
             let df = io::collect(frame?)?;
             let typed = || -> PolarsResult<_> {
-                Ok((df.column("source")?.str()?, df.column("order_id")?.str()?, df.column("_pos")?.u64()?, df.column("_key")?.u32()?))
+                Ok((df.column("source")?.str()?, df.column("order_id")?.str()?, df.column("_pos")?.u64()?, df.column(KEY)?.u32()?))
             };
-            let (sources, ids, pos, keys) = typed().map_err(|e| Error::internal("orders' used copies", e))?;
+            let (sources, ids, pos, keys) = typed().map_err(|e| Error::internal("orders' last-read copies", e))?;
             let mut rows: Vec<Row> = Vec::with_capacity(df.height());
             for (((source, id), pos), key) in sources.iter().zip(ids.iter()).zip(pos.iter()).zip(keys.iter()) {
                 // Ingest quarantines a row without its source, id or time.
@@ -186,7 +187,7 @@ impl OrderOf {
                 .zip(by_shard)
                 .try_for_each(|(shard, mine)| mine.into_iter().try_for_each(|i| shard.add(state, hashes[i as usize], rows[i as usize])))?;
         }
-        Ok(OrderOf(Arc::new(copies)))
+        Ok(OrderIndex(Arc::new(copies)))
     }
 
     /// How many orders it holds.
@@ -207,17 +208,17 @@ impl OrderOf {
         self.0.shards.iter().map(shard).sum()
     }
 
-    /// Every used copy: `_pos` and `_key` (null: unknown customer).
+    /// Every last-read copy: `_pos` and `_key` (null: unknown customer).
     pub fn used(&self) -> Result<DataFrame> {
         let shards = &self.0.shards;
         let pos: Vec<u64> = shards.iter().flat_map(|s| s.pos.iter().copied()).collect();
         let person: Vec<Option<u32>> = shards.iter().flat_map(|s| s.person.iter().map(|&p| (p != NO_PERSON).then_some(p))).collect();
-        df!("_pos" => pos, "_key" => person).map_err(|e| Error::internal("orders' used copies", e))
+        df!("_pos" => pos, KEY => person).map_err(|e| Error::internal("orders' last-read copies", e))
     }
 
-    /// `lines` with their order's used copy's position (`route::ORDER`) and person (`_key`):
+    /// `lines` with their order's last-read copy's position (`route::ORDER`) and person (`_key`):
     /// both null for a line of no usable order, or of an order of an unknown customer.
-    pub fn attach(&self, lines: LazyFrame, order: &str) -> LazyFrame {
+    pub fn lookup(&self, lines: LazyFrame, order: &str) -> LazyFrame {
         let copies = self.0.clone();
         let find = move |c: &mut [Column]| {
             let (sources, ids) = (c[0].str()?, c[1].str()?);
@@ -231,11 +232,11 @@ impl OrderOf {
         let copy = col("source").map_many(find, &[col("order_id")], |_, _| Ok(Field::new(COPY.into(), DataType::UInt32))).alias(COPY);
         lines
             .with_column(copy)
-            .with_columns([self.of_copy(order, DataType::UInt64), self.of_copy("_key", DataType::UInt32)])
+            .with_columns([self.of_copy(order, DataType::UInt64), self.of_copy(KEY, DataType::UInt32)])
             .drop(cols([COPY]))
     }
 
-    /// The used copy's `_pos` (as `name`, UInt64) or person (`_key`, UInt32) by `COPY`.
+    /// The last-read copy's `_pos` (as `name`, UInt64) or person (`_key`, UInt32) by `COPY`.
     fn of_copy(&self, name: &str, dtype: DataType) -> Expr {
         let (copies, position) = (self.0.clone(), dtype == DataType::UInt64);
         let take = move |c: Column| {
@@ -258,13 +259,13 @@ mod tests {
     const ERASED: u32 = u32::MAX;
 
     /// Copies of orders over two frames (as two buckets): per row source, id, `_pos`, person.
-    fn copies() -> OrderOf {
+    fn copies() -> OrderIndex {
         let frame = |rows: &[(&str, &str, u64, Option<u32>)]| {
             Ok(df!(
                 "source" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
                 "order_id" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
                 "_pos" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-                "_key" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                KEY => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             )
             .unwrap()
             .lazy())
@@ -273,7 +274,7 @@ mod tests {
         // shop/2's last copy has an unknown customer; an erased person's order keeps ERASED.
         let first = frame(&[("shop", "1", 10, Some(0)), ("crm", "1", 11, Some(1)), ("shop", "2", 12, Some(2))]);
         let second = frame(&[("shop", "1", 20, Some(3)), ("shop", "2", 21, None), ("shop", "3", 5, Some(ERASED))]);
-        OrderOf::of([first, second], 1, 1).unwrap()
+        OrderIndex::build([first, second], 1, 1).unwrap()
     }
 
     #[test]
@@ -283,10 +284,10 @@ mod tests {
             "order_id" => [Some("1"), Some("1"), Some("2"), Some("3"), Some("1"), Some("1"), Some("9")],
         )
         .unwrap();
-        let out = copies().attach(lines.lazy(), "_order").collect().unwrap();
-        assert_eq!(out.get_column_names(), ["source", "order_id", "_order", "_key"]);
+        let out = copies().lookup(lines.lazy(), "_order").collect().unwrap();
+        assert_eq!(out.get_column_names(), ["source", "order_id", "_order", KEY]);
         let order: Vec<Option<u64>> = out.column("_order").unwrap().u64().unwrap().iter().collect();
-        let key: Vec<Option<u32>> = out.column("_key").unwrap().u32().unwrap().iter().collect();
+        let key: Vec<Option<u32>> = out.column(KEY).unwrap().u32().unwrap().iter().collect();
         assert_eq!(order, [Some(20), Some(11), None, Some(5), None, None, None]);
         assert_eq!(key, [Some(3), Some(1), None, Some(ERASED), None, None, None]);
     }
@@ -295,7 +296,7 @@ mod tests {
     fn every_order_has_one_used_copy() {
         let used = copies().used().unwrap().sort(["_pos"], Default::default()).unwrap();
         let pos: Vec<Option<u64>> = used.column("_pos").unwrap().u64().unwrap().iter().collect();
-        let key: Vec<Option<u32>> = used.column("_key").unwrap().u32().unwrap().iter().collect();
+        let key: Vec<Option<u32>> = used.column(KEY).unwrap().u32().unwrap().iter().collect();
         assert_eq!(pos, [Some(5), Some(11), Some(20), Some(21)]);
         assert_eq!(key, [Some(ERASED), Some(1), Some(3), None]);
     }
@@ -307,10 +308,10 @@ mod tests {
             "source" => (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>(),
             "order_id" => vec!["1"; n],
             "_pos" => (0..n as u64).collect::<Vec<_>>(),
-            "_key" => vec![0u32; n],
+            KEY => vec![0u32; n],
         )
         .unwrap();
-        let err = OrderOf::of([Ok(frame.lazy())], n, 3).err().expect("65,537 sources do not fit");
+        let err = OrderIndex::build([Ok(frame.lazy())], n, 3).err().expect("65,537 sources do not fit");
         assert!(matches!(&err, Error::InputData { message, .. } if message.contains("`source`")), "{err}");
     }
 
@@ -325,12 +326,12 @@ mod tests {
                 "source" => vec!["shop"; n],
                 "order_id" => ids.clone(),
                 "_pos" => (0..n as u64).collect::<Vec<_>>(),
-                "_key" => vec![0u32; n],
+                KEY => vec![0u32; n],
             )
             .unwrap()
             .lazy())
         };
-        let orders = OrderOf::of([frame(), frame()], n, 11).unwrap();
+        let orders = OrderIndex::build([frame(), frame()], n, 11).unwrap();
         assert_eq!(orders.orders(), n);
         assert!(orders.bytes() as u64 <= n as u64 * (BYTES_BESIDES_ID + 11), "{} bytes", orders.bytes());
     }

@@ -1,10 +1,11 @@
-//! Step 4 of DESIGN.md "Scale", the global steps, on a few per-person columns of every bucket:
+//! Step 4 of a run (docs/design.md), the population steps, on a few per-person columns of every bucket:
 //! the statistics each person is compared with (price tertiles, RFM cut-points and means) and
 //! the models' fits (BG/NBD, Gamma-Gamma, k-means). Their results are small: one row of
 //! statistics, and per person the models' columns.
 
 use crate::config::Plan;
 use crate::error::Result;
+use crate::expr::KEY;
 use crate::io;
 use crate::stages::predict::{self, Outcome};
 use crate::stages::{features, score};
@@ -43,7 +44,7 @@ pub fn models(people: LazyFrame, everyone: LazyFrame, plan: &Plan, holdout_days:
     let added: Vec<Expr> = predicted
         .get_column_names()
         .into_iter()
-        .filter(|c| c.as_str() == "_key" || !reads.iter().any(|r| r == c.as_str()))
+        .filter(|c| c.as_str() == KEY || !reads.iter().any(|r| r == c.as_str()))
         .map(|c| col(c.clone()))
         .collect();
     Ok((io::collect(predicted.lazy().select(added))?, outcome))
