@@ -3,14 +3,18 @@
 //!
 //!     cargo bench --bench stages
 //!
-//! Each bench times one stage on the output of the stages before it, as `run` chains them.
-//! The whole run against DuckDB is `benches/whole_run.py`.
+//! Each bench times one step on the output of the steps before it, as `run` chains them (the
+//! score pass and publishing are timed by the whole run). The whole run against DuckDB is
+//! `benches/whole_run.py`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use polars::prelude::{DataFrame, IntoLazy};
 use portrait::config::{self, Overrides, Plan};
 use portrait::day::Day;
-use portrait::stages::{identity, predict};
-use portrait::{io, outputs, pipeline};
+use portrait::io::text::DecodedCopies;
+use portrait::schema::Table;
+use portrait::stages::identity;
+use portrait::{io, pipeline};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +36,7 @@ fn plan(input: &Path) -> Plan {
         input: Some(input.to_path_buf()),
         output: Some(std::env::temp_dir().join("portrait-bench-out")),
         as_of: Day::parse(AS_OF),
+        memory_limit: None,
     };
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/nightly.toml");
     config::load(&manifest, &overrides).expect("the sample pipeline loads").0
@@ -40,12 +45,13 @@ fn plan(input: &Path) -> Plan {
 fn stages(c: &mut Criterion) {
     let input = data();
     let plan = plan(&input);
+    let copies = DecodedCopies::temporary();
     let mut g = c.benchmark_group("stages");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
 
     let customers = || {
-        let ingested = pipeline::ingest_all(&plan).unwrap();
-        io::collect(pipeline::customer_records(&ingested[&portrait::schema::Table::Customers])).unwrap()
+        let ingested = pipeline::ingest_all(&plan, &copies).unwrap();
+        io::collect(pipeline::customer_records(&ingested[&Table::Customers])).unwrap()
     };
     g.bench_function("ingest_customers", |b| b.iter(customers));
 
@@ -53,24 +59,22 @@ fn stages(c: &mut Criterion) {
     let ctx = identity::Context { previous: None, overrides: &[], as_of: Some(plan.as_of.0) };
     g.bench_function("identity", |b| b.iter(|| identity::resolve_with(&records, &plan.identity, &ctx).unwrap()));
 
+    // Route and bucket pass: every person's per-person columns, on disk.
     let (resolved, _) = identity::resolve_with(&records, &plan.identity, &ctx).unwrap();
     let work = std::env::temp_dir().join("portrait-bench-work");
-    let execute = || pipeline::execute(&plan, pipeline::ingest_all(&plan).unwrap(), resolved.clone(), &work).unwrap().profile;
-    g.bench_function("execute", |b| b.iter(execute));
+    let no_one = DataFrame::empty();
+    let execute = || pipeline::execute(&plan, pipeline::ingest_all(&plan, &copies).unwrap(), resolved.clone(), &no_one, &work).unwrap();
+    g.bench_function("route_and_bucket_pass", |b| b.iter(execute));
 
-    let profile = execute();
-    g.bench_function("models", |b| b.iter(|| predict::predict(profile.clone(), &plan, None).unwrap()));
-
-    let (predicted, outcome) = predict::predict(profile, &plan, None).unwrap();
-    let score = || {
-        let s = outputs::scored(&plan, predicted.clone().lazy(), &outcome, None).unwrap();
-        io::collect_all(vec![s.profiles, s.tags, s.segment_summary, s.model_eval, s.profile_changes]).unwrap()
+    // The population steps: statistics over everyone and the models' fits.
+    let people = execute().people.all().unwrap();
+    let population = || {
+        let everyone = io::collect(pipeline::population::everyone(people.clone(), &plan)).unwrap();
+        pipeline::population::models(people.clone(), everyone.lazy(), &plan, None).unwrap()
     };
-    g.bench_function("score", |b| b.iter(score));
+    g.bench_function("population", |b| b.iter(population));
     g.finish();
 }
-
-use polars::prelude::IntoLazy;
 
 criterion_group!(benches, stages);
 criterion_main!(benches);

@@ -289,7 +289,7 @@ pub fn dispatch(command: Command) -> Result<String> {
             commands::sample_responses::respond(&plan, uplift, seed)
         }
         Command::Sample { scale, seed, out, as_of, name_variants } => {
-            if !(scale > 0.0) {
+            if scale.is_nan() || scale <= 0.0 {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));
             }
             if !(0.0..=1.0).contains(&name_variants) {

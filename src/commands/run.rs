@@ -364,6 +364,7 @@ fn fit_models(plan: &Plan, executed: &Executed) -> Result<Fitted> {
 /// Every output table of the day: the score pass stages `profiles` and `tags` bucket by
 /// bucket; the tables over everyone are read from those parts and the previous day's (without
 /// the people erased today, who must not show up as changes either).
+#[allow(clippy::too_many_arguments)] // what each earlier phase of the run produced, handed over once
 fn build_tables(
     plan: &Plan,
     store: &Store,

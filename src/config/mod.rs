@@ -440,7 +440,7 @@ fn check_numbers(spec: &PipelineSpec, issues: &mut Vec<ConfigIssue>) {
             issues.push(issue(&format!("behavior.event_types[{i}]"), format!("`{t}` must be lower_snake_case")));
         }
     }
-    if spec.behavior.windows_days.iter().any(|&w| w == 0) {
+    if spec.behavior.windows_days.contains(&0) {
         issues.push(issue("behavior.windows_days", "windows must be at least 1 day".to_string()));
     }
 }

@@ -149,7 +149,7 @@ struct Rows {
 }
 
 impl Rows {
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one argument per column of the row
     fn push(
         &mut self,
         key: u32,

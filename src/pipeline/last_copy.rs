@@ -83,7 +83,9 @@ mod tests {
     // Order 1's sku "a" read three times (positions 5, 9, 2: the copy at 9 wins) and "b" once;
     // order 2's "a" twice (7 wins over 3); a line without sku and one without order are keys
     // of their own, their copies deduplicated like any other.
-    fn lines() -> (Vec<(Option<u64>, Option<&'static str>)>, Vec<u64>) {
+    type Line = (Option<u64>, Option<&'static str>);
+
+    fn lines() -> (Vec<Line>, Vec<u64>) {
         let keys = vec![
             (Some(1), Some("a")),
             (Some(1), Some("b")),

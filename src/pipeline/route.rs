@@ -146,7 +146,10 @@ fn quarantine_only(table: Table) -> &'static [&'static str] {
 /// and looked up by every group of files. (A join per group built the map's table again for
 /// each group: SF 100's social interactions are 200 groups against 11.5 M records.)
 #[derive(Clone)]
-pub struct PersonIndex(std::sync::Arc<Vec<(String, PlHashMap<Box<str>, u32>)>>);
+pub struct PersonIndex(std::sync::Arc<Vec<BySource>>);
+
+/// One source's records: `source_customer_id` -> `_key`.
+type BySource = (String, PlHashMap<Box<str>, u32>);
 
 impl PersonIndex {
     /// From an identity map (`source`, `source_customer_id`, `_key`; the first row of a record

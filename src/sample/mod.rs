@@ -269,7 +269,7 @@ impl Customers {
         };
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one argument per column of the record
     fn push(
         &mut self,
         rng: &mut ChaCha8Rng,
@@ -642,9 +642,8 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
             // Social: 40% of people, a few opinion leaders with many followers.
             if rng.gen_bool(0.4) {
                 let n = rng.gen_range(1..=25);
-                let followers = (rng.gen_bool(0.05))
-                    .then(|| (9.0 + 1.5 * normal(&mut rng)).exp() as i64)
-                    .unwrap_or_else(|| (4.0 + normal(&mut rng)).exp() as i64);
+                let followers =
+                    if rng.gen_bool(0.05) { (9.0 + 1.5 * normal(&mut rng)).exp() as i64 } else { (4.0 + normal(&mut rng)).exp() as i64 };
                 for _ in 0..n {
                     let (source, cid) = &records[rng.gen_range(0..records.len())];
                     so.source.push(source.clone());
@@ -715,7 +714,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one buffer per generated table
 fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> Result<()> {
     let write = |mut df: DataFrame, table: &str, format: Format| {
         let ext = match format {

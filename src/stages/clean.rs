@@ -20,7 +20,6 @@ fn fold(e: Expr) -> Expr {
 }
 
 /// "" -> null; keeps the column's name (a `then(null)` first would name it "literal").
-
 fn empty_to_null(e: Expr) -> Expr {
     when(e.clone().neq(lit(""))).then(e).otherwise(null_str())
 }

@@ -54,8 +54,7 @@ impl Ingested {
         // until the earlier ones are read (3 GB of orders at SF 10). Customers keep the order.
         let args = UnionArgs { maintain_order: table == Table::Customers, ..Default::default() };
         let union = |pick: fn(&FileParts) -> &LazyFrame| {
-            concat(parts.iter().map(pick).cloned().collect::<Vec<_>>(), args.clone())
-                .map_err(|e| Error::internal("union of input files", e))
+            concat(parts.iter().map(pick).cloned().collect::<Vec<_>>(), args).map_err(|e| Error::internal("union of input files", e))
         };
         Ok(Ingested {
             table,

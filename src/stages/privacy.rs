@@ -33,7 +33,7 @@ impl Key {
     /// decoded, anything else is taken as raw bytes. Refused below `MIN_KEY_BYTES`.
     pub fn parse(text: &str) -> std::result::Result<Key, String> {
         let text = text.trim();
-        let hex_digits = !text.is_empty() && text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex_digits = !text.is_empty() && text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit());
         let (bytes, form) = if hex_digits {
             (hex::decode(text).map_err(|e| e.to_string())?, "hex")
         } else if let Some(bytes) = base64_bytes(text) {
@@ -60,7 +60,7 @@ impl Key {
 /// Padded standard or URL-safe base64 (what `openssl rand -base64` and most vaults print).
 fn base64_bytes(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text)).ok()

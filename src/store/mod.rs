@@ -79,7 +79,7 @@ impl Store {
 
     /// The newest published day before `day`, if any.
     pub fn previous_day(&self, day: Day) -> Option<Day> {
-        self.published_days().into_iter().filter(|d| *d < day).next_back()
+        self.published_days().into_iter().rfind(|d| *d < day)
     }
 
     /// A published day's manifest as `status`, `inspect` and the gates read it.

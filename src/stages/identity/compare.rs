@@ -47,7 +47,7 @@ impl Prepared {
         !self.address_numbers.is_empty() || !self.address_text.is_empty()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one argument per compared field
     pub fn new(
         name: Option<&str>,
         birth: Option<NaiveDate>,
@@ -64,7 +64,7 @@ impl Prepared {
         let name = clean(name).map(|n| n.to_lowercase());
         let cjk_name = name.as_deref().is_some_and(|n| n.chars().any(is_cjk));
         // 王偉 (Hong Kong, Taiwan) is 王伟: traditional characters folded to simplified.
-        let name = if cjk_name { name.map(|n| zhconv::zhconv(&n, zhconv::Variant::ZhHans).into()) } else { name };
+        let name = if cjk_name { name.map(|n| zhconv::zhconv(&n, zhconv::Variant::ZhHans)) } else { name };
         let (given, surname, key) = match &name {
             None => (None, None, None),
             Some(n) if cjk_name => {

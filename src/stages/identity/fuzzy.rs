@@ -173,8 +173,11 @@ pub struct TermFrequencies {
     counts: Vec<(HashMap<u64, u32>, u64)>,
 }
 
+/// A field's value in a prepared record.
+type FieldOf = fn(&Prepared) -> Option<&str>;
+
 /// The fields adjusted, with the value an exact agreement is on.
-const TF_FIELDS: [(usize, fn(&Prepared) -> Option<&str>); 3] =
+const TF_FIELDS: [(usize, FieldOf); 3] =
     [(field::NAME, |p| p.name.as_deref()), (field::POSTCODE, |p| p.postcode.as_deref()), (field::PLACE, |p| p.city.as_deref())];
 
 /// At most 2^5: a rare value counts like 32 times less likely than the average agreement.
@@ -440,7 +443,7 @@ fn em(patterns: &HashMap<[u8; N_FIELDS], u64>, u: &[Vec<f64>], free: &[bool]) ->
             (p, *n as f64)
         })
         .collect();
-    list.sort_by(|a, b| a.0.cmp(&b.0)); // a fixed order: sums do not depend on hashing
+    list.sort_by_key(|a| a.0); // a fixed order: sums do not depend on hashing
     let total: f64 = list.iter().map(|p| p.1).sum();
     for iteration in 1..=1000 {
         let mut m_acc: Vec<Vec<f64>> = model.m.iter().map(|row| vec![0.0; row.len()]).collect();

@@ -35,9 +35,9 @@ fn previous_keys(df: &DataFrame) -> Result<Previous> {
         Err(_) => vec![None; df.height()],
     };
     let mut out = HashMap::with_capacity(df.height());
-    for i in 0..df.height() {
+    for (i, created) in created.into_iter().enumerate() {
         if let (Some(s), Some(id), Some(k)) = (source.get(i), id.get(i), key.get(i)) {
-            out.insert(super::member_id(s, id), (k.to_string(), created[i]));
+            out.insert(super::member_id(s, id), (k.to_string(), created));
         }
     }
     Ok(out)
