@@ -7,7 +7,7 @@
 use crate::config::{OutputTable, Plan};
 use crate::day::Day;
 use crate::error::{Error, Result};
-use crate::io;
+use crate::io::{self, parquet::WriteOptions};
 use crate::pipeline;
 use crate::schema::Table;
 use crate::stages::{erasure, ingest, privacy};
@@ -85,7 +85,7 @@ fn erase_day(plan: &Plan, store: &Store, erase_id: &str, day: Day, named: &DataF
         serde_json::from_slice(&text).map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))?;
     let outputs: Vec<FileEntry> = serde_json::from_value(manifest["outputs"].clone())
         .map_err(|e| Error::input(path.display(), format!("unreadable manifest: {e}")))?;
-    let opts = super::run::write_options(plan);
+    let opts = WriteOptions::of(&plan.output);
     let (mut rewritten, mut staged, mut removed) = (Vec::new(), Vec::new(), BTreeMap::new());
     let mut tables: Vec<&str> = outputs.iter().map(|e| e.table.as_str()).collect();
     tables.dedup();

@@ -15,6 +15,13 @@ pub struct WriteOptions {
     pub zstd_level: i32,
 }
 
+impl WriteOptions {
+    /// As the pipeline's `[output]` section sets them.
+    pub fn of(output: &crate::config::OutputSpec) -> WriteOptions {
+        WriteOptions { row_group_size: output.row_group_size, zstd_level: output.zstd_level }
+    }
+}
+
 /// What was written: rows, and the file's size and sha256 as they are on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {

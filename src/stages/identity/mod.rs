@@ -3,11 +3,21 @@
 //! Fellegi-Sunter links (`fuzzy`), merged by union-find under guards against chaining; keys
 //! stay stable across nights (`keys`); a golden record per person by survivorship.
 
+mod clusters;
 pub mod compare;
 pub mod fuzzy;
+mod golden;
 pub mod keys;
+mod overrides;
+mod union_find;
 
-use crate::config::{Closed, GoldenField, Identity, LinkRule, Survivorship};
+pub use golden::{golden, identity_map};
+pub use overrides::{read_overrides, Override};
+pub use union_find::UnionFind;
+
+use clusters::{Clusters, Joined};
+
+use crate::config::{Identity, LinkRule};
 use crate::day::Day;
 use crate::error::{Error, Result};
 use crate::expr::KEY;
@@ -16,41 +26,6 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-/// Union-find with path halving and union by size.
-pub struct UnionFind {
-    parent: Vec<u32>,
-    size: Vec<u32>,
-}
-
-impl UnionFind {
-    pub fn new(n: usize) -> Self {
-        UnionFind { parent: (0..n as u32).collect(), size: vec![1; n] }
-    }
-
-    pub fn find(&mut self, mut x: u32) -> u32 {
-        while self.parent[x as usize] != x {
-            let p = self.parent[x as usize];
-            self.parent[x as usize] = self.parent[p as usize];
-            x = p;
-        }
-        x
-    }
-
-    /// Returns true when `a` and `b` were in different clusters.
-    pub fn union(&mut self, a: u32, b: u32) -> bool {
-        let (mut ra, mut rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return false;
-        }
-        if self.size[ra as usize] < self.size[rb as usize] {
-            std::mem::swap(&mut ra, &mut rb);
-        }
-        self.parent[rb as usize] = ra;
-        self.size[ra as usize] += self.size[rb as usize];
-        true
-    }
-}
 
 fn str_col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
     df.column(name).and_then(|c| c.str()).map_err(|e| Error::internal(&format!("identity: column {name}"), e))
@@ -105,47 +80,6 @@ pub struct ReviewPair {
     pub reason: &'static str,
 }
 
-/// A manual decision from the overrides file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Override {
-    /// These two records are one person.
-    Link(String, String),
-    /// These two records are different people (`None`: this record is nobody else).
-    Split(String, Option<String>),
-}
-
-/// Read a manual-decisions file: `action,source,source_customer_id,other_source,
-/// other_source_customer_id`, action `link` or `split` (a split without the other record
-/// keeps the record apart from everyone).
-pub fn read_overrides(path: &std::path::Path) -> Result<Vec<Override>> {
-    if !path.exists() {
-        return Err(Error::MissingInput(format!("identity overrides file {} does not exist", path.display())));
-    }
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| Error::input(path.display(), e.to_string()))?;
-    let mut out = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| Error::input(path.display(), format!("row {}: {e}", i + 2)))?;
-        let get = |k: usize| row.get(k).map(str::trim).filter(|v| !v.is_empty());
-        let bad = |why: &str| Error::input(path.display(), format!("row {}: {why}", i + 2));
-        let first = match (get(1), get(2)) {
-            (Some(s), Some(id)) => member_id(&s.to_lowercase(), id),
-            _ => return Err(bad("source and source_customer_id are required")),
-        };
-        let other = match (get(3), get(4)) {
-            (Some(s), Some(id)) => Some(member_id(&s.to_lowercase(), id)),
-            (None, None) => None,
-            _ => return Err(bad("give both other_source and other_source_customer_id, or neither")),
-        };
-        out.push(match (get(0).map(str::to_lowercase).as_deref(), other) {
-            (Some("link"), Some(o)) => Override::Link(first, o),
-            (Some("link"), None) => return Err(bad("link needs the other record")),
-            (Some("split"), o) => Override::Split(first, o),
-            _ => return Err(bad("action must be link or split")),
-        });
-    }
-    Ok(out)
-}
-
 /// What resolution did, for the manifest and `identity-eval`.
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Report {
@@ -164,70 +98,6 @@ pub struct Report {
     /// Those pairs (records by their index in the input).
     #[serde(skip)]
     pub review: Vec<ReviewPair>,
-}
-
-/// Union-find carrying each cluster's phones and national ids, so that no link joins two
-/// clusters that hold different ones (the chain guard), and its size (the size cap).
-struct Clusters {
-    uf: UnionFind,
-    /// Per cluster root, its phones and ids as dense numbers (`value_ids`), not text.
-    phones: Vec<Vec<u32>>,
-    ids: Vec<Vec<u32>>,
-    /// Records that must stay apart (manual splits): each record's forbidden partners.
-    apart: PlHashMap<u32, Vec<u32>>,
-    /// Records that must stay alone.
-    alone: Vec<bool>,
-}
-
-enum Joined {
-    Yes,
-    Already,
-    Conflict,
-    Size,
-    Override,
-}
-
-impl Clusters {
-    /// `phones_guarded`: false for a national-id link (the same valid id outweighs a changed phone).
-    fn join(&mut self, a: u32, b: u32, guarded: bool, phones_guarded: bool, max_size: usize) -> Joined {
-        let (ra, rb) = (self.uf.find(a), self.uf.find(b));
-        if ra == rb {
-            return Joined::Already;
-        }
-        if self.alone[a as usize] || self.alone[b as usize] || self.breaks_split(ra, rb) {
-            return Joined::Override;
-        }
-        if guarded {
-            let differ = |x: &Vec<u32>, y: &Vec<u32>| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
-            let phones = phones_guarded && differ(&self.phones[ra as usize], &self.phones[rb as usize]);
-            if phones || differ(&self.ids[ra as usize], &self.ids[rb as usize]) {
-                return Joined::Conflict;
-            }
-            if (self.uf.size[ra as usize] + self.uf.size[rb as usize]) as usize > max_size {
-                return Joined::Size;
-            }
-        }
-        self.uf.union(ra, rb);
-        let root = self.uf.find(ra) as usize;
-        let other = if root == ra as usize { rb as usize } else { ra as usize };
-        for list in [&mut self.phones, &mut self.ids] {
-            let moved = std::mem::take(&mut list[other]);
-            for v in moved {
-                if !list[root].contains(&v) {
-                    list[root].push(v);
-                }
-            }
-        }
-        Joined::Yes
-    }
-
-    fn breaks_split(&mut self, ra: u32, rb: u32) -> bool {
-        let pairs: Vec<(u32, u32)> = self.apart.iter().flat_map(|(x, ys)| ys.iter().map(move |y| (*x, *y))).collect();
-        pairs.into_iter().any(|(x, y)| {
-            let (fx, fy) = (self.uf.find(x), self.uf.find(y));
-            (fx == ra && fy == rb) || (fx == rb && fy == ra)
-        })
-    }
 }
 
 /// A text column's values, borrowed; all missing when the frame lacks the (optional) column.
@@ -541,111 +411,10 @@ fn rule_name(r: Rule, fields: &[LinkRule]) -> &'static str {
     }
 }
 
-/// One row per (source, source_customer_id) with the person it belongs to (`_key` for
-/// joins; the `identity_map` output drops it).
-pub fn identity_map(resolved: LazyFrame) -> LazyFrame {
-    resolved
-        .select([
-            col("source"),
-            col("source_customer_id"),
-            col("customer_key"),
-            col(KEY),
-            col("match_rule"),
-            col("match_score"),
-            col("key_created"),
-        ])
-        .unique_stable(Some(cols(["source", "source_customer_id"])), UniqueKeepStrategy::First)
-}
-
-/// One row per person (`_key`, `customer_key`) with the surviving fields, first registration,
-/// record count and sources. Per field (`identity.survivorship`): `newest` non-null value by
-/// `updated_at` (ties: source priority; the default), `source_priority` (the most trusted
-/// source's value, ties: newest) or `most_frequent` (ties: the smallest value).
-pub fn golden(resolved: LazyFrame, spec: &Identity) -> LazyFrame {
-    let source_priority = &spec.source_priority;
-    let rank =
-        source_priority.iter().enumerate().rev().fold(lit(source_priority.len() as i32), |acc, (i, s)| {
-            when(col("source").eq(lit(s.as_str()))).then(lit(i as i32)).otherwise(acc)
-        });
-    let mut aggs: Vec<Expr> = GoldenField::ALL
-        .iter()
-        .map(|&f| {
-            let value = col(f.name());
-            match spec.survivorship(f) {
-                Survivorship::SourcePriority => {
-                    value.sort_by([col("_rank")], SortMultipleOptions::default().with_maintain_order(true)).drop_nulls().first()
-                }
-                Survivorship::MostFrequent => value.drop_nulls().mode(true).sort(Default::default()).first(),
-                Survivorship::Newest => value.drop_nulls().first(),
-            }
-            .alias(f.name())
-        })
-        .collect();
-    aggs.extend([
-        col("customer_key").first(),
-        col("registered_at").min().alias("registered_at"),
-        len().cast(DataType::UInt32).alias("record_count"),
-        col("source").unique().sort(Default::default()).str().join(",", true).alias("sources"),
-        col("source").n_unique().cast(DataType::UInt32).alias("source_count"),
-    ]);
-    resolved
-        .with_column(rank.alias("_rank"))
-        .sort_by_exprs(
-            [col(KEY), col("updated_at"), col("_rank"), col("source_customer_id")],
-            // Stable: equal keys (a record sent twice) keep input order, in any bucket.
-            SortMultipleOptions::default()
-                .with_order_descending_multi([false, true, false, false])
-                .with_nulls_last(true)
-                .with_maintain_order(true),
-        )
-        .group_by([col(KEY)])
-        .agg(aggs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
-
-    #[test]
-    fn union_find_merges_chains() {
-        let mut uf = UnionFind::new(5);
-        assert!(uf.union(0, 1));
-        assert!(uf.union(3, 4));
-        assert!(uf.union(1, 4));
-        assert!(!uf.union(0, 3), "already one cluster");
-        assert_eq!(uf.find(0), uf.find(4));
-        assert_ne!(uf.find(2), uf.find(0));
-    }
-
-    #[test]
-    fn survivorship_rules_per_field() {
-        // One person, three records: crm (oldest), shop, wechat (newest).
-        let mut df = df!(
-            KEY => [0u32, 0, 0],
-            "customer_key" => ["k", "k", "k"],
-            "source" => ["crm", "shop", "wechat"],
-            "source_customer_id" => ["1", "2", "3"],
-            "updated_at" => [1i64, 2, 3],
-            "registered_at" => [1i64, 2, 3],
-            "name" => [None, Some("王小伟"), Some("王伟伟")],
-            "phone" => [Some("+861"), Some("+862"), None],
-            "email" => [Some("b@x"), Some("b@x"), Some("a@x")],
-        )
-        .unwrap();
-        for f in GoldenField::ALL.iter().map(|f| f.name()).filter(|f| !["name", "phone", "email"].contains(f)) {
-            df.with_column(Column::full_null(f.into(), 3, &DataType::String)).unwrap();
-        }
-        let spec = Identity {
-            survivorship: [(GoldenField::Name, Survivorship::SourcePriority), (GoldenField::Email, Survivorship::MostFrequent)].into(),
-            ..Default::default()
-        };
-        let g = golden(df.lazy(), &spec).collect().unwrap();
-        let get = |c: &str| g.column(c).unwrap().str().unwrap().get(0).map(str::to_string);
-        assert_eq!(get("name").as_deref(), Some("王小伟"), "crm has none; shop is trusted before wechat");
-        assert_eq!(get("phone").as_deref(), Some("+862"), "newest non-null (wechat has none)");
-        assert_eq!(get("email").as_deref(), Some("b@x"), "twice, though the newest says a@x");
-    }
 
     #[test]
     fn chains_cannot_merge_people_with_different_phones() {

@@ -11,7 +11,6 @@ use crate::expr::KEY;
 use crate::io::{self, parquet::WriteOptions, text::DecodedCopies};
 use crate::outputs::{self, Tables};
 use crate::pipeline::{self, Executed};
-use crate::progress::Progress;
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
 use crate::stages::ingest::Ingested;
@@ -19,58 +18,14 @@ use crate::stages::predict::Outcome;
 use crate::stages::{campaign, erasure, identity, privacy};
 use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
 use polars::prelude::*;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-/// The run's own sections of the manifest (after the store's envelope).
-#[derive(Clone, Debug, Serialize)]
-pub struct RunSections {
-    /// Data-quality gates from the config, with what was observed.
-    pub gates: Vec<GateResult>,
-    /// Identity resolution: links by rule, blocking, the Fellegi-Sunter model, guards, keys.
-    pub identity: identity::Report,
-    /// Model fits, fallbacks taken and the persona clusters.
-    pub models: Outcome,
-    /// The segment, lifecycle and tag rules as configured (`portrait inspect` shows why a tag fired).
-    pub rules: BTreeMap<&'static str, Vec<RuleEntry>>,
-    /// The `model_eval` table's rows (empty without data after as-of).
-    pub model_eval: Vec<serde_json::Map<String, serde_json::Value>>,
-    pub stage_seconds: BTreeMap<String, f64>,
-    /// The process's peak resident memory (the OS's high-water mark), bytes; None where the
-    /// OS does not say.
-    pub peak_memory_bytes: Option<u64>,
-    /// The disk the run's intermediate files (the routed buckets) took at their largest.
-    pub work_disk_bytes: u64,
-    /// The memory limit the run was given and the buckets of people it split the fact tables into.
-    pub execution: Execution,
-    /// Personal data: the key hashes were made with, erasures applied, days removed.
-    pub privacy: Privacy,
-    /// Per campaign, who its audience condition selected and who was left out why.
-    pub campaigns: Vec<campaign::Counts>,
-}
+mod manifest;
+mod phases;
 
-/// The manifest's `privacy` section (what a data-protection officer shows an auditor).
-#[derive(Clone, Debug, Serialize)]
-pub struct Privacy {
-    /// The id of the key the `*_hmac` columns were made with (the start of its SHA-256), so
-    /// readers can tell days made with a rotated key; None when nothing was hashed.
-    pub key_id: Option<String>,
-    pub hash_fields: Vec<String>,
-    /// Requests in force and the people and records they removed from this day.
-    pub erasure: erasure::Report,
-    pub retention_days: Option<u32>,
-    /// Published days this run removed (older than `retention_days`).
-    pub removed_days: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Execution {
-    pub memory_limit_bytes: u64,
-    pub buckets: u32,
-}
-
-pub type RunManifest = Manifest<RunSections>;
+pub use manifest::{Execution, Privacy, RunManifest, RunSections};
+use phases::Stages;
 
 /// `portrait run --from --to`: every day in order; published days are skipped unless `force`.
 pub fn backfill(pipeline: &std::path::Path, from: Day, to: Day, force: bool, overrides: Overrides) -> Result<String> {
@@ -184,47 +139,6 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         "published"
     );
     Ok(manifest)
-}
-
-/// The stages a run reports, in order: name (logs, manifest) and what the spinner says.
-const STAGES: [(&str, &str); 6] = [
-    ("ingest_customers", "reading customers"),
-    ("identity", "identity resolution"),
-    ("execute", "reading every input and building the profile"),
-    ("models", "models"),
-    ("score", "segments, lifecycle, tags, summaries"),
-    ("write", "quality gates, writing"),
-];
-
-/// Times the stages: one `stage finished` event each (rows in, rows out, seconds), a span
-/// per stage on every event, the spinner's text, and the manifest's `stage_seconds`.
-struct Stages {
-    next: usize,
-    lap: Instant,
-    progress: Progress,
-    span: Option<tracing::span::EnteredSpan>,
-    seconds: BTreeMap<String, f64>,
-}
-
-impl Stages {
-    fn start() -> Stages {
-        let (name, doing) = STAGES[0];
-        let span = Some(tracing::info_span!("stage", stage = name).entered());
-        Stages { next: 0, lap: Instant::now(), progress: Progress::start(doing), span, seconds: BTreeMap::new() }
-    }
-
-    fn done(&mut self, rows_in: usize, rows_out: usize) {
-        let name = STAGES[self.next].0;
-        let seconds = (self.lap.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-        tracing::info!(stage = name, rows_in, rows_out, seconds, "stage finished");
-        self.seconds.insert(name.to_string(), seconds);
-        self.next += 1;
-        let (next, doing) = STAGES.get(self.next).copied().unwrap_or(("publish", "publishing"));
-        self.progress.stage(doing);
-        self.span.take();
-        self.span = Some(tracing::info_span!("stage", stage = next).entered());
-        self.lap = Instant::now();
-    }
 }
 
 /// Read every table lazily and the customers for real: per group of files one streaming
@@ -376,7 +290,7 @@ fn build_tables(
     (reach, earlier): (&campaign::Reach, DataFrame),
     identity_review: DataFrame,
 ) -> Result<(Tables, Outcome, Vec<campaign::Counts>)> {
-    let opts = write_options(plan);
+    let opts = WriteOptions::of(&plan.output);
     let Fitted { everyone, predictions, models } = fitted;
     let stage = |t: OutputTable, b: u32, df: &DataFrame| store.stage_part(run_id, t.name(), plan.as_of, b, df, opts);
     let passed = pipeline::score_pass::Passed {
@@ -476,11 +390,6 @@ fn observed_columns(plan: &Plan, table: OutputTable, schema: &Schema) -> Vec<Exp
     names.into_iter().filter(|n| schema.contains(n) && seen.insert(n.clone())).map(|n| col(n.as_str())).collect()
 }
 
-/// The published tables' Parquet settings (`[output]`); `portrait erase` rewrites with them too.
-pub fn write_options(plan: &Plan) -> WriteOptions {
-    WriteOptions { row_group_size: plan.output.row_group_size, zstd_level: plan.output.zstd_level }
-}
-
 /// Rows accounted in every input table (already checked by `pipeline::execute`) and
 /// `customer_key` unique and non-null: failing either is a bug (exit 70).
 fn built_in_checks(accounting: &BTreeMap<Table, Accounting>, profiles: &DataFrame) -> Result<Vec<Check>> {
@@ -550,7 +459,7 @@ fn write(
     for (t, df) in tables.all() {
         match tables.staged.get(&t) {
             Some(staged) => outputs.extend(staged.files.iter().cloned()),
-            None => outputs.push(store.stage_part(run_id, t.name(), plan.as_of, 0, df, write_options(plan))?),
+            None => outputs.push(store.stage_part(run_id, t.name(), plan.as_of, 0, df, WriteOptions::of(&plan.output))?),
         }
     }
     let day = crate::report::Day {
