@@ -2,7 +2,7 @@
 //! (`control`), with what to send and where (`stages::campaign`). Written bucket by bucket in
 //! the score pass. Contact data only as the HMACs the privacy section makes.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::config::{PiiField, Plan};
 use crate::error::{Error, Result};
 use crate::stages::campaign::{self, Reach};
@@ -90,17 +90,32 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("customer_key", "The person.", "", "a profiles.customer_key"),
-    ("campaign", "The campaign's name.", "", "a [[campaigns]] name"),
-    ("group", "`treatment`: contact them; `control`: leave them out (the comparison group).", "", "treatment, control"),
-    ("action", "What to send (the campaign's `action`).", "", ""),
-    ("channel", "How to send it (the campaign's `channel`).", "", ""),
-    (
+    column("customer_key", "The person.", "", Values::Said("a profiles.customer_key")),
+    column("campaign", "The campaign's name.", "", Values::Said("a [[campaigns]] name")),
+    column(
+        "group",
+        "`treatment`: contact them; `control`: leave them out (the comparison group).",
+        "",
+        Values::OneOf(&["treatment", "control"]),
+    ),
+    column("action", "What to send (the campaign's `action`).", "", Values::Any),
+    column("channel", "How to send it (the campaign's `channel`).", "", Values::Any),
+    column(
         "skus",
         "The person's first `recommendations` recommended skus (the campaign's setting; empty when 0 or none).",
         "",
-        "recommendations.sku",
+        Values::Said("recommendations.sku"),
     ),
-    ("phone_hmac", "HMAC-SHA-256 of the golden phone (only when `[privacy] hash_fields` has phone).", "", "64 hex digits"),
-    ("email_hmac", "HMAC-SHA-256 of the golden email (only when `[privacy] hash_fields` has email).", "", "64 hex digits"),
+    column(
+        "phone_hmac",
+        "HMAC-SHA-256 of the golden phone (only when `[privacy] hash_fields` has phone).",
+        "",
+        Values::Said("64 hex digits"),
+    ),
+    column(
+        "email_hmac",
+        "HMAC-SHA-256 of the golden email (only when `[privacy] hash_fields` has email).",
+        "",
+        Values::Said("64 hex digits"),
+    ),
 ];

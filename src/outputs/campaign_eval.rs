@@ -3,7 +3,7 @@
 //! 95 % interval (`stages::campaign::effect`). Every run evaluates each campaign day whose
 //! window is running (`partial`) or ends on the run's day (`final`).
 
-use super::{ColumnDoc, TableDoc, COUNT, DAYS, MONEY, SHARE};
+use super::{column, ColumnDoc, TableDoc, Values, COUNT, DAYS, MONEY, SHARE};
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::expr::KEY;
@@ -137,23 +137,28 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("campaign", "The campaign's name.", "", "a [[campaigns]] name"),
-    ("campaign_day", "The day of the audience evaluated.", "", ""),
-    ("window_end", "Last day of the response window (campaign_day + response_days).", "", ""),
-    ("status", "`final` when the window has ended by this run's day, else `partial`.", "", "final, partial"),
-    ("days_observed", "Days of the window seen so far.", DAYS, ""),
-    ("treatment_customers", "Customers in the treatment group.", COUNT, ""),
-    ("treatment_responders", "Of them, those with a paid order in the window.", COUNT, ""),
-    ("treatment_response_rate", "treatment_responders / treatment_customers.", SHARE, ""),
-    ("treatment_revenue_per_customer", "Net amount of the group's paid orders in the window / its customers.", MONEY, ""),
-    ("control_customers", "Customers in the control group (not contacted).", COUNT, ""),
-    ("control_responders", "Of them, those with a paid order in the window.", COUNT, ""),
-    ("control_response_rate", "control_responders / control_customers.", SHARE, ""),
-    ("control_revenue_per_customer", "Net amount of the group's paid orders in the window / its customers.", MONEY, ""),
-    ("lift", "treatment_response_rate - control_response_rate (null without both groups).", SHARE, ""),
-    ("lift_low", "Lower end of the lift's 95 % interval (Newcombe's hybrid score interval from each rate's Wilson interval).", SHARE, ""),
-    ("lift_high", "Upper end of the lift's 95 % interval.", SHARE, ""),
-    ("incremental_revenue", "treatment_customers x (treatment - control revenue per customer).", MONEY, ""),
-    ("incremental_revenue_low", "Lower end of its 95 % interval (Welch's standard error).", MONEY, ""),
-    ("incremental_revenue_high", "Upper end of its 95 % interval.", MONEY, ""),
+    column("campaign", "The campaign's name.", "", Values::Said("a [[campaigns]] name")),
+    column("campaign_day", "The day of the audience evaluated.", "", Values::Any),
+    column("window_end", "Last day of the response window (campaign_day + response_days).", "", Values::Any),
+    column("status", "`final` when the window has ended by this run's day, else `partial`.", "", Values::OneOf(&["final", "partial"])),
+    column("days_observed", "Days of the window seen so far.", DAYS, Values::Any),
+    column("treatment_customers", "Customers in the treatment group.", COUNT, Values::Any),
+    column("treatment_responders", "Of them, those with a paid order in the window.", COUNT, Values::Any),
+    column("treatment_response_rate", "treatment_responders / treatment_customers.", SHARE, Values::Any),
+    column("treatment_revenue_per_customer", "Net amount of the group's paid orders in the window / its customers.", MONEY, Values::Any),
+    column("control_customers", "Customers in the control group (not contacted).", COUNT, Values::Any),
+    column("control_responders", "Of them, those with a paid order in the window.", COUNT, Values::Any),
+    column("control_response_rate", "control_responders / control_customers.", SHARE, Values::Any),
+    column("control_revenue_per_customer", "Net amount of the group's paid orders in the window / its customers.", MONEY, Values::Any),
+    column("lift", "treatment_response_rate - control_response_rate (null without both groups).", SHARE, Values::Any),
+    column(
+        "lift_low",
+        "Lower end of the lift's 95 % interval (Newcombe's hybrid score interval from each rate's Wilson interval).",
+        SHARE,
+        Values::Any,
+    ),
+    column("lift_high", "Upper end of the lift's 95 % interval.", SHARE, Values::Any),
+    column("incremental_revenue", "treatment_customers x (treatment - control revenue per customer).", MONEY, Values::Any),
+    column("incremental_revenue_low", "Lower end of its 95 % interval (Welch's standard error).", MONEY, Values::Any),
+    column("incremental_revenue_high", "Upper end of its 95 % interval.", MONEY, Values::Any),
 ];

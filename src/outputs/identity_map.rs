@@ -1,6 +1,6 @@
 //! `identity_map`: which person every source record was resolved to, and by which rule.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::expr::KEY;
 use polars::prelude::*;
 
@@ -13,15 +13,15 @@ pub const DOC: TableDoc =
     TableDoc { grain: "source record", about: "Which person every source record was resolved to, and by which rule.", columns: COLUMNS };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("source", "Source system of the record.", "", "source names"),
-    ("source_customer_id", "The record's id in its source.", "", ""),
-    ("customer_key", "The person the record belongs to.", "", "a profiles.customer_key"),
-    (
+    column("source", "Source system of the record.", "", Values::Said("source names")),
+    column("source_customer_id", "The record's id in its source.", "", Values::Any),
+    column("customer_key", "The person the record belongs to.", "", Values::Said("a profiles.customer_key")),
+    column(
         "match_rule",
         "The strongest rule that linked the record.",
         "",
-        "source_id, override, id_number, phone, email, probabilistic, singleton",
+        Values::OneOf(&["source_id", "override", "id_number", "phone", "email", "probabilistic", "singleton"]),
     ),
-    ("match_score", "1 for deterministic links, else the best match probability.", "probability", "0..1"),
-    ("key_created", "The day the person's key was first issued.", "date", ""),
+    column("match_score", "1 for deterministic links, else the best match probability.", "probability", Values::Between(0.0, 1.0)),
+    column("key_created", "The day the person's key was first issued.", "date", Values::Any),
 ];

@@ -4,7 +4,7 @@
 //! (`[identity] overrides`: `link` or `split` with the same four id columns) and is honoured
 //! from the next run on; a decided pair leaves the queue.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::error::{Error, Result};
 use crate::stages::identity::compare::{FIELDS, MISSING};
 use crate::stages::identity::ReviewPair;
@@ -57,20 +57,25 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("source", "The first record's source.", "", ""),
-    ("source_customer_id", "The first record's id in its source.", "", ""),
-    ("other_source", "The second record's source.", "", ""),
-    ("other_source_customer_id", "The second record's id in its source.", "", ""),
-    ("customer_key", "The person the first record is in today.", "", "a profiles.customer_key"),
-    ("other_customer_key", "The person the second record is in today.", "", "a profiles.customer_key"),
-    ("match_probability", "The Fellegi-Sunter match probability (1 for a refused deterministic link).", "probability 0..1", ""),
-    ("rule", "The rule that proposed the link.", "", "probabilistic, id_number, phone, email"),
-    ("reason", "Why it waits for a decision.", "", "grey_zone, conflicting_phone_or_id, cluster_size"),
-    (
+    column("source", "The first record's source.", "", Values::Any),
+    column("source_customer_id", "The first record's id in its source.", "", Values::Any),
+    column("other_source", "The second record's source.", "", Values::Any),
+    column("other_source_customer_id", "The second record's id in its source.", "", Values::Any),
+    column("customer_key", "The person the first record is in today.", "", Values::Said("a profiles.customer_key")),
+    column("other_customer_key", "The person the second record is in today.", "", Values::Said("a profiles.customer_key")),
+    column(
+        "match_probability",
+        "The Fellegi-Sunter match probability (1 for a refused deterministic link).",
+        "probability 0..1",
+        Values::Any,
+    ),
+    column("rule", "The rule that proposed the link.", "", Values::OneOf(&["probabilistic", "id_number", "phone", "email"])),
+    column("reason", "Why it waits for a decision.", "", Values::OneOf(&["grey_zone", "conflicting_phone_or_id", "cluster_size"])),
+    column(
         "agreed",
         "Fields on which the two records agree exactly or nearly.",
         "",
-        "name, birth_date, id_number, phone, email, address, postcode, place, gender",
+        Values::OneOf(&["name", "birth_date", "id_number", "phone", "email", "address", "postcode", "place", "gender"]),
     ),
-    ("disagreed", "Fields on which they disagree.", "", ""),
+    column("disagreed", "Fields on which they disagree.", "", Values::Any),
 ];

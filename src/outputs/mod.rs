@@ -16,15 +16,53 @@ pub mod segment_summary;
 pub mod tags;
 
 use crate::config::{Closed, OutputTable, Plan};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stages::history::History;
 use crate::stages::predict::{self, Outcome};
 use crate::store::manifest::FileEntry;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
-/// A column's documentation: (name, meaning, unit, allowed values).
-pub type ColumnDoc = (&'static str, &'static str, &'static str, &'static str);
+/// A column's documentation: what the dictionary says of it, and what every published value
+/// of it may be (a test checks each published table against it, as dbt's `accepted_values`).
+pub struct ColumnDoc {
+    pub name: &'static str,
+    pub meaning: &'static str,
+    pub unit: &'static str,
+    pub values: Values,
+}
+
+/// A column's documentation (shorthand for the tables' lists).
+pub const fn column(name: &'static str, meaning: &'static str, unit: &'static str, values: Values) -> ColumnDoc {
+    ColumnDoc { name, meaning, unit, values }
+}
+
+/// What the values of a column may be.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    /// Nothing to say beyond the meaning and the unit.
+    Any,
+    /// Said in words only (another table's key, the config's names).
+    Said(&'static str),
+    /// These values and no other (of a list column: each element).
+    OneOf(&'static [&'static str]),
+    /// A number from `.0` to `.1`, both included (`f64::INFINITY`: no upper end).
+    Between(f64, f64),
+}
+
+impl Values {
+    /// As the dictionary shows it.
+    pub fn text(&self) -> String {
+        let number = |x: f64| if x.fract() == 0.0 { format!("{x:.0}") } else { x.to_string() };
+        match self {
+            Values::Any => String::new(),
+            Values::Said(text) => text.to_string(),
+            Values::OneOf(values) => values.join(", "),
+            Values::Between(lo, hi) if hi.is_infinite() => format!(">= {}", number(*lo)),
+            Values::Between(lo, hi) => format!("{}..{}", number(*lo), number(*hi)),
+        }
+    }
+}
 
 /// What the dictionary says of a table: one row per …, what it is, its fixed columns.
 pub struct TableDoc {
@@ -63,7 +101,75 @@ pub fn meaning(plan: &Plan, table: OutputTable, column: &str) -> Option<(String,
             return Some(m);
         }
     }
-    doc(table).columns.iter().find(|(c, ..)| *c == column).map(|(_, m, u, v)| (m.to_string(), u.to_string(), v.to_string()))
+    doc(table).columns.iter().find(|c| c.name == column).map(|c| (c.meaning.to_string(), c.unit.to_string(), c.values.text()))
+}
+
+/// What a published column's values may be, as checked: the documented values, the config's
+/// rule names for `segment`, `lifecycle_stage` and `tags` (and `tags.tag`), the RFM scores'
+/// 1..bins, and no negative count or number of days.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Accepted {
+    Any,
+    OneOf(Vec<String>),
+    Between(f64, f64),
+}
+
+pub fn accepted(plan: &Plan, table: OutputTable, column: &str) -> Accepted {
+    let rules = match (table, column) {
+        (OutputTable::Profiles, "segment") => Some(&plan.segments),
+        (OutputTable::Profiles, "lifecycle_stage") => Some(&plan.lifecycle),
+        (OutputTable::Profiles, "tags") | (OutputTable::Tags, "tag") => Some(&plan.tags),
+        _ => None,
+    };
+    if let Some(rules) = rules {
+        return Accepted::OneOf(rules.iter().map(|r| r.name.clone()).collect());
+    }
+    let unit = match meaning(plan, table, column) {
+        Some((_, unit, _)) => unit,
+        None => return Accepted::Any,
+    };
+    let documented = doc(table).columns.iter().find(|c| c.name == column).map(|c| c.values.clone()).unwrap_or(Values::Any);
+    match documented {
+        Values::OneOf(values) => Accepted::OneOf(values.iter().map(|v| v.to_string()).collect()),
+        Values::Between(lo, hi) => Accepted::Between(lo, hi),
+        Values::Said("1..rfm.bins") => Accepted::Between(1.0, plan.rfm.bins as f64),
+        _ if unit == COUNT || unit == DAYS => Accepted::Between(0.0, f64::INFINITY),
+        _ => Accepted::Any,
+    }
+}
+
+/// Every published value of `df` (a day's `table`) that its documentation does not accept, one
+/// line per column: empty when all are accepted.
+pub fn values_outside(plan: &Plan, table: OutputTable, df: &DataFrame) -> Result<Vec<String>> {
+    let fail = |e: PolarsError| Error::internal("checking published values", e);
+    let mut found = Vec::new();
+    for c in df.columns() {
+        let values = match c.dtype() {
+            DataType::List(_) => c.explode(ExplodeOptions { empty_as_null: true, keep_nulls: true }).map_err(fail)?,
+            _ => c.clone(),
+        };
+        match accepted(plan, table, c.name()) {
+            Accepted::Any => {}
+            Accepted::OneOf(allowed) => {
+                let text = values.cast(&DataType::String).map_err(fail)?;
+                let unique = text.unique().map_err(fail)?;
+                let outside: Vec<String> =
+                    unique.str().map_err(fail)?.iter().flatten().filter(|v| !allowed.iter().any(|a| a == v)).map(String::from).collect();
+                if !outside.is_empty() {
+                    found.push(format!("{}.{}: {} not one of {}", table, c.name(), outside.join(", "), allowed.join(", ")));
+                }
+            }
+            Accepted::Between(lo, hi) => {
+                let numbers = values.cast(&DataType::Float64).map_err(fail)?;
+                let numbers = numbers.f64().map_err(fail)?;
+                let (min, max) = (numbers.min(), numbers.max());
+                if min.is_some_and(|m| m < lo) || max.is_some_and(|m| m > hi) {
+                    found.push(format!("{}.{}: {min:?}..{max:?} outside {lo}..{hi}", table, c.name()));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The tables scored one person at a time, as plans over one bucket's people.
@@ -184,5 +290,42 @@ impl Tables {
     /// Rows of all tables.
     pub fn rows(&self) -> usize {
         self.all().map(|(_, df)| df.height()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_plan() -> Plan {
+        let pipeline = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/nightly.toml");
+        crate::config::load(&pipeline, &Default::default()).unwrap().0
+    }
+
+    #[test]
+    fn values_the_documentation_does_not_accept_are_named() {
+        let plan = sample_plan();
+        let profiles = df!(
+            "basic_gender" => ["M", "X"],
+            "rfm_r" => [1i8, 6],
+            "behavior_purchase_days" => [Some(0i64), None],
+            "tags" => [Series::new("".into(), ["churn_risk"]), Series::new("".into(), ["churn_risk", "made_up"])],
+            "basic_city" => ["any", "text"],
+        )
+        .unwrap();
+        let found = values_outside(&plan, OutputTable::Profiles, &profiles).unwrap();
+        assert_eq!(
+            found,
+            [
+                "profiles.basic_gender: X not one of M, F, U",
+                "profiles.rfm_r: Some(1.0)..Some(6.0) outside 1..5",
+                &format!("profiles.tags: made_up not one of {}", plan.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")),
+            ]
+        );
+        let counts = df!("customers" => [-1i64, 3]).unwrap();
+        assert_eq!(
+            values_outside(&plan, OutputTable::SegmentSummary, &counts).unwrap(),
+            ["segment_summary.customers: Some(-1.0)..Some(3.0) outside 0..inf"]
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! recommendations against what their customers bought in the 28 days after as-of
 //! (`recommend:<method>`, the backtest's metrics). Empty without newer data.
 
-use super::{ColumnDoc, TableDoc, COUNT, DAYS, SHARE};
+use super::{column, ColumnDoc, TableDoc, Values, COUNT, DAYS, SHARE};
 use crate::error::{Error, Result};
 use crate::expr::{fixed_mean, fixed_sum};
 use crate::stages::predict::{ACTUAL, HOLDOUT_PREDICTED};
@@ -102,26 +102,16 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    (
-        "group",
-        "Evaluation group.",
-        "",
-        "all, p_alive 0.0-0.1 … 0.9-1.0, lifecycle:<stage>, tag:<tag>, recommend:<method> (trending_repurchase, popularity, repurchase)",
-    ),
-    ("customers", "Customers in the group.", COUNT, ""),
-    ("mean_p_alive", "Their mean predicted alive probability at as-of.", "probability", "0..1"),
-    ("share_bought_again", "Share who made a purchase after as-of.", SHARE, ""),
-    ("predicted_purchases", "Purchase days the model expected over the holdout.", COUNT, ""),
-    ("actual_purchases", "Purchase days made over the holdout.", COUNT, ""),
-    ("mae_purchases", "Mean absolute error of predicted purchases per customer.", COUNT, ""),
-    (
-        "hit_rate_10",
-        "recommend rows: share of the checked customers with a recommended sku among what they bought in the 28 days after as-of.",
-        SHARE,
-        "",
-    ),
-    ("recall_10", "recommend rows: mean of hits / min(10, skus bought).", SHARE, ""),
-    ("ndcg_10", "recommend rows: mean NDCG@10 with binary relevance.", SHARE, ""),
-    ("category_hit_rate_5", "recommend rows: share with a bought category among the list's first 5 categories.", SHARE, ""),
-    ("holdout_days", "Days from as-of to the newest order.", DAYS, ""),
+    column("group", "Evaluation group.", "", Values::Said("all, p_alive 0.0-0.1 … 0.9-1.0, lifecycle:<stage>, tag:<tag>, recommend:<method> (trending_repurchase, popularity, repurchase)")),
+    column("customers", "Customers in the group.", COUNT, Values::Any),
+    column("mean_p_alive", "Their mean predicted alive probability at as-of.", "probability", Values::Between(0.0, 1.0)),
+    column("share_bought_again", "Share who made a purchase after as-of.", SHARE, Values::Any),
+    column("predicted_purchases", "Purchase days the model expected over the holdout.", COUNT, Values::Any),
+    column("actual_purchases", "Purchase days made over the holdout.", COUNT, Values::Any),
+    column("mae_purchases", "Mean absolute error of predicted purchases per customer.", COUNT, Values::Any),
+    column("hit_rate_10", "recommend rows: share of the checked customers with a recommended sku among what they bought in the 28 days after as-of.", SHARE, Values::Any),
+    column("recall_10", "recommend rows: mean of hits / min(10, skus bought).", SHARE, Values::Any),
+    column("ndcg_10", "recommend rows: mean NDCG@10 with binary relevance.", SHARE, Values::Any),
+    column("category_hit_rate_5", "recommend rows: share with a bought category among the list's first 5 categories.", SHARE, Values::Any),
+    column("holdout_days", "Days from as-of to the newest order.", DAYS, Values::Any),
 ];

@@ -1,7 +1,7 @@
 //! `profile_changes`: customers whose segment, lifecycle stage or tags changed since the
 //! previous published day (the comparison itself is the history stage's).
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::error::Result;
 use crate::stages::history::History;
 use polars::prelude::LazyFrame;
@@ -17,8 +17,8 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("customer_key", "The person.", "", ""),
-    ("field", "The changed field.", "", "segment, lifecycle_stage, tags"),
-    ("before", "Value on the previous published day (tags as a comma list); null for a new customer.", "", ""),
-    ("after", "Value now; null for a customer gone (e.g. merged).", "", ""),
+    column("customer_key", "The person.", "", Values::Any),
+    column("field", "The changed field.", "", Values::OneOf(&["segment", "lifecycle_stage", "tags"])),
+    column("before", "Value on the previous published day (tags as a comma list); null for a new customer.", "", Values::Any),
+    column("after", "Value now; null for a customer gone (e.g. merged).", "", Values::Any),
 ];

@@ -2,7 +2,7 @@
 //! why. Ingest quarantines rows it cannot parse; later stages add rows they cannot use
 //! (unknown status, customer or order) through `rows`.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::error::{Error, Result};
 use crate::io::scan::InputFile;
 use crate::schema::Table;
@@ -44,9 +44,19 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("table", "Input table of the row.", "", "customers, orders, order_items, events, social_interactions, feedback, erasures"),
-    ("file", "File the row came from.", "", ""),
-    ("row", "Row number in the file (1 = first data row).", "", ""),
-    ("reason", "Why the row could not be used.", "", ""),
-    ("raw", "The row's values as `column=value` pairs, a customer's personal data as `***` (after ingest: its required values).", "", ""),
+    column(
+        "table",
+        "Input table of the row.",
+        "",
+        Values::OneOf(&["customers", "orders", "order_items", "events", "social_interactions", "feedback", "erasures"]),
+    ),
+    column("file", "File the row came from.", "", Values::Any),
+    column("row", "Row number in the file (1 = first data row).", "", Values::Any),
+    column("reason", "Why the row could not be used.", "", Values::Any),
+    column(
+        "raw",
+        "The row's values as `column=value` pairs, a customer's personal data as `***` (after ingest: its required values).",
+        "",
+        Values::Any,
+    ),
 ];

@@ -2,7 +2,7 @@
 //! (`stages::recommend::trending_repurchase`) and the categories those fall in. Written bucket
 //! by bucket in the score pass, from the bucket pass's purchase counts.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use crate::error::{Error, Result};
 use crate::expr::KEY;
 use crate::stages::recommend::{self, Bought, Catalogue, Metrics, Ranked};
@@ -193,12 +193,17 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("customer_key", "The customer.", "", "a profiles.customer_key"),
-    ("kind", "A recommended sku, or a category of the customer's list.", "", "sku, category"),
-    ("rank", "Position in the customer's list of this kind (1 = best).", "", "1..top_n (categories 1..3)"),
-    ("sku", "The recommended sku (null on category rows).", "", ""),
-    ("category", "The sku's category, or the recommended category.", "", ""),
-    ("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 730) + the sku's trend (its buyers in the last 28 days / the most any sku had); a trending sku's trend; a category's sum over its skus.", "score", ">= 0"),
-    ("reason", "Why it is recommended.", "", "repurchase (bought before), trending (many buyers in the last 28 days), popular (no buyer in the last 28 days, many before)"),
-    ("reason_label", "The reason in the pipeline's locale.", "", ""),
+    column("customer_key", "The customer.", "", Values::Said("a profiles.customer_key")),
+    column("kind", "A recommended sku, or a category of the customer's list.", "", Values::OneOf(&["sku", "category"])),
+    column("rank", "Position in the customer's list of this kind (1 = best).", "", Values::Said("1..top_n (categories 1..3)")),
+    column("sku", "The recommended sku (null on category rows).", "", Values::Any),
+    column("category", "The sku's category, or the recommended category.", "", Values::Any),
+    column("score", "Own purchase score ln(1 + purchase days) x 0.5^(days since the last / 730) + the sku's trend (its buyers in the last 28 days / the most any sku had); a trending sku's trend; a category's sum over its skus.", "score", Values::Between(0.0, f64::INFINITY)),
+    column(
+        "reason",
+        "Why it is recommended: repurchase (bought before), trending (many buyers in the last 28 days), popular (no buyer in the last 28 days, many before).",
+        "",
+        Values::OneOf(&["repurchase", "trending", "popular"]),
+    ),
+    column("reason_label", "The reason in the pipeline's locale.", "", Values::Any),
 ];

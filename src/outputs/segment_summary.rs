@@ -2,7 +2,7 @@
 //! customers who never bought) and per persona cluster, and the migrations since the
 //! previous published day (from the history stage).
 
-use super::{ColumnDoc, TableDoc, COUNT, DAYS, MONEY, SHARE};
+use super::{column, ColumnDoc, TableDoc, Values, COUNT, DAYS, MONEY, SHARE};
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::expr::{fixed_mean, money_sum, ratio};
@@ -79,18 +79,18 @@ pub const DOC: TableDoc = TableDoc {
 };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("grouping", "What the row summarises.", "", "segment, cluster, migration:segment, migration:lifecycle_stage"),
-    ("segment", "Segment name (`no_purchase` = never bought), `cluster_<n>`, or for migrations `from -> to` (`(new)` / `(gone)` for customers on one day only).", "", ""),
-    ("description", "The rule's or persona's description.", "", ""),
-    ("description_zh", "The description in Chinese (personas).", "", ""),
-    ("customers", "Customers in the group.", COUNT, ""),
-    ("revenue_12m", "Their spend in the last 365 days.", MONEY, ""),
-    ("repeat_rate", "Share with two or more paid orders.", SHARE, ""),
-    ("mean_recency_days", "Mean R of the group's buyers.", DAYS, ""),
-    ("mean_frequency", "Mean F of the group's buyers.", COUNT, ""),
-    ("mean_p_alive", "Mean alive probability (null on migration rows).", "probability", "0..1"),
-    ("mean_clv", "Mean predicted CLV (null on migration rows).", MONEY, ""),
-    ("customer_share", "Customers / all customers of the grouping.", SHARE, ""),
-    ("revenue_share", "12-month revenue / all of the grouping's.", SHARE, ""),
-    ("mean_monetary", "Mean M of the group's buyers.", MONEY, ""),
+    column("grouping", "What the row summarises.", "", Values::OneOf(&["segment", "cluster", "migration:segment", "migration:lifecycle_stage"])),
+    column("segment", "Segment name (`no_purchase` = never bought), `cluster_<n>`, or for migrations `from -> to` (`(new)` / `(gone)` for customers on one day only).", "", Values::Any),
+    column("description", "The rule's or persona's description.", "", Values::Any),
+    column("description_zh", "The description in Chinese (personas).", "", Values::Any),
+    column("customers", "Customers in the group.", COUNT, Values::Any),
+    column("revenue_12m", "Their spend in the last 365 days.", MONEY, Values::Any),
+    column("repeat_rate", "Share with two or more paid orders.", SHARE, Values::Any),
+    column("mean_recency_days", "Mean R of the group's buyers.", DAYS, Values::Any),
+    column("mean_frequency", "Mean F of the group's buyers.", COUNT, Values::Any),
+    column("mean_p_alive", "Mean alive probability (null on migration rows).", "probability", Values::Between(0.0, 1.0)),
+    column("mean_clv", "Mean predicted CLV (null on migration rows).", MONEY, Values::Any),
+    column("customer_share", "Customers / all customers of the grouping.", SHARE, Values::Any),
+    column("revenue_share", "12-month revenue / all of the grouping's.", SHARE, Values::Any),
+    column("mean_monetary", "Mean M of the group's buyers.", MONEY, Values::Any),
 ];

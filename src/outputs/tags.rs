@@ -1,6 +1,6 @@
 //! `tags`: the profile's tags in long form, one row per (customer_key, tag), for BI filters.
 
-use super::{ColumnDoc, TableDoc};
+use super::{column, ColumnDoc, TableDoc, Values};
 use polars::prelude::*;
 
 pub fn build(profiles: LazyFrame) -> LazyFrame {
@@ -14,7 +14,7 @@ pub fn build(profiles: LazyFrame) -> LazyFrame {
 pub const DOC: TableDoc = TableDoc { grain: "(person, tag)", about: "The profile's tags in long form, for BI filters.", columns: COLUMNS };
 
 const COLUMNS: &[ColumnDoc] = &[
-    ("customer_key", "The person.", "", "a profiles.customer_key"),
-    ("tag", "Tag name.", "", ""),
-    ("label", "The tag's label in the pipeline's locale.", "", ""),
+    column("customer_key", "The person.", "", Values::Said("a profiles.customer_key")),
+    column("tag", "Tag name.", "", Values::Any),
+    column("label", "The tag's label in the pipeline's locale.", "", Values::Any),
 ];

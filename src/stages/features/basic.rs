@@ -98,7 +98,12 @@ pub fn features(customers: LazyFrame, day: Day, carry: &[PiiField]) -> LazyFrame
             &[(0.0, "<50k"), (50_000.0, "50k-100k"), (100_000.0, "100k-200k"), (200_000.0, "200k-500k"), (500_000.0, "500k+")],
         )
         .alias("basic_income_band"),
-        day.days_since(col("registered_at")).cast(DataType::Int32).alias("basic_tenure_days"),
+        // A past-dated run knows customers who registered after its as-of: no tenure yet.
+        when(day.days_since(col("registered_at")).gt_eq(lit(0)))
+            .then(day.days_since(col("registered_at")))
+            .otherwise(lit(NULL))
+            .cast(DataType::Int32)
+            .alias("basic_tenure_days"),
         col("sources").alias("basic_sources"),
         col("source_count").alias("basic_source_count"),
         col("record_count").alias("basic_record_count"),
