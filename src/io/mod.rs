@@ -19,9 +19,8 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> Result<Vec<DataFrame>> {
     if plans.is_empty() {
         return Ok(Vec::new());
     }
-    // The in-memory engine: on this plan 0.55's streaming engine was slower (SF 1 execute
-    // 9.3-10.1 s against 6.8 s) and peaked higher (3.4 against 3.1 GB), because the shared
-    // sub-plans are cached either way.
+    // The in-memory engine: on these plans 0.55's streaming engine was slower and peaked
+    // higher, because the shared sub-plans are cached either way.
     let opt = plans[0].get_current_optimizations();
     let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
     guarded(|| LazyFrame::collect_all_with_engine(dsl, Engine::InMemory, opt))

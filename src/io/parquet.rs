@@ -59,7 +59,7 @@ fn as_published(df: &DataFrame) -> Result<DataFrame> {
 
 /// Write `df` to `path` (zstd, explicit row groups, statistics, schema_version) and fsync it.
 /// One row group at a time: polars' `finish` first copies a frame of many chunks (one per
-/// bucket) into row-group-sized chunks, a second copy of the whole table (+3 GB at SF 50).
+/// bucket) into row-group-sized chunks, a second copy of the whole table.
 pub fn write(df: &DataFrame, path: &Path, opts: WriteOptions) -> Result<Written> {
     let df = as_published(df)?;
     let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
@@ -101,9 +101,8 @@ pub fn write_part(df: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// How the run's intermediate files are compressed: zstd at its fastest level. Against LZ4 at
-/// SF 10 it wrote a third fewer bytes for routed orders and a fifth fewer for events, at the
-/// same CPU; SF 100's bucket pass, which waited on the disk with LZ4 (1048 s), took 671 s.
+/// How the run's intermediate files are compressed: zstd at its fastest level, which writes
+/// fewer bytes than LZ4 at the same CPU (large runs wait on the disk).
 fn intermediate_compression() -> Result<ParquetCompression> {
     let level = polars::polars_utils::compression::ZstdLevel::try_new(1).map_err(|e| Error::internal("zstd level", e))?;
     Ok(ParquetCompression::Zstd(Some(level)))

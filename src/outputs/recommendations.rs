@@ -44,7 +44,7 @@ pub fn build(
     let (days, last) = (days.u32().map_err(fail)?, last.i32().map_err(fail)?);
     let after = bought.column("after").and_then(|c| c.bool()).map_err(fail)?;
     // Each person's purchases, in the frame's order within a person (a sort, not a map per
-    // person: SF 10 spent a tenth of scoring in hashing), and what they bought later.
+    // person, whose hashing was a tenth of scoring), and what they bought later.
     let mut own: Vec<(u32, Bought)> = Vec::with_capacity(bought.height());
     let mut later: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
     let rows = person.iter().zip(sku.iter()).zip(days.iter().zip(last.iter())).zip(after.iter().zip(category.iter()));

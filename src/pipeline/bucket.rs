@@ -65,8 +65,8 @@ impl Routes {
 
     /// The rows of `table` in bucket `b` that are not re-sent copies. Social and feedback
     /// rows come in input order (their features take each person's last value, ties broken by
-    /// it); orders and events feed only aggregations that do not depend on order, so they are
-    /// not sorted (the largest tables: at SF 10, 64 M rows).
+    /// it); orders and events, the largest tables, feed only aggregations that do not depend on
+    /// order, so they are not sorted.
     fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
         let rows = self.routed(table)?.rows.bucket(b)?.with_column(route::position());
         let kept = match table {

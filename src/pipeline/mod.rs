@@ -83,8 +83,8 @@ pub fn customer_records(customers: &Ingested) -> LazyFrame {
 }
 
 /// Records in input order (file, then row). The streaming engine keeps the order of the
-/// files' ordered union; sorting anyway held a second copy of every record (SF 10: +250 MB,
-/// about 7 s), so they are sorted only when they are not in order.
+/// files' ordered union; sorting anyway holds a second copy of every record, so they are
+/// sorted only when they are not in order.
 pub fn in_input_order(records: DataFrame) -> Result<DataFrame> {
     let pos = io::collect(records.clone().lazy().select([route::position()]))?;
     let positions = pos.column("_pos").and_then(|c| c.u64().cloned()).map_err(|e| Error::internal("record positions", e))?;
@@ -113,7 +113,7 @@ pub fn execute(
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
-    // (golden records of every person at once: SF 100's peak, 15 GiB).
+    // (the golden records of every person at once were the largest run's peak).
     let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
@@ -167,8 +167,8 @@ fn step_finished(step: &str, lap: &std::time::Instant) {
 /// The bucket count: `[run] buckets`, else enough buckets that one bucket's fact rows, as
 /// they are in memory, take at most a quarter of the memory limit (the rest: the identity
 /// map, the per-person rows, polars' working space). How much larger than its file a table's
-/// bucket pass is in memory depends on the format: Parquet 12x, text 4x (an SF 10 bucket pass
-/// of the sample data held about 8x the files' bytes, mixed formats).
+/// bucket pass is in memory depends on the format: Parquet 12x, text 4x (as measured on the
+/// sample data, docs/perf/history.md).
 fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
     if let Some(b) = plan.run.buckets {
         return b;
@@ -201,7 +201,7 @@ fn take(ingested: &mut BTreeMap<Table, Ingested>, table: Table) -> Result<Ingest
 }
 
 /// Files are read in groups of at most this many bytes (`route::route`, `route::Counts`): a
-/// group's pass held about 20x its Parquet bytes at SF 10 (17 files of orders, 47 MB: +0.9 GB).
+/// group's pass holds many times its files' bytes (docs/perf/history.md).
 pub fn group_bytes(plan: &Plan) -> u64 {
     plan.run.memory_limit / 256
 }

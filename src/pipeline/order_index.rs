@@ -25,7 +25,7 @@ const COPY: &str = "_copy";
 /// 11.4). A unit test holds the table to it.
 pub const BYTES_BESIDES_ID: u64 = 32;
 /// Orders are split by the top bits of their hash into shards, built in parallel, each small
-/// enough to stay near the CPU (one table of SF 1's 1.9 M orders: 320 ns an order).
+/// enough to stay near the CPU.
 const SHARD_BITS: u32 = 6;
 /// A copy's index: its shard in the top `SHARD_BITS`, its place in the shard below.
 const LOCAL_BITS: u32 = 32 - SHARD_BITS;

@@ -144,7 +144,7 @@ fn quarantine_only(table: Table) -> &'static [&'static str] {
 
 /// The identity map as one hash table per source, `source_customer_id` -> `_key`, built once
 /// and looked up by every group of files. (A join per group built the map's table again for
-/// each group: SF 100's social interactions are 200 groups against 11.5 M records.)
+/// each group, and large tables come in hundreds of groups.)
 #[derive(Clone)]
 pub struct PersonIndex(std::sync::Arc<Vec<BySource>>);
 
@@ -221,8 +221,8 @@ pub fn items_to_people(ing: &Ingested, orders: &OrderIndex, buckets: u32) -> Laz
 /// Lines given their order's person and position, and their person's bucket. A person's
 /// lines name their order by its last-read copy's `_pos` (what the bucket pass deduplicates them
 /// by and finds the order's status and time with); the order's id, a long text, and the unit
-/// price, which no feature reads, are kept for quarantine only (at SF 10 the price was 178 of
-/// the 761 MB of routed lines).
+/// price, which no feature reads, are kept for quarantine only (the price was a quarter of the
+/// routed lines' bytes).
 fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, buckets: u32) -> LazyFrame {
     let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
     orders.lookup(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
@@ -230,10 +230,9 @@ fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, buckets: u32) -> LazyF
 
 /// In how many slices the orders' last-read copies are held for their lines: enough that a
 /// slice's `OrderIndex` takes at most half the memory limit (`rows`: the orders' rows read;
-/// `id_bytes`: their ids' mean length). Each slice reads the lines' files again (at SF 100,
-/// about 100 s a slice), so the table takes the larger share: while the lines are routed the
-/// rest of the run holds the identity map and one group of files' pass (at SF 100 and 16 GB,
-/// about 3 GB).
+/// `id_bytes`: their ids' mean length). Each slice reads the lines' files again, so the table
+/// takes the larger share: while the lines are routed the rest of the run holds only the
+/// identity map and one group of files' pass.
 pub fn order_slices(rows: u64, id_bytes: u64, memory_limit: u64) -> u32 {
     let slices = rows.saturating_mul(order_index::BYTES_BESIDES_ID + id_bytes).div_ceil((memory_limit / 2).max(1));
     u32::try_from(slices).unwrap_or(u32::MAX).max(1)
@@ -265,7 +264,7 @@ fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
 
 /// The last-read copy of every order in slice `slice` of `slices`, over every routed bucket of
 /// orders (one at a time; one streaming pass over all of them would scan every bucket's files
-/// at once: at SF 100 that is 39 buckets x 45 groups of files, and a pass passed 20 GB).
+/// at once, buckets times groups of files).
 fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_bytes: u64) -> Result<OrderIndex> {
     let usable = |b: u32| {
         let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col(KEY)]);
@@ -334,9 +333,9 @@ fn bucket_of(buckets: u32) -> Expr {
 /// Route a table in groups of files of at most `group_bytes` (`Ingested::in_groups`): per
 /// group, one streaming pass writes `rows_of(group)` (rows with their bucket `_b`) into
 /// buckets under `dir`, counts the rows read and the values that did not parse, and keeps the
-/// rows ingest rejected. (Over all files at once, one shared pass peaked 0.5-1.6 GB higher
-/// than two: polars buffers rows for the slower sink. Over groups of files it does not, and
-/// text files are parsed once: SF 10 social interactions, NDJSON, 43 -> 26 s.)
+/// rows ingest rejected. (Over all files at once, one shared pass peaked higher than two:
+/// polars buffers rows for the slower sink. Over groups of files it does not, and text files
+/// are parsed once.)
 pub fn route(ing: Ingested, rows_of: impl Fn(&Ingested) -> LazyFrame, dir: PathBuf, group_bytes: u64, run: bool) -> Result<Routed> {
     let started = std::time::Instant::now();
     let mut counts = Counts::default();
@@ -386,8 +385,7 @@ fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Inst
 
 /// A table's rows read, non-empty values that did not parse and rows ingest quarantined,
 /// counted one group of files at a time (`Ingested::in_groups`; the three plans share a
-/// cached parse of each text file, which over every file at once buffered the whole table:
-/// SF 100's customers, +6 GB).
+/// cached parse of each text file, which over every file at once buffered the whole table).
 #[derive(Default)]
 pub struct Counts {
     read: u64,

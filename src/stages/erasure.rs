@@ -171,7 +171,7 @@ pub fn erase(resolved: DataFrame, requests: &Requests, key: Option<&Key>) -> Res
     }
     let columns = ["source", "source_customer_id", "customer_key"];
     let (kept, records) = if persons.is_empty() {
-        // The usual night: no copy of every record (SF 100: 11.5 M of them).
+        // The usual night: no copy of every record.
         let none = resolved.select(columns).map_err(|e| Error::internal("erasure", e))?.clear();
         (resolved, none)
     } else {

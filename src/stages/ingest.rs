@@ -51,7 +51,7 @@ impl Ingested {
     fn assemble(table: Table, files: Vec<InputFile>, parts: Vec<FileParts>, missing_optional: Vec<String>) -> Result<Ingested> {
         // Fact tables' files are read in any order (every row keeps its `_file` and `_row`;
         // the bucket pass sorts by them): an ordered union holds later files back in memory
-        // until the earlier ones are read (3 GB of orders at SF 10). Customers keep the order.
+        // until the earlier ones are read. Customers keep the order.
         let args = UnionArgs { maintain_order: table == Table::Customers, ..Default::default() };
         let union = |pick: fn(&FileParts) -> &LazyFrame| {
             concat(parts.iter().map(pick).cloned().collect::<Vec<_>>(), args).map_err(|e| Error::internal("union of input files", e))
@@ -70,8 +70,7 @@ impl Ingested {
 
     /// The table as consecutive groups of files of at most `max_bytes` each (a larger file
     /// alone): one streaming pass over a union of many files runs every file's scan at once,
-    /// so its memory grows with the number of files times their size (measured on 100
-    /// Parquet files of SF 10 orders: 2.5 GB as one union, 0.7-0.9 GB in groups of 4-25).
+    /// so its memory grows with the number of files times their size.
     pub fn in_groups(&self, max_bytes: u64) -> Result<Vec<Ingested>> {
         let mut groups: Vec<Vec<FileParts>> = Vec::new();
         let mut bytes = u64::MAX;
@@ -335,7 +334,7 @@ fn parse(e: Expr, dtype: &DataType, kind: Kind, times: &Times, epoch: EpochUnit)
 /// numbers (by `unit`, or by magnitude), Parquet timestamps with a zone (converted) or
 /// without one (taken as local). Unparseable -> null. Text and numbers are read in one pass
 /// (`text_micros`, `epoch_micros`): as polars expressions, four `strptime` formats and three
-/// regular expressions per value took half of the SF 10 social interactions' route.
+/// regular expressions per value dominated the route of a table of text timestamps.
 fn parse_timestamp(e: Expr, dtype: &DataType, times: &Times, unit: EpochUnit) -> Expr {
     // `config::load` checked the zone; UTC if it is not one.
     let local: Option<chrono_tz::Tz> = if times.is_utc() { None } else { times.zone.parse().ok() };

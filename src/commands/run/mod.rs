@@ -144,10 +144,9 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
 /// Read every table lazily and the customers for real: per group of files one streaming
 /// pass computes the usable records and their quarantine and counts, which the accounting
 /// reads later; the records in input order (identity's ties follow it). On the streaming
-/// engine: at SF 50 the in-memory engine held every intermediate column of the 5.75 M records
-/// (6.3 GB). Per group of files: one pass over every file at once peaked 600 MB higher at SF
-/// 10 (polars buffers the rows of the faster consumer), and a pass for the records and one
-/// for the counts parsed every file twice.
+/// engine: the in-memory engine holds every intermediate column of every record. Per group of
+/// files: one pass over every file at once peaks higher (polars buffers the rows of the
+/// faster consumer), and a pass for the records and one for the counts parsed every file twice.
 fn read_customers(plan: &Plan, copies: &DecodedCopies) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
     let mut ingested = pipeline::ingest_all(plan, copies)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;

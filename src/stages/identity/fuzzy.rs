@@ -34,8 +34,7 @@ fn address_key(p: &Prepared) -> Option<String> {
 /// The blocking keys, named for the log. Together they catch pairs with a typo in any one or
 /// two fields: each leaves out several of name, birth date, postcode, address and id. (Given
 /// name's first three letters + surname's first four + birth year is not one: its blocks grew
-/// with the population, 76 M of SF 100's 281 M pairs compared, and it found no link the others
-/// miss in the sample data, FEBRL3, SF 10 or SF 100.)
+/// with the population and it found no link the others miss; docs/perf/history.md.)
 pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
     ("name+birth_date", |p| cat(&[p.name.as_deref(), p.birth.as_deref()])),
     // 王伟 and "Wang Wei" born the same day: a Chinese name's pinyin, a Latin name's letters.
@@ -65,9 +64,9 @@ pub const BLOCKING_KEYS: &[(&str, KeyFn)] = &[
 
 /// Keys on fields of a fixed number of values alone, with the largest block each is compared
 /// in: their blocks grow with the population, their pairs with its square, and agreeing on
-/// values many share is weak evidence. Birth date + city makes 3 of the sample data's 312
-/// links (1,511 people) and none the other keys miss at SF 10 or SF 100, where its blocks hold
-/// about 30 records and were 99 M of the 281 M pairs compared.
+/// values many share is weak evidence. Birth date + city finds a few links in small data and
+/// none the other keys miss in large data, where its blocks were a third of the pairs
+/// compared (docs/perf/history.md).
 const SMALL_BLOCKS_ONLY: [(&str, usize); 1] = [("birth_date+city", 8)];
 
 #[derive(Clone, Debug, Serialize, Default)]
@@ -82,7 +81,7 @@ pub struct BlockingReport {
 /// pairs at or above `threshold` with identifying evidence come back with their probability;
 /// those from `review_from` up to the threshold with their comparison vector, for review.
 /// The candidate pairs themselves are never held: they grow faster than the records (blocks
-/// grow with the data), a billion at SF 100. Keys are compared as 64-bit hashes of their text;
+/// grow with the data). Keys are compared as 64-bit hashes of their text;
 /// two keys sharing a hash only add candidate pairs, which the comparison then judges.
 pub fn matching_pairs(
     records: &[Prepared],
