@@ -104,8 +104,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// header) and return it with its schema. CSV is read as text so that ingest parses every
 /// value itself and can tell a garbage value from a missing one; Excel likewise. Text in
 /// another encoding than UTF-8 (`source.encoding`) is scanned from its decoded copy in `copies`.
-pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies) -> Result<(LazyFrame, Schema)> {
+pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies) -> Result<Scanned> {
     let path_str = file.path.to_string_lossy().to_string();
+    let mut ragged = Vec::new();
     let lf = match file.format {
         Format::Parquet => {
             if file.bytes < 12 {
@@ -114,18 +115,34 @@ pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies
             let args = ScanArgsParquet { row_index: row_index(), glob: false, ..Default::default() };
             LazyFrame::scan_parquet(PlRefPath::new(path_str.as_str()), args)
         }
-        Format::Csv | Format::Ndjson => scan_text(file, &text::as_utf8(&file.path, source, copies, file.format == Format::Csv)?),
-        Format::Xlsx => return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str)),
+        Format::Csv | Format::Ndjson => {
+            let utf8 = text::as_utf8(&file.path, source, copies, file.format == Format::Csv)?;
+            if file.format == Format::Csv {
+                ragged = text::ragged_rows(&utf8, separator(&file.path)).map_err(|e| Error::input(&path_str, e))?;
+            }
+            scan_text(file, &utf8)
+        }
+        Format::Xlsx => {
+            return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str, ragged))
+        }
         Format::Auto => return Err(Error::Internal(format!("{path_str}: the format was not decided before reading"))),
     }
     .map_err(|e| Error::input(&path_str, format!("cannot open: {e}")))?;
-    with_schema(lf, file, &path_str)
+    with_schema(lf, file, &path_str, ragged)
 }
 
-fn with_schema(mut lf: LazyFrame, file: &InputFile, path: &str) -> Result<(LazyFrame, Schema)> {
+/// One input file, opened: its rows (with `_row`, 1 = the first data row), its columns, and
+/// the CSV rows whose fields do not match the header (none for other formats).
+pub struct Scanned {
+    pub rows: LazyFrame,
+    pub schema: Schema,
+    pub ragged: Vec<text::Ragged>,
+}
+
+fn with_schema(mut lf: LazyFrame, file: &InputFile, path: &str, ragged: Vec<text::Ragged>) -> Result<Scanned> {
     let schema =
         lf.collect_schema().map_err(|e| Error::input(path, format!("cannot read the schema (corrupt or not {:?}?): {e}", file.format)))?;
-    Ok((lf, (*schema).clone()))
+    Ok(Scanned { rows: lf, schema: (*schema).clone(), ragged })
 }
 
 fn row_index() -> Option<RowIndex> {

@@ -77,6 +77,47 @@ pub fn as_utf8(path: &Path, source: &TableSource, copies: &DecodedCopies, skips_
     decode_copy(path, encoding, name, copies, &key)
 }
 
+/// A CSV row whose number of fields is not the header's: its row (1 = the first after the
+/// header, as the CSV reader numbers them) and why it is not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ragged {
+    pub row: u32,
+    pub reason: String,
+}
+
+/// The rows of a UTF-8 CSV file with more or fewer fields than its header: read as the reader
+/// pads or cuts them, they would be used with values in the wrong columns or none. When the
+/// last is ragged and the file does not end with a newline, an export was likely cut off.
+pub fn ragged_rows(path: &Path, separator: u8) -> std::result::Result<Vec<Ragged>, String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).delimiter(separator).from_path(path).map_err(|e| e.to_string())?;
+    let header = reader.byte_headers().map_err(|e| e.to_string())?.len();
+    let (mut record, mut row, mut ragged) = (csv::ByteRecord::new(), 0u32, Vec::new());
+    while reader.read_byte_record(&mut record).map_err(|e| format!("row {}: {e}", row + 1))? {
+        row += 1;
+        if record.len() != header {
+            ragged.push(Ragged { row, reason: format!("row has {} of {header} fields", record.len()) });
+        }
+    }
+    if let Some(last) = ragged.last_mut().filter(|r| r.row == row) {
+        if !ends_with_newline(path).map_err(|e| e.to_string())? {
+            last.reason.push_str(", the file's last line, without a newline: possibly cut off");
+        }
+    }
+    Ok(ragged)
+}
+
+fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
 /// Decode `path` as `encoding` (its byte-order mark removed) into a new copy.
 fn decode_copy(path: &Path, encoding: &'static encoding_rs::Encoding, name: &str, copies: &DecodedCopies, key: &str) -> Result<PathBuf> {
     let copy = copies.next(path)?;

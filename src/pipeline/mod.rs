@@ -69,7 +69,7 @@ pub fn name_the_file(plan: &Plan, copies: &DecodedCopies, e: Error) -> Error {
     }
     for source in &plan.tables {
         for f in io::scan::discover(source).unwrap_or_default() {
-            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source, copies).and_then(|(lf, _)| io::collect(lf)) {
+            if let Err(Error::InputData { .. }) = io::scan::scan(&f, source, copies).and_then(|s| io::collect(s.rows)) {
                 return Error::input(f.path.display(), message);
             }
         }

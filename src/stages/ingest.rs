@@ -8,7 +8,7 @@ use crate::day::{datetime_lit, Times};
 use crate::error::{Error, Result};
 use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
-use crate::io::text::DecodedCopies;
+use crate::io::text::{DecodedCopies, Ragged};
 use crate::schema::{Column, Kind, Table, PERSONAL_DATA};
 use polars::prelude::*;
 
@@ -96,6 +96,20 @@ struct FileParts {
     unparseable: LazyFrame,
 }
 
+/// A CSV file's rows with another number of fields than its header, joined on by `_row` as
+/// `_ragged` (their reason), and the expression that reads it; the file as it is without any.
+fn with_ragged(lf: LazyFrame, ragged: &[Ragged]) -> Result<(LazyFrame, Option<Expr>)> {
+    if ragged.is_empty() {
+        return Ok((lf, None));
+    }
+    let rows: Vec<u32> = ragged.iter().map(|r| r.row).collect();
+    let reasons: Vec<&str> = ragged.iter().map(|r| r.reason.as_str()).collect();
+    let found = df!("_ragged_row" => rows, "_ragged" => reasons).map_err(|e| Error::internal("ragged rows", e))?;
+    let in_order = JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) };
+    let joined = lf.join(found.lazy(), [col("_row").cast(DataType::UInt32)], [col("_ragged_row")], in_order);
+    Ok((joined, Some(col("_ragged"))))
+}
+
 /// The parts of a table declared absent: no rows, the canonical columns' types.
 fn absent_parts(table: Table) -> Result<FileParts> {
     let fail = |e: PolarsError| Error::internal("an absent table's empty frame", e);
@@ -140,7 +154,7 @@ fn ingest_file(
     missing_optional: &mut std::collections::BTreeSet<String>,
 ) -> Result<FileParts> {
     let table = source.table;
-    let (lf, schema) = scan::scan(file, source, copies)?;
+    let scan::Scanned { rows: lf, schema, ragged } = scan::scan(file, source, copies)?;
     let mut columns = Vec::new();
     for c in table.columns() {
         let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
@@ -175,7 +189,9 @@ fn ingest_file(
     }
     // Which rows are usable is one boolean per row; the reason text is built only for the
     // few rows that are not.
-    let usable = columns.iter().filter_map(|c| c.usable.clone()).reduce(|a, b| a.and(b)).unwrap_or(lit(true));
+    let (lf, ragged) = with_ragged(lf, &ragged)?;
+    let usable = columns.iter().filter_map(|c| c.usable.clone()).chain(ragged.clone().map(|r| r.is_null())).reduce(|a, b| a.and(b));
+    let usable = usable.unwrap_or(lit(true));
     let values: Vec<Expr> = columns.iter().map(|c| c.value.clone()).collect();
     let lf = lf.with_columns(values).with_column(usable.alias("_usable"));
     // Text files are parsed once and held for the four branches below; Parquet is cheaper to
@@ -186,7 +202,7 @@ fn ingest_file(
     let rows = lf.clone().filter(col("_usable")).select(parsed);
     let mut raw = vec![col("_row").cast(DataType::UInt32)];
     raw.extend(columns.iter().map(|c| c.raw.clone()));
-    let reason = concat_str(columns.iter().filter_map(|c| c.problem.clone()).collect::<Vec<_>>(), "; ", true);
+    let reason = concat_str(ragged.into_iter().chain(columns.iter().filter_map(|c| c.problem.clone())).collect::<Vec<_>>(), "; ", true);
     let quarantine =
         lf.clone().filter(col("_usable").not()).select(raw.into_iter().chain([reason.alias("_reason")]).collect::<Vec<_>>()).select([
             lit(table.name()).alias("table"),

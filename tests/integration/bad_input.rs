@@ -140,6 +140,37 @@ fn garbage_csv_rows_land_in_quarantine() {
     assert_eq!(rows, vec![8, 9, 10]);
 }
 
+/// An export interrupted mid-write: the feedback file's last line is cut after its fourth
+/// field and has no newline. Padded with nulls it would read as a row with `kind = "r"`; it is
+/// quarantined with its file, row and why. A row with more fields than the header, whose
+/// values would shift into the wrong columns, too.
+#[test]
+fn a_csv_row_with_too_few_or_too_many_fields_is_quarantined_and_a_cut_off_file_said_so() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("feedback/feedback.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let rows_before = text.lines().count() - 1;
+    text.push_str("crm,C1,2026/11/02 10:00,review,4,,\"good, \"\"fresh\"\"\",quality,extra\n");
+    text.push_str("crm,C1,2026/11/03 11:39,r");
+    std::fs::write(&path, text).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = input.parent().unwrap().join("out");
+    let fb = &manifest(&out)["accounting"]["feedback"];
+    assert_eq!((fb["read"].as_u64(), fb["quarantined"].as_u64()), (Some(rows_before as u64 + 2), Some(2)));
+    let q = table(&out, "quarantine");
+    let q = q.filter(&q.column("table").unwrap().str().unwrap().equal("feedback")).unwrap();
+    let (rows, reasons) = (q.column("row").unwrap().i64().unwrap(), q.column("reason").unwrap().str().unwrap());
+    let found: Vec<(i64, &str)> = rows.iter().zip(reasons.iter()).map(|(r, why)| (r.unwrap(), why.unwrap())).collect();
+    // The quoted text holds a comma and quotes: 9 fields, not 11.
+    let (extra, cut) = (rows_before as i64 + 1, rows_before as i64 + 2);
+    assert_eq!(
+        found,
+        [(extra, "row has 9 of 8 fields"), (cut, "row has 4 of 8 fields, the file's last line, without a newline: possibly cut off")]
+    );
+    assert!(q.column("file").unwrap().str().unwrap().get(0).unwrap().ends_with("feedback/feedback.csv"));
+}
+
 #[test]
 fn schema_drift_added_and_dropped_optional_columns_are_documented_not_fatal() {
     // A column added by the source is ignored; an optional column dropped is read as null and
