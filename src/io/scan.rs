@@ -106,7 +106,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// another encoding than UTF-8 (`source.encoding`) is scanned from its decoded copy in `copies`.
 pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies) -> Result<Scanned> {
     let path_str = file.path.to_string_lossy().to_string();
-    let mut ragged = Vec::new();
+    let mut malformed = Vec::new();
     let lf = match file.format {
         Format::Parquet => {
             if file.bytes < 12 {
@@ -117,32 +117,40 @@ pub fn scan(file: &InputFile, source: &TableSource, copies: &text::DecodedCopies
         }
         Format::Csv | Format::Ndjson => {
             let utf8 = text::as_utf8(&file.path, source, copies, file.format == Format::Csv)?;
-            if file.format == Format::Csv {
-                ragged = text::ragged_rows(&utf8, separator(&file.path)).map_err(|e| Error::input(&path_str, e))?;
-            }
+            let utf8 = match file.format {
+                Format::Csv => {
+                    malformed = text::ragged_rows(&utf8, separator(&file.path)).map_err(|e| Error::input(&path_str, e))?;
+                    utf8
+                }
+                _ => {
+                    let (whole, incomplete) = text::incomplete_json_lines(&utf8, copies)?;
+                    malformed = incomplete;
+                    whole
+                }
+            };
             scan_text(file, &utf8)
         }
         Format::Xlsx => {
-            return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str, ragged))
+            return excel::read(&file.path, source.sheet.as_deref()).and_then(|df| with_schema(df.lazy(), file, &path_str, malformed))
         }
         Format::Auto => return Err(Error::Internal(format!("{path_str}: the format was not decided before reading"))),
     }
     .map_err(|e| Error::input(&path_str, format!("cannot open: {e}")))?;
-    with_schema(lf, file, &path_str, ragged)
+    with_schema(lf, file, &path_str, malformed)
 }
 
 /// One input file, opened: its rows (with `_row`, 1 = the first data row), its columns, and
-/// the CSV rows whose fields do not match the header (none for other formats).
+/// the rows of a text file the reader would misread (`text::Malformed`).
 pub struct Scanned {
     pub rows: LazyFrame,
     pub schema: Schema,
-    pub ragged: Vec<text::Ragged>,
+    pub malformed: Vec<text::Malformed>,
 }
 
-fn with_schema(mut lf: LazyFrame, file: &InputFile, path: &str, ragged: Vec<text::Ragged>) -> Result<Scanned> {
+fn with_schema(mut lf: LazyFrame, file: &InputFile, path: &str, malformed: Vec<text::Malformed>) -> Result<Scanned> {
     let schema =
         lf.collect_schema().map_err(|e| Error::input(path, format!("cannot read the schema (corrupt or not {:?}?): {e}", file.format)))?;
-    Ok(Scanned { rows: lf, schema: (*schema).clone(), ragged })
+    Ok(Scanned { rows: lf, schema: (*schema).clone(), malformed })
 }
 
 fn row_index() -> Option<RowIndex> {

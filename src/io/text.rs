@@ -6,7 +6,7 @@
 use crate::config::{Encoding, TableSource};
 use crate::error::{Error, Result};
 use encoding_rs::{DecoderResult, GB18030, GBK, UTF_16LE};
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -77,10 +77,11 @@ pub fn as_utf8(path: &Path, source: &TableSource, copies: &DecodedCopies, skips_
     decode_copy(path, encoding, name, copies, &key)
 }
 
-/// A CSV row whose number of fields is not the header's: its row (1 = the first after the
-/// header, as the CSV reader numbers them) and why it is not used.
+/// A row of a text file that the reader would misread (a CSV row whose number of fields is not
+/// the header's, an NDJSON line that is not a whole object): its row (1 = the first data row,
+/// as the reader numbers them) and why it is not used.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ragged {
+pub struct Malformed {
     pub row: u32,
     pub reason: String,
 }
@@ -88,14 +89,14 @@ pub struct Ragged {
 /// The rows of a UTF-8 CSV file with more or fewer fields than its header: read as the reader
 /// pads or cuts them, they would be used with values in the wrong columns or none. When the
 /// last is ragged and the file does not end with a newline, an export was likely cut off.
-pub fn ragged_rows(path: &Path, separator: u8) -> std::result::Result<Vec<Ragged>, String> {
+pub fn ragged_rows(path: &Path, separator: u8) -> std::result::Result<Vec<Malformed>, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).delimiter(separator).from_path(path).map_err(|e| e.to_string())?;
     let header = reader.byte_headers().map_err(|e| e.to_string())?.len();
     let (mut record, mut row, mut ragged) = (csv::ByteRecord::new(), 0u32, Vec::new());
     while reader.read_byte_record(&mut record).map_err(|e| format!("row {}: {e}", row + 1))? {
         row += 1;
         if record.len() != header {
-            ragged.push(Ragged { row, reason: format!("row has {} of {header} fields", record.len()) });
+            ragged.push(Malformed { row, reason: format!("row has {} of {header} fields", record.len()) });
         }
     }
     if let Some(last) = ragged.last_mut().filter(|r| r.row == row) {
@@ -104,6 +105,45 @@ pub fn ragged_rows(path: &Path, separator: u8) -> std::result::Result<Vec<Ragged
         }
     }
     Ok(ragged)
+}
+
+/// The lines of a UTF-8 NDJSON file that are not one whole JSON object (`{` … `}`; an export
+/// cut off mid-line), and the file to read: the file itself when there are none, otherwise a
+/// copy in `copies` with each such line as `{}`, which the reader takes as a row of nulls in
+/// its place (the rows after it keep their numbers). Whether an object's inside is valid JSON
+/// is the reader's to say.
+pub fn incomplete_json_lines(path: &Path, copies: &DecodedCopies) -> Result<(PathBuf, Vec<Malformed>)> {
+    let cannot = cannot_read(path);
+    let whole = |line: &[u8]| {
+        let line = line.trim_ascii();
+        line.is_empty() || (line.starts_with(b"{") && line.ends_with(b"}"))
+    };
+    let (mut row, mut found) = (0u32, Vec::new());
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot)?);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).map_err(cannot)? > 0 {
+        if !line.trim_ascii().is_empty() {
+            row += 1;
+            if !whole(&line) {
+                let cut = if line.ends_with(b"\n") { "" } else { ", the file's last line, without a newline: possibly cut off" };
+                found.push(Malformed { row, reason: format!("line is not a whole JSON object{cut}") });
+            }
+        }
+        line.clear();
+    }
+    if found.is_empty() {
+        return Ok((path.to_path_buf(), found));
+    }
+    let copy = copies.next(path)?;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot)?);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&copy).map_err(|e| Error::io(&copy, e))?);
+    while reader.read_until(b'\n', &mut line).map_err(cannot)? > 0 {
+        let kept: &[u8] = if whole(&line) { &line } else { b"{}\n" };
+        out.write_all(kept).map_err(|e| Error::io(&copy, e))?;
+        line.clear();
+    }
+    out.flush().map_err(|e| Error::io(&copy, e))?;
+    Ok((copy, found))
 }
 
 fn ends_with_newline(path: &Path) -> std::io::Result<bool> {

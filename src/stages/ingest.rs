@@ -8,7 +8,7 @@ use crate::day::{datetime_lit, Times};
 use crate::error::{Error, Result};
 use crate::expr::one_of;
 use crate::io::scan::{self, InputFile};
-use crate::io::text::{DecodedCopies, Ragged};
+use crate::io::text::{DecodedCopies, Malformed};
 use crate::schema::{Column, Kind, Table, PERSONAL_DATA};
 use polars::prelude::*;
 
@@ -96,18 +96,19 @@ struct FileParts {
     unparseable: LazyFrame,
 }
 
-/// A CSV file's rows with another number of fields than its header, joined on by `_row` as
-/// `_ragged` (their reason), and the expression that reads it; the file as it is without any.
-fn with_ragged(lf: LazyFrame, ragged: &[Ragged]) -> Result<(LazyFrame, Option<Expr>)> {
-    if ragged.is_empty() {
+/// The rows of a text file the reader would misread (`io::text::Malformed`), joined on by
+/// `_row` as `_malformed` (their reason), and the expression that reads it; the file as it is
+/// without any.
+fn with_malformed(lf: LazyFrame, malformed: &[Malformed]) -> Result<(LazyFrame, Option<Expr>)> {
+    if malformed.is_empty() {
         return Ok((lf, None));
     }
-    let rows: Vec<u32> = ragged.iter().map(|r| r.row).collect();
-    let reasons: Vec<&str> = ragged.iter().map(|r| r.reason.as_str()).collect();
-    let found = df!("_ragged_row" => rows, "_ragged" => reasons).map_err(|e| Error::internal("ragged rows", e))?;
+    let rows: Vec<u32> = malformed.iter().map(|r| r.row).collect();
+    let reasons: Vec<&str> = malformed.iter().map(|r| r.reason.as_str()).collect();
+    let found = df!("_malformed_row" => rows, "_malformed" => reasons).map_err(|e| Error::internal("malformed rows", e))?;
     let in_order = JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) };
-    let joined = lf.join(found.lazy(), [col("_row").cast(DataType::UInt32)], [col("_ragged_row")], in_order);
-    Ok((joined, Some(col("_ragged"))))
+    let joined = lf.join(found.lazy(), [col("_row").cast(DataType::UInt32)], [col("_malformed_row")], in_order);
+    Ok((joined, Some(col("_malformed"))))
 }
 
 /// The parts of a table declared absent: no rows, the canonical columns' types.
@@ -154,7 +155,7 @@ fn ingest_file(
     missing_optional: &mut std::collections::BTreeSet<String>,
 ) -> Result<FileParts> {
     let table = source.table;
-    let scan::Scanned { rows: lf, schema, ragged } = scan::scan(file, source, copies)?;
+    let scan::Scanned { rows: lf, schema, malformed } = scan::scan(file, source, copies)?;
     let mut columns = Vec::new();
     for c in table.columns() {
         let source_name = source.rename.get(c.name).map(String::as_str).unwrap_or(c.name);
@@ -189,8 +190,8 @@ fn ingest_file(
     }
     // Which rows are usable is one boolean per row; the reason text is built only for the
     // few rows that are not.
-    let (lf, ragged) = with_ragged(lf, &ragged)?;
-    let usable = columns.iter().filter_map(|c| c.usable.clone()).chain(ragged.clone().map(|r| r.is_null())).reduce(|a, b| a.and(b));
+    let (lf, malformed) = with_malformed(lf, &malformed)?;
+    let usable = columns.iter().filter_map(|c| c.usable.clone()).chain(malformed.clone().map(|r| r.is_null())).reduce(|a, b| a.and(b));
     let usable = usable.unwrap_or(lit(true));
     let values: Vec<Expr> = columns.iter().map(|c| c.value.clone()).collect();
     let lf = lf.with_columns(values).with_column(usable.alias("_usable"));
@@ -202,7 +203,12 @@ fn ingest_file(
     let rows = lf.clone().filter(col("_usable")).select(parsed);
     let mut raw = vec![col("_row").cast(DataType::UInt32)];
     raw.extend(columns.iter().map(|c| c.raw.clone()));
-    let reason = concat_str(ragged.into_iter().chain(columns.iter().filter_map(|c| c.problem.clone())).collect::<Vec<_>>(), "; ", true);
+    let problems = concat_str(columns.iter().filter_map(|c| c.problem.clone()).collect::<Vec<_>>(), "; ", true);
+    // A misread row's values are not what was sent: its own reason is the whole story.
+    let reason = match malformed {
+        Some(m) => coalesce(&[m, problems]),
+        None => problems,
+    };
     let quarantine =
         lf.clone().filter(col("_usable").not()).select(raw.into_iter().chain([reason.alias("_reason")]).collect::<Vec<_>>()).select([
             lit(table.name()).alias("table"),

@@ -171,6 +171,50 @@ fn a_csv_row_with_too_few_or_too_many_fields_is_quarantined_and_a_cut_off_file_s
     assert!(q.column("file").unwrap().str().unwrap().get(0).unwrap().ends_with("feedback/feedback.csv"));
 }
 
+/// Every fact table's file cut off mid-row, as an interrupted export leaves it: the last
+/// line of each CSV file again, cut after its third field, and an NDJSON object cut inside a
+/// value, none with a newline. Each such row is quarantined and said to be possibly cut off;
+/// the rest publish as before.
+#[test]
+fn every_fact_table_cut_off_mid_row_quarantines_that_row() {
+    let (_d, whole) = fixture_copy();
+    assert_eq!(run(&whole).code, 0);
+    let before = manifest(&whole.parent().unwrap().join("out"))["accounting"].clone();
+    let (_d2, input) = fixture_copy();
+    let mut fields = std::collections::BTreeMap::new();
+    for (table, file) in
+        [("orders", "orders.csv"), ("order_items", "order_items.csv"), ("events", "events.csv"), ("feedback", "feedback.csv")]
+    {
+        let path = input.join(table).join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header = text.lines().next().unwrap().split(',').count();
+        let last = text.lines().last().unwrap();
+        let cut: Vec<&str> = last.split(',').take(3).collect();
+        std::fs::write(&path, format!("{text}{}", cut.join(","))).unwrap();
+        fields.insert(table, header);
+    }
+    let social = input.join("social_interactions/social.ndjson");
+    let text = std::fs::read_to_string(&social).unwrap();
+    std::fs::write(&social, format!("{text}{{\"source\":\"crm\",\"source_customer_id\":\"C1\",\"ts\":\"2026-11-0")).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = input.parent().unwrap().join("out");
+    let after = &manifest(&out)["accounting"];
+    let q = table(&out, "quarantine");
+    for table in ["orders", "order_items", "events", "feedback", "social_interactions"] {
+        let count = |a: &serde_json::Value, k: &str| a[table][k].as_u64().unwrap();
+        assert_eq!(count(after, "read"), count(&before, "read") + 1, "{table}");
+        assert_eq!(count(after, "quarantined"), count(&before, "quarantined") + 1, "{table}");
+        let rows = q.filter(&q.column("table").unwrap().str().unwrap().equal(table)).unwrap();
+        let reasons: Vec<&str> = rows.column("reason").unwrap().str().unwrap().iter().flatten().collect();
+        let expected = match fields.get(table) {
+            Some(n) => format!("row has 3 of {n} fields, the file's last line, without a newline: possibly cut off"),
+            None => "line is not a whole JSON object, the file's last line, without a newline: possibly cut off".to_string(),
+        };
+        assert!(reasons.contains(&expected.as_str()), "{table}: {reasons:?}");
+    }
+}
+
 #[test]
 fn schema_drift_added_and_dropped_optional_columns_are_documented_not_fatal() {
     // A column added by the source is ignored; an optional column dropped is read as null and
