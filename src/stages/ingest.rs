@@ -235,11 +235,18 @@ fn plan_column(c: &Column, source: Expr, dtype: &DataType, required: bool, forma
     let parsed_name = format!("__parsed_{}", c.name);
     let value = col(parsed_name.as_str());
     // Timestamps outside the plausible range are not kept: a required one quarantines its
-    // row with its own reason, an optional one reads as null and counts as unparseable.
-    let kept = if c.kind == Kind::Datetime { plausible(value.clone(), times) } else { value.clone() };
+    // row with its own reason, an optional one reads as null and counts as unparseable. So
+    // are ids and phones a spreadsheet wrote as numbers: their digits are lost, and two
+    // people must never be linked, nor two orders merged, on what is left.
+    let lost_digits = DIGITS.contains(&c.name).then(|| spreadsheet_number(value.clone()));
+    let kept = match (c.kind, &lost_digits) {
+        (Kind::Datetime, _) => plausible(value.clone(), times),
+        (_, Some(lost)) => when(lost.clone()).then(lit(NULL).cast(DataType::String)).otherwise(value.clone()),
+        _ => value.clone(),
+    };
     let (usable, problem) = if required {
-        let missing = when(value.clone().is_null()).then(lit(format!("missing or unparseable {}", c.name)));
         let no_reason = lit(NULL).cast(DataType::String);
+        let missing = when(value.clone().is_null()).then(lit(format!("missing or unparseable {}", c.name)));
         let reason = if c.kind == Kind::Datetime {
             let range =
                 format!("implausible {} (before pipeline.earliest {} or after {})", c.name, times.earliest.date(), times.latest.date());
@@ -247,11 +254,17 @@ fn plan_column(c: &Column, source: Expr, dtype: &DataType, required: bool, forma
         } else {
             missing.otherwise(no_reason)
         };
+        let reason = match &lost_digits {
+            Some(lost) => when(lost.clone()).then(lit(format!("{} {LOST_DIGITS}", c.name))).otherwise(reason),
+            None => reason,
+        };
         (Some(kept.clone().is_not_null()), Some(reason))
     } else {
         (None, None)
     };
-    let failure = if c.kind == Kind::Str {
+    let failure = if let Some(lost) = lost_digits {
+        lost.cast(DataType::UInt64).sum().alias(c.name)
+    } else if c.kind == Kind::Str {
         lit(0u64).alias(c.name) // text cannot fail to parse; empty is just missing
     } else if dtype == &DataType::String {
         let present = source.clone().is_not_null().and(source.clone().str().strip_chars(lit(NULL).cast(DataType::String)).neq(lit("")));
@@ -267,6 +280,18 @@ fn plan_column(c: &Column, source: Expr, dtype: &DataType, required: bool, forma
         problem,
         failure,
     }
+}
+
+/// Text columns that hold digits a spreadsheet may have turned into a number.
+pub const DIGITS: [&str; 5] = ["source_customer_id", "order_id", "sku", "phone", "id_number"];
+
+/// Why such a value is not used (quarantine, log).
+pub const LOST_DIGITS: &str =
+    "written in scientific notation (exported from a spreadsheet as a number: digits lost; export the column as text)";
+
+/// Whether a text value is a number as a spreadsheet writes a large one, `1.70000E+10`.
+fn spreadsheet_number(value: Expr) -> Expr {
+    value.str().strip_chars(lit(NULL).cast(DataType::String)).str().contains(lit(r"^\d(\.\d+)?[eE]\+\d{1,3}$"), false).fill_null(lit(false))
 }
 
 /// The timestamp when it lies in `times`' plausible range, else null.

@@ -215,6 +215,50 @@ fn every_fact_table_cut_off_mid_row_quarantines_that_row() {
     }
 }
 
+/// Ids and phones exported through a spreadsheet as numbers (`4.40106E+17`): their digits
+/// are gone. Two people whose national ids both became `4.40106E+17` must not become one;
+/// orders whose ids became `1.23457E+11` must not become one order. The values are counted
+/// per column, named in the log with the file and what to do, and the orders quarantined.
+#[test]
+fn ids_a_spreadsheet_wrote_as_numbers_are_not_used_and_are_counted() {
+    let (_d, input) = fixture_copy();
+    let path = input.join("customers/customers.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // 刘洋 (T7) and 赵丽 (C8) share nothing but the mangled id; 周强's phone is mangled too.
+    let text = text
+        .replace("store,T7,刘洋,M,1980-01-01,13700000007,,,", "store,T7,刘洋,M,1980-01-01,13700000007,,4.40106E+17,")
+        .replace("crm,C8,赵丽,F,1999-09-09,13700000008,,,", "crm,C8,赵丽,F,1999-09-09,13700000008,,4.40106E+17,")
+        .replace("shop,S9,周强,M,1988-08-08,13700000009,", "shop,S9,周强,M,1988-08-08,1.37000E+10,");
+    std::fs::write(&path, text).unwrap();
+    let orders = input.join("orders/orders.csv");
+    let mut text = std::fs::read_to_string(&orders).unwrap();
+    text.push_str("shop,1.23457E+11,S5,2026-11-10 10:00:00,mobile,paid,10,0,10,,alipay\n");
+    text.push_str("wechat,1.23457E+11,W6,2026-11-11 10:00:00,mobile,paid,20,0,20,,wechat_pay\n");
+    std::fs::write(&orders, text).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = input.parent().unwrap().join("out");
+    let k = keys(&out);
+    assert_ne!(k["store:T7"], k["crm:C8"], "two people, whatever is left of their ids");
+    let m = manifest(&out);
+    assert_eq!(m["accounting"]["customers"]["unparseable"]["id_number"], 2);
+    assert_eq!(m["accounting"]["customers"]["unparseable"]["phone"], 1);
+    assert_eq!(m["accounting"]["orders"]["unparseable"]["order_id"], 2);
+    let q = table(&out, "quarantine");
+    let q = q.filter(&q.column("table").unwrap().str().unwrap().equal("orders")).unwrap();
+    let lost = q
+        .column("reason")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .filter(|r| r.unwrap().starts_with("order_id written in scientific notation"))
+        .count();
+    assert_eq!(lost, 2);
+    let warning = o.stderr.lines().find(|l| l.contains("\"column\":\"id_number\"")).unwrap_or_else(|| panic!("{}", o.stderr));
+    assert!(warning.contains("customers.csv") && warning.contains("export the column as text"), "{warning}");
+}
+
 #[test]
 fn schema_drift_added_and_dropped_optional_columns_are_documented_not_fatal() {
     // A column added by the source is ignored; an optional column dropped is read as null and

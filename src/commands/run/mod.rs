@@ -13,7 +13,7 @@ use crate::outputs::{self, Tables};
 use crate::pipeline::{self, Executed};
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
-use crate::stages::ingest::Ingested;
+use crate::stages::ingest::{self, Ingested};
 use crate::stages::predict::Outcome;
 use crate::stages::{campaign, erasure, identity, privacy};
 use crate::store::{Accounting, Check, DocumentEntry, InputEntry, Manifest, RuleEntry, Store};
@@ -71,6 +71,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let mut executed =
         pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, &copies, e))?;
     requests.account(&mut executed)?;
+    warn_lost_digits(&executed);
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
     let people = executed.persons;
     let fitted = fit_models(plan, &executed)?;
@@ -387,6 +388,21 @@ fn observed_columns(plan: &Plan, table: OutputTable, schema: &Schema) -> Vec<Exp
     }
     let mut seen = std::collections::BTreeSet::new();
     names.into_iter().filter(|n| schema.contains(n) && seen.insert(n.clone())).map(|n| col(n.as_str())).collect()
+}
+
+/// One warning per input column in which a spreadsheet wrote ids or phones as numbers (their
+/// values were not used; `unparseable` counts them), naming the table's files and what to do.
+fn warn_lost_digits(executed: &Executed) {
+    for (table, a) in &executed.accounting {
+        for (column, n) in a.unparseable.iter().filter(|(c, n)| **n > 0 && ingest::DIGITS.contains(&c.as_str())) {
+            let files: Vec<String> = executed.files.get(table).into_iter().flatten().map(|f| f.path.display().to_string()).collect();
+            let files = match files.len() {
+                0..=3 => files.join(", "),
+                n => format!("{} and {} more", files[..3].join(", "), n - 3),
+            };
+            tracing::warn!(table = table.name(), column = %column, values = n, files = %files, "{}", ingest::LOST_DIGITS);
+        }
+    }
 }
 
 /// Rows accounted in every input table (already checked by `pipeline::execute`) and
