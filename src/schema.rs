@@ -159,6 +159,14 @@ impl Table {
         matches!(self, Table::Events | Table::SocialInteractions | Table::Feedback | Table::Erasures | Table::Suppressions)
     }
 
+    /// The columns whose values cleaning checks and may reject (counted as `invalid`).
+    pub fn validated_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Customers => &["phone", "email", "id_number", "gender"],
+            _ => &[],
+        }
+    }
+
     /// The folder name under the input root and the key in `[tables.*]`.
     pub fn name(self) -> &'static str {
         match self {

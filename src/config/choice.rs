@@ -196,6 +196,9 @@ closed!(
         DuplicateShare = "duplicate_share",
         /// Quarantined rows / rows read of an input table.
         QuarantineShare = "quarantine_share",
+        /// Values of an input table's column read but not usable (unparseable, or rejected by
+        /// cleaning) / rows used.
+        InvalidShare = "invalid_share",
         /// Days from an input table's newest timestamp to as-of.
         Freshness = "freshness",
         /// Offending rows of an output column that must be unique and non-null.
@@ -216,7 +219,7 @@ pub enum Checks {
 impl GateCheck {
     pub fn checks(self) -> Checks {
         match self {
-            GateCheck::DuplicateShare | GateCheck::QuarantineShare | GateCheck::Freshness => Checks::Inputs,
+            GateCheck::DuplicateShare | GateCheck::QuarantineShare | GateCheck::InvalidShare | GateCheck::Freshness => Checks::Inputs,
             GateCheck::NullShare | GateCheck::UniqueKey | GateCheck::AcceptedValues => Checks::Outputs,
             GateCheck::RowCountChange => Checks::Both,
         }
@@ -224,7 +227,7 @@ impl GateCheck {
 
     /// Checks that measure a column.
     pub fn needs_column(self) -> bool {
-        self.checks() == Checks::Outputs
+        self.checks() == Checks::Outputs || self == GateCheck::InvalidShare
     }
 
     /// Checks that count offending rows (any is too many) rather than compare with `max`.

@@ -252,6 +252,16 @@ fn resolve_gates(gates: &[spec::GateSpec], issues: &mut Vec<ConfigIssue>) -> Vec
         if !check.counts_offenders() && g.max.is_none() {
             issues.push(issue(&key("max"), format!("`{check}` needs max")));
         }
+        let validated = table.and_then(|t| match t {
+            GateTable::Input(t) => Some(t.validated_columns()),
+            GateTable::Output(_) => None,
+        });
+        if let (GateCheck::InvalidShare, Some(columns), Some(c)) = (check, validated, &g.column) {
+            if !columns.contains(&c.as_str()) {
+                let which = if columns.is_empty() { "none".to_string() } else { columns.join(", ") };
+                issues.push(issue(&key("column"), format!("cleaning checks no `{c}` in {}; it checks: {which}", g.table)));
+            }
+        }
         if check == GateCheck::AcceptedValues && g.values.is_empty() {
             issues.push(issue(&key("values"), "list the accepted values".to_string()));
         }

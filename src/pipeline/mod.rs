@@ -23,7 +23,7 @@ use crate::stages::{clean, erasure, identity};
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
 use polars::prelude::*;
-use route::{Buckets, Routed};
+use route::{nonzero_counts, Buckets, Routed};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -378,6 +378,7 @@ fn account(r: &Routed, counts: &BTreeMap<Table, DataFrame>) -> Accounting {
         after_as_of: kept.saturating_sub(used + rejected + erased),
         erased: erased + r.erased,
         unparseable: nonzero_counts(&r.unparseable),
+        invalid: r.invalid.clone(),
         missing_optional_columns: r.missing_optional.clone(),
         newest,
     }
@@ -400,6 +401,7 @@ fn account_customers(customers: &Ingested, resolved: &DataFrame, erased: u64) ->
         after_as_of: 0,
         erased,
         unparseable: nonzero_counts(&frames[2]),
+        invalid: customers.invalid.clone(),
         missing_optional_columns: customers.missing_optional.clone(),
         newest: frames[3].column("newest").ok().and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string))),
     })
@@ -408,10 +410,6 @@ fn account_customers(customers: &Ingested, resolved: &DataFrame, erased: u64) ->
 /// The first value of a count column (0 when absent).
 fn count(df: &DataFrame, name: &str) -> u64 {
     df.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok().and_then(|ca| ca.get(0))).unwrap_or(0)
-}
-
-fn nonzero_counts(df: &DataFrame) -> BTreeMap<String, u64> {
-    df.get_column_names().into_iter().map(|n| (n.to_string(), count(df, n))).filter(|(_, v)| *v > 0).collect()
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::schema::Table;
 use crate::stages::clean;
 use crate::stages::ingest::Ingested;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The person id (`_key`) of an erased person's records: their rows go to bucket `B + 1`,
@@ -100,6 +101,8 @@ pub struct Routed {
     pub unparseable: DataFrame,
     /// Rows ingest could not parse, in quarantine's shape.
     pub quarantine: DataFrame,
+    /// Per column, values cleaning rejected.
+    pub invalid: BTreeMap<String, u64>,
     /// Rows ingest rejected that belong to an erased person (taken out of `quarantine`).
     pub erased: u64,
     pub files: Vec<InputFile>,
@@ -368,6 +371,7 @@ fn write_groups(
 /// A table's route, from its written rows and counts.
 fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Instant, run: bool) -> Result<Routed> {
     let (read, unparseable, quarantine) = if run { counts.total()? } else { (0, DataFrame::empty(), DataFrame::empty()) };
+    let invalid = counts.invalid()?;
     if run {
         tracing::info!(table = ing.table.name(), rows = read, seconds = started.elapsed().as_secs_f64(), "routed");
     }
@@ -377,6 +381,7 @@ fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Inst
         read,
         unparseable,
         quarantine,
+        invalid,
         erased: 0,
         files: ing.files,
         missing_optional: ing.missing_optional,
@@ -391,6 +396,7 @@ pub struct Counts {
     read: u64,
     unparseable: Vec<LazyFrame>,
     quarantine: Vec<LazyFrame>,
+    invalid: Vec<LazyFrame>,
 }
 
 impl Counts {
@@ -415,23 +421,44 @@ impl Counts {
 
     /// One group's plans, in the order `add` reads their frames.
     fn plans(group: &Ingested) -> Vec<LazyFrame> {
-        vec![group.read.clone(), group.unparseable.clone(), group.quarantine.clone()]
+        let mut plans = vec![group.read.clone(), group.unparseable.clone(), group.quarantine.clone()];
+        plans.extend(clean::invalid_values(group.table, group.rows.clone()));
+        plans
     }
 
     fn add(&mut self, frames: Vec<DataFrame>) -> Result<()> {
-        let [r, u, q]: [DataFrame; 3] = frames.try_into().map_err(|_| Error::Internal("a count plan was not executed".into()))?;
+        let mut frames = frames.into_iter();
+        let mut next = || frames.next().ok_or_else(|| Error::Internal("a count plan was not executed".into()));
+        let (r, u, q) = (next()?, next()?, next()?);
         self.read += r.column("read").ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0);
         self.unparseable.push(u.lazy());
         self.quarantine.push(q.lazy());
+        self.invalid.extend(frames.map(|i| i.lazy()));
         Ok(())
     }
 
     /// Rows read; one row of unparseable values per column; the quarantined rows.
-    pub fn total(self) -> Result<(u64, DataFrame, DataFrame)> {
-        let union = |frames| concat(frames, UnionArgs::default()).map_err(|e| Error::internal("counts of the file groups", e));
-        let unparseable = io::collect(union(self.unparseable)?.select([all().as_expr().sum()]))?;
-        Ok((self.read, unparseable, io::collect(union(self.quarantine)?)?))
+    pub fn total(&self) -> Result<(u64, DataFrame, DataFrame)> {
+        let union =
+            |frames: &[LazyFrame]| concat(frames, UnionArgs::default()).map_err(|e| Error::internal("counts of the file groups", e));
+        let unparseable = io::collect(union(&self.unparseable)?.select([all().as_expr().sum()]))?;
+        Ok((self.read, unparseable, io::collect(union(&self.quarantine)?)?))
     }
+
+    /// Per column, values cleaning rejected (none for most tables).
+    pub fn invalid(&self) -> Result<BTreeMap<String, u64>> {
+        if self.invalid.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let all_groups = concat(&self.invalid, UnionArgs::default()).map_err(|e| Error::internal("invalid values", e))?;
+        Ok(nonzero_counts(&io::collect(all_groups.select([all().as_expr().sum()]))?))
+    }
+}
+
+/// The columns of a one-row frame of counts that are not 0.
+pub fn nonzero_counts(df: &DataFrame) -> BTreeMap<String, u64> {
+    let count = |n: &str| df.column(n).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0);
+    df.get_column_names().into_iter().map(|n| (n.to_string(), count(n))).filter(|(_, v)| *v > 0).collect()
 }
 
 /// A row's place in the input (file, then row): "read last" is the largest.

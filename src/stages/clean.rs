@@ -70,9 +70,37 @@ pub fn cn_id_valid(id: Expr) -> Expr {
     id.clone().str().contains(lit(r"^\d{17}[\dX]$"), false).and(check.eq(table.str().slice(expected, lit(1)))).fill_null(lit(false))
 }
 
+/// A national id as compared: folded, without spaces and dashes, upper case.
+fn id_number(e: Expr) -> Expr {
+    empty_to_null(fold(e).str().replace_all(lit(r"\s|-"), lit(""), false).str().to_uppercase())
+}
+
+/// Spellings of "not known" in gender columns: missing, not invalid.
+const UNKNOWN_GENDER: [&str; 6] = ["u", "unknown", "未知", "保密", "n/a", "na"];
+
+/// Per column, the values present in a table's rows that cleaning rejects: a phone that is not
+/// a phone, an email without a domain, an 18-character national id whose check character
+/// fails, a gender none of the known spellings (nor of "not known"). One row of counts, the
+/// columns of `Table::validated_columns`; None for a table whose
+/// cleaning keeps every value it can read.
+pub fn invalid_values(table: Table, rows: LazyFrame) -> Option<LazyFrame> {
+    if table != Table::Customers {
+        return None;
+    }
+    let present = |c: &str| col(c).is_not_null().and(fold(col(c)).neq(lit("")));
+    let rejected = |c: &str, rejected: Expr| present(c).and(rejected).cast(DataType::UInt64).sum().alias(c);
+    let id = id_number(col("id_number"));
+    Some(rows.select([
+        rejected("phone", phone(col("phone")).is_null()),
+        rejected("email", email(col("email")).is_null()),
+        rejected("id_number", id.clone().str().len_chars().eq(lit(18)).and(cn_id_valid(id).not())),
+        rejected("gender", gender(col("gender")).is_null().and(one_of(fold(col("gender")).str().to_lowercase(), &UNKNOWN_GENDER).not())),
+    ]))
+}
+
 /// Customers: normalised fields, with gender and birth date filled from a valid national id.
 pub fn customers(rows: LazyFrame) -> LazyFrame {
-    let id = empty_to_null(fold(col("id_number")).str().replace_all(lit(r"\s|-"), lit(""), false).str().to_uppercase());
+    let id = id_number(col("id_number"));
     let region = |c: &str, suffix: &str| empty_to_null(fold(col(c)).str().strip_suffix(lit(suffix))).alias(c);
     rows.with_columns([
         lower(col("source")),
@@ -268,5 +296,25 @@ mod tests {
         let out = df.lazy().select([cn_id_valid(col("id")).alias("ok")]).collect().unwrap();
         let ok: Vec<Option<bool>> = out.column("ok").unwrap().bool().unwrap().iter().collect();
         assert_eq!(ok, vec![Some(true), Some(false), Some(false), Some(true)]);
+    }
+
+    #[test]
+    fn values_cleaning_rejects_are_counted_per_column() {
+        // Phones: one mobile, one too short (invalid), one empty (missing). Emails: one without
+        // a domain. Ids: one valid (11010119920202002 5), one with a wrong check character,
+        // one of 15 characters (not checked). Genders: 男, unknown (not known, not invalid), x.
+        let rows = df!(
+            "phone" => [Some("13800000001"), Some("12345"), Some(" ")],
+            "email" => [Some("a@b.com"), Some("bob@"), None],
+            "id_number" => [Some("110101199202020025"), Some("110101199202020026"), Some("110101920202002")],
+            "gender" => [Some("男"), Some("unknown"), Some("x")],
+        )
+        .unwrap();
+        let counts = invalid_values(Table::Customers, rows.lazy()).unwrap().collect().unwrap();
+        let names: Vec<&str> = counts.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, Table::Customers.validated_columns());
+        let n = |c: &str| counts.column(c).unwrap().u64().unwrap().get(0).unwrap();
+        assert_eq!([n("phone"), n("email"), n("id_number"), n("gender")], [1, 1, 1, 1]);
+        assert!(invalid_values(Table::Orders, DataFrame::empty().lazy()).is_none());
     }
 }

@@ -137,6 +137,19 @@ fn measure(g: &Gate, o: &Observed) -> (Option<f64>, String) {
             }
             None => (None, format!("cannot find input table {}", g.table.name())),
         },
+        GateCheck::InvalidShare => match (input, g.column.as_deref()) {
+            (Some(a), Some(c)) if a.used < g.min_rows => {
+                (Some(0.0), format!("{} rows used, fewer than min_rows {}: not judged ({c})", a.used, g.min_rows))
+            }
+            (Some(a), Some(c)) => {
+                let n = [&a.invalid, &a.unparseable].iter().map(|counts| counts.get(c).copied().unwrap_or(0)).sum::<u64>();
+                (
+                    Some(n as f64 / a.used.max(1) as f64),
+                    format!("{n} {c} values not usable (unparseable or invalid) of {} rows used", a.used),
+                )
+            }
+            _ => (None, format!("cannot find input table {}", g.table.name())),
+        },
         GateCheck::Freshness => match input.map(|a| a.newest.clone()) {
             Some(Some(ts)) => match parse_ts(&ts) {
                 Some(t) => {

@@ -26,6 +26,8 @@ pub struct Ingested {
     pub unparseable: LazyFrame,
     /// Optional canonical columns absent from at least one file (read as null).
     pub missing_optional: Vec<String>,
+    /// Per column, values cleaning rejected, once counted (`pipeline::route::Counts`).
+    pub invalid: std::collections::BTreeMap<String, u64>,
     /// The plans of each file read (duplicates are not), for reading the table in groups.
     parts: Vec<FileParts>,
 }
@@ -64,6 +66,7 @@ impl Ingested {
             unparseable: union(|p| &p.unparseable)?.select([all().as_expr().sum()]),
             files,
             missing_optional,
+            invalid: Default::default(),
             parts,
         })
     }

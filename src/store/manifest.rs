@@ -20,6 +20,10 @@ pub struct Accounting {
     /// Non-empty values that could not be parsed and were read as null, per column.
     #[serde(default)]
     pub unparseable: BTreeMap<String, u64>,
+    /// Values read but rejected by cleaning (`stages::clean::invalid_values`), per column; their
+    /// rows are used without them.
+    #[serde(default)]
+    pub invalid: BTreeMap<String, u64>,
     /// Optional columns absent from the source files (read as null).
     #[serde(default)]
     pub missing_optional_columns: Vec<String>,

@@ -259,6 +259,40 @@ fn ids_a_spreadsheet_wrote_as_numbers_are_not_used_and_are_counted() {
     assert!(warning.contains("customers.csv") && warning.contains("export the column as text"), "{warning}");
 }
 
+/// Values present in the input that cleaning rejects are counted per column, shown in the
+/// report, and a gate on their share stops the run when it is crossed.
+#[test]
+fn values_cleaning_rejects_are_counted_shown_and_gated() {
+    let (d, input) = fixture_copy();
+    let path = input.join("customers/customers.csv");
+    // 李娜's phone is one digit short, Bob's email has no domain; 赵丽's phone a spreadsheet's.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("shop,S5,李娜,F,2000-01-15,13700000005,", "shop,S5,李娜,F,2000-01-15,1370000005,")
+        .replace("bob@example.com", "bob@")
+        .replace("crm,C8,赵丽,F,1999-09-09,13700000008,", "crm,C8,赵丽,F,1999-09-09,1.37000E+10,");
+    std::fs::write(&path, text).unwrap();
+    let o = run(&input);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = input.parent().unwrap().join("out");
+    let m = manifest(&out);
+    let customers = &m["accounting"]["customers"];
+    assert_eq!((customers["invalid"]["phone"].as_u64(), customers["invalid"]["email"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(customers["unparseable"]["phone"], 1);
+    let report = std::fs::read_to_string(out.join("report/dt=2026-11-22/report.html")).unwrap();
+    // The sample pipeline's locale is zh: 无效 invalid, 无法解析 unparseable.
+    assert!(report.contains("email 1 无效; phone 1 无效; ") && report.contains("phone 1 无法解析; "), "the report's accounting");
+    // 2 of the fixture's 14 used customer records have a phone that is not usable: 0.143,
+    // above a limit of 0.1 judged from 10 rows.
+    let gate = "[[gates]]\ncheck = \"invalid_share\"\ntable = \"customers\"\ncolumn = \"phone\"\nmax = 0.05\nmin_rows = 100\n";
+    let strict = gate.replace("max = 0.05\nmin_rows = 100", "max = 0.1\nmin_rows = 10");
+    let config = pipeline_edited(d.path(), &[(gate, &strict)]);
+    let o = portrait(&["run", "--pipeline", s(&config), "--input", s(&input), "--output", s(&d.path().join("out2")), "--as-of", AS_OF]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(customers["used"], 14);
+    assert!(o.stderr.contains("invalid_share_customers_phone") && o.stderr.contains("2 phone values not usable"), "{}", o.stderr);
+}
+
 #[test]
 fn schema_drift_added_and_dropped_optional_columns_are_documented_not_fatal() {
     // A column added by the source is ignored; an optional column dropped is read as null and

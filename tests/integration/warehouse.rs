@@ -357,6 +357,7 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
     let config = pipeline_with(
         dir.path(),
         "[[gates]]\ncheck = \"row_count\"\ntable = \"orders\"\n[[gates]]\ncheck = \"null_share\"\ntable = \"orders\"\nmax = 0.1\n\
+         [[gates]]\ncheck = \"invalid_share\"\ntable = \"customers\"\ncolumn = \"name\"\nmax = 0.1\n\
          [privacy]\nhash_fields = [\"address\"]\n",
     );
     let text = std::fs::read_to_string(&config)
@@ -368,18 +369,21 @@ fn invalid_gate_model_identity_and_privacy_settings_are_listed_with_their_keys()
     std::fs::write(&config, text).unwrap();
     let o = portrait(&["validate", "--pipeline", s(&config)]);
     assert_eq!(o.code, 78, "{}", o.stderr);
-    // The sample pipeline has 13 gates: the appended ones are gates[13] and gates[14].
+    // The appended gates come after the sample pipeline's own.
+    let n = std::fs::read_to_string(nightly()).unwrap().matches("[[gates]]").count();
+    assert!(o.stderr.contains("cleaning checks no `name` in customers; it checks: phone, email, id_number, gender"), "{}", o.stderr);
     for key in [
-        "gates[13].check",
-        "gates[14].table",
-        "gates[14].column",
-        "privacy.hash_fields[0]",
-        "models.clusters.k",
-        "identity.match_threshold",
-        "pipeline.time_zone",
-        "tables.customers.encoding",
+        format!("gates[{n}].check"),
+        format!("gates[{}].table", n + 1),
+        format!("gates[{}].column", n + 1),
+        format!("gates[{}].column", n + 2),
+        "privacy.hash_fields[0]".into(),
+        "models.clusters.k".into(),
+        "identity.match_threshold".into(),
+        "pipeline.time_zone".into(),
+        "tables.customers.encoding".into(),
     ] {
-        assert!(o.stderr.contains(key), "`{key}` missing from {}", o.stderr);
+        assert!(o.stderr.contains(&key), "`{key}` missing from {}", o.stderr);
     }
 }
 

@@ -157,6 +157,7 @@ fn read_customers(plan: &Plan, copies: &DecodedCopies) -> Result<(DataFrame, BTr
     let (read, unparseable, quarantine) = counts.total()?;
     let read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?;
     (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());
+    cust.invalid = counts.invalid()?;
     if customers.height() == 0 {
         let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
         return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
