@@ -132,7 +132,7 @@ impl Level {
                 recommend::trending_repurchase(own, trend, today, k).iter().map(|r| r.sku).collect(),
                 recommend::popularity(trend, k),
                 recommend::repurchase(own, trend, k),
-                knn.rank(c as usize, trend, k),
+                recommend::top(&scores, trend, k),
                 recommend::blend(own, &scores, trend, k),
             ];
             for (sum, list) in sums.iter_mut().zip(&lists) {

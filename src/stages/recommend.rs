@@ -249,11 +249,6 @@ impl<'a> ItemKnn<'a> {
         }
         score
     }
-
-    /// Customer `c`'s top `n` by score; items that score 0 come in popularity order.
-    pub fn rank(&self, c: usize, trend: &Trend, n: usize) -> Vec<u32> {
-        top(&self.scores(c), trend, n)
-    }
 }
 
 /// Baseline: repurchase and item-kNN blended, r / max r + s / max s, where r is the customer's
@@ -272,8 +267,9 @@ pub fn blend(own: &[Bought], knn: &[f64], trend: &Trend, n: usize) -> Vec<u32> {
     top(&score, trend, n)
 }
 
-/// The `n` items someone bought with the highest scores, ties in popularity order.
-fn top(score: &[f64], trend: &Trend, n: usize) -> Vec<u32> {
+/// The `n` items someone bought with the highest scores, ties in popularity order (items that
+/// score 0 come in popularity order): item-kNN's list from its scores.
+pub fn top(score: &[f64], trend: &Trend, n: usize) -> Vec<u32> {
     let mut ranked: Vec<(u32, f64)> = trend.order.iter().map(|&i| (i, score.get(i as usize).copied().unwrap_or(0.0))).collect();
     let n = n.min(ranked.len());
     if n == 0 {
@@ -390,7 +386,7 @@ mod tests {
         let knn = ItemKnn::new(&customers, 4);
         assert_eq!(knn.scores(0), [0.577350269, 0.577350269, 0.40824829, 0.0]);
         // 0 and 1 tie: the more popular 1 first; 3 scores 0 and comes by popularity.
-        assert_eq!(knn.rank(0, &trend, 4), [1, 0, 2, 3]);
+        assert_eq!(top(&knn.scores(0), &trend, 4), [1, 0, 2, 3]);
         // Blend: days / 2 + knn / 0.577350269: sku 0 1 + 1 = 2, sku 1 0.5 + 1 = 1.5,
         // sku 2 0 + 0.707106781, sku 3 0.
         assert_eq!(blend(&customers[0], &knn.scores(0), &trend, 4), [0, 1, 2, 3]);
