@@ -25,7 +25,7 @@ fn data() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("portrait-bench-sf{scale}"));
     if !dir.join("customers").exists() {
         let as_of = Day::parse(AS_OF).unwrap().0;
-        portrait::sample::generate(&portrait::sample::Options { scale, seed: 42, as_of, name_variants: 0.2 }, &dir)
+        portrait::sample::generate(&portrait::sample::Options { scale, seed: 42, as_of, name_variants: 0.2, deliveries: 0 }, &dir)
             .expect("generate bench data");
     }
     dir

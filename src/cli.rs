@@ -176,6 +176,11 @@ pub enum Command {
         /// (traditional characters at stores, pinyin elsewhere); 0 switches it off.
         #[arg(long, default_value_t = 0.2)]
         name_variants: f64,
+        /// Deliver the last N days day by day, as a company does: the history before them as
+        /// one initial load, then one `dt=YYYY-MM-DD` folder per table and day, two
+        /// deliveries a day, with late rows, re-sent orders and new customer records.
+        #[arg(long, default_value_t = 0)]
+        deliveries: u32,
     },
     /// For generated data: the treatment groups of a published day's campaigns answer — each
     /// buys once more with probability UPLIFT within the campaign's response window (orders
@@ -288,14 +293,14 @@ pub fn dispatch(command: Command) -> Result<String> {
             let plan = validate(&pipeline, &Overrides { input, output, as_of: Some(as_of), ..Default::default() })?;
             commands::sample_responses::respond(&plan, uplift, seed)
         }
-        Command::Sample { scale, seed, out, as_of, name_variants } => {
+        Command::Sample { scale, seed, out, as_of, name_variants, deliveries } => {
             if scale.is_nan() || scale <= 0.0 {
                 return Err(crate::error::Error::Usage("--scale must be positive".into()));
             }
             if !(0.0..=1.0).contains(&name_variants) {
                 return Err(crate::error::Error::Usage("--name-variants must be 0..=1".into()));
             }
-            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of: as_of.0, name_variants }, &out)?;
+            let s = crate::sample::generate(&crate::sample::Options { scale, seed, as_of: as_of.0, name_variants, deliveries }, &out)?;
             Ok(format!("wrote {s} to {}", out.display()))
         }
     }

@@ -13,6 +13,17 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    /// The file name's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
 /// Write `df` to `path` in `format`; a failure is an I/O error naming the file.
 pub fn write(df: &mut DataFrame, path: &Path, format: Format) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;

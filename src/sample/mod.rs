@@ -14,7 +14,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
+mod deliveries;
 pub(crate) mod names;
+
+use deliveries::{Late, Slot, Window};
 
 pub struct Options {
     pub scale: f64,
@@ -24,6 +27,9 @@ pub struct Options {
     /// Share of a Chinese-named person's further records written in another script: in
     /// traditional characters at a store (Hong Kong, Taiwan), in pinyin elsewhere.
     pub name_variants: f64,
+    /// Deliver the last this many days day by day (`deliveries`); 0: one file per table and
+    /// chunk of people.
+    pub deliveries: u32,
 }
 
 /// Separates the name variants' random stream from the main one, so that switching them on or
@@ -210,6 +216,8 @@ struct Customers {
     updated: Vec<Option<String>>,
     opt_in: Vec<Option<String>>,
     truth: Vec<u64>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 fn messy_phone(rng: &mut ChaCha8Rng, p: &str) -> String {
@@ -280,7 +288,7 @@ impl Customers {
         id: String,
         duplicate: bool,
         end: NaiveDateTime,
-    ) {
+    ) -> (NaiveDateTime, NaiveDateTime) {
         let (province, city, _) = CITIES[p.city];
         let keep = |rng: &mut ChaCha8Rng, prob: f64| rng.gen_bool(prob);
         // Duplicates are harder: some lose phone or email, some have a typo in the name.
@@ -337,6 +345,37 @@ impl Customers {
         self.updated.push(Some(updated.format("%Y-%m-%d %H:%M:%S").to_string()));
         self.opt_in.push(Some(pick(rng, &["true", "false", "1", "0", "yes", "no"]).to_string()));
         self.truth.push(truth);
+        (registered, updated)
+    }
+
+    /// The last record again as it was when it was registered: no address yet, updated then.
+    fn push_earlier_version(&mut self, registered: NaiveDateTime) {
+        fn again<T: Clone>(v: &mut Vec<T>) {
+            v.push(v.last().expect("a record to copy").clone());
+        }
+        again(&mut self.source);
+        again(&mut self.id);
+        for v in [
+            &mut self.name,
+            &mut self.gender,
+            &mut self.birth,
+            &mut self.phone,
+            &mut self.email,
+            &mut self.id_number,
+            &mut self.postcode,
+            &mut self.province,
+            &mut self.city,
+            &mut self.occupation,
+            &mut self.education,
+            &mut self.income,
+            &mut self.registered,
+            &mut self.opt_in,
+        ] {
+            again(v);
+        }
+        self.address.push(None);
+        self.updated.push(Some(registered.format("%Y-%m-%d %H:%M:%S").to_string()));
+        again(&mut self.truth);
     }
 
     /// A row that cannot be used: no customer id.
@@ -364,6 +403,8 @@ impl Customers {
         self.registered.push(Some(format!("garbage-{}", rng.gen_range(0..1000))));
         self.updated.push(None);
         self.truth.push(u64::MAX);
+        // In the initial load.
+        self.delivered.push(Slot::MIN / 2);
     }
 
     fn frame(self) -> PolarsResult<DataFrame> {
@@ -404,6 +445,8 @@ struct Orders {
     net: Vec<f64>,
     coupon: Vec<Option<String>>,
     payment: Vec<String>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 #[derive(Default)]
@@ -414,6 +457,8 @@ struct Items {
     category: Vec<String>,
     quantity: Vec<i32>,
     unit_price: Vec<f64>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 #[derive(Default)]
@@ -424,6 +469,8 @@ struct Events {
     kind: Vec<&'static str>,
     channel: Vec<&'static str>,
     page: Vec<&'static str>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 #[derive(Default)]
@@ -434,6 +481,8 @@ struct Social {
     platform: Vec<&'static str>,
     action: Vec<&'static str>,
     followers: Vec<Option<i64>>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 #[derive(Default)]
@@ -446,6 +495,8 @@ struct Feedback {
     nps: Vec<Option<String>>,
     text: Vec<Option<&'static str>>,
     topic: Vec<Option<&'static str>>,
+    /// When each row is delivered (`deliveries`).
+    delivered: Vec<Slot>,
 }
 
 /// A person's lasting tastes, drawn from their own random stream (the main stream, and with it
@@ -514,6 +565,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
         let last = (first + CHUNK).min(people);
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(chunk as u64));
         let mut typos = ChaCha8Rng::seed_from_u64(opts.seed ^ TYPO_STREAM ^ chunk as u64);
+        let mut late = Late::new(opts.seed, chunk);
         let (mut c, mut o, mut it, mut ev, mut so, mut fb) =
             (Customers::default(), Orders::default(), Items::default(), Events::default(), Social::default(), Feedback::default());
         for i in first..last {
@@ -533,12 +585,18 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     "wechat" => format!("wx_{:x}", (i * 4 + r) as u64 * 2_654_435_761 % (1 << 40)),
                     _ => format!("ST{:07}{}", i, r),
                 };
-                c.push(&mut rng, &mut typos, &p, i as u64, source, id.clone(), r > 0, end);
+                let (registered, updated) = c.push(&mut rng, &mut typos, &p, i as u64, source, id.clone(), r > 0, end);
                 if r > 0 {
                     let mut variants = ChaCha8Rng::seed_from_u64(opts.seed ^ VARIANT_STREAM ^ (i * 4 + r) as u64);
                     if variants.gen_bool(opts.name_variants) {
                         c.in_another_script(&mut variants, &p, source);
                     }
+                }
+                // A record is delivered when it was last updated; some were delivered before.
+                c.delivered.push(late.on_day(updated, 0));
+                if opts.deliveries > 0 && updated.date() > registered.date() && late.gen_bool(0.2) {
+                    c.push_earlier_version(registered);
+                    c.delivered.push(late.on_day(registered, 0));
                 }
                 truth.push_str(&format!("{source},{id},{i}\n"));
                 records.push((source.to_string(), id));
@@ -581,7 +639,8 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     "wechat" => "mini_program",
                     _ => *pick(&mut rng, &["online", "mobile", "mobile"]),
                 };
-                let push = |o: &mut Orders, status: &str, net: f64| {
+                let push = |o: &mut Orders, status: &str, net: f64, slot: Slot| {
+                    o.delivered.push(slot);
                     o.source.push(source.clone());
                     o.order_id.push(order_id.clone());
                     o.customer.push(cid.clone());
@@ -595,16 +654,18 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     o.payment.push(["alipay", "wechat_pay", "card", "cash"][(order_seq % 4) as usize].to_string());
                 };
                 let net = ((gross - discount) * 100.0).round() / 100.0;
-                push(&mut o, status, net);
-                // A few orders are re-sent, some with a changed status.
+                let placed = late.slot(ts, 0.05);
+                push(&mut o, status, net, placed);
+                // A few orders are re-sent two days later, some with a changed status.
                 if rng.gen_bool(0.02) {
-                    push(&mut o, if rng.gen_bool(0.3) { "refunded" } else { status }, net);
+                    push(&mut o, if rng.gen_bool(0.3) { "refunded" } else { status }, net, placed + 4);
                 }
                 if rng.gen_bool(0.0005) {
-                    push(&mut o, "lost in transit", net);
+                    push(&mut o, "lost in transit", net, placed);
                 }
                 let n_items = rng.gen_range(1..=4);
                 for k in 0..n_items {
+                    it.delivered.push(placed);
                     it.source.push(source.clone());
                     it.order_id.push(order_id.clone());
                     let cat = *pick(&mut rng, CATEGORIES);
@@ -624,7 +685,9 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                 let (source, cid) = &records[rng.gen_range(0..records.len())];
                 ev.source.push(source.clone());
                 ev.customer.push(cid.clone());
-                ev.ts.push(micros(active_from + Duration::seconds(rng.gen_range(0..active_span * 60))));
+                let t = active_from + Duration::seconds(rng.gen_range(0..active_span * 60));
+                ev.ts.push(micros(t));
+                ev.delivered.push(late.slot(t, 0.03));
                 let k = rng.gen_range(0..100);
                 ev.kind.push(match k {
                     0..=49 => "view",
@@ -650,6 +713,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                     so.customer.push(cid.clone());
                     let t = active_from + Duration::seconds(rng.gen_range(0..active_span * 60));
                     so.ts.push(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    so.delivered.push(late.slot(t, 0.05));
                     so.platform.push(*pick(&mut rng, &["wechat", "weibo", "douyin", "xiaohongshu"]));
                     so.action.push(*pick(&mut rng, &["share", "like", "like", "like", "comment", "follow", "invite"]));
                     so.followers.push(rng.gen_bool(0.5).then_some(followers));
@@ -665,6 +729,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                 fb.customer.push(cid.clone());
                 let t = active_from + Duration::seconds(rng.gen_range(0..active_span * 60));
                 fb.ts.push(t.format("%Y/%m/%d %H:%M").to_string());
+                fb.delivered.push(late.slot(t, 0.05));
                 let kind = *pick(&mut rng, &["review", "review", "complaint", "survey", "nps"]);
                 let kind = if kind == "complaint" && satisfied { "review" } else { kind };
                 fb.kind.push(kind);
@@ -690,6 +755,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                 o.order_id.push(format!("ORPHAN{k}"));
                 o.customer.push(format!("S-unknown-{k}"));
                 o.ts.push(micros(end - Duration::days(3)));
+                o.delivered.push(late.on_day(end - Duration::days(3), 0));
                 o.channel.push("online".into());
                 o.status.push("paid".into());
                 o.gross.push(10.0);
@@ -705,7 +771,8 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
         totals[3] += ev.ts.len();
         totals[4] += so.ts.len();
         totals[5] += fb.ts.len();
-        write_chunk(out, chunk, c, o, it, ev, so, fb)?;
+        let window = (opts.deliveries > 0).then(|| Window::last_days(opts.as_of, opts.deliveries));
+        write_chunk(out, chunk, window, c, o, it, ev, so, fb)?;
     }
     std::fs::write(out.join("truth/customers_truth.csv"), truth).map_err(|e| Error::io(out.join("truth"), e))?;
     Ok(format!(
@@ -714,24 +781,39 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
     ))
 }
 
+/// One chunk's tables: one file each, or into their deliveries (`window`).
 #[allow(clippy::too_many_arguments)] // one buffer per generated table
-fn write_chunk(out: &Path, chunk: usize, c: Customers, o: Orders, it: Items, ev: Events, so: Social, fb: Feedback) -> Result<()> {
-    let write = |mut df: DataFrame, table: &str, format: Format| {
-        let ext = match format {
-            Format::Csv => "csv",
-            Format::Ndjson => "ndjson",
-            Format::Parquet => "parquet",
-        };
-        export::write(&mut df, &out.join(table).join(format!("part-{chunk:05}.{ext}")), format)
-    };
+fn write_chunk(
+    out: &Path,
+    chunk: usize,
+    window: Option<Window>,
+    mut c: Customers,
+    mut o: Orders,
+    mut it: Items,
+    mut ev: Events,
+    mut so: Social,
+    mut fb: Feedback,
+) -> Result<()> {
+    let take = std::mem::take::<Vec<Slot>>;
+    let slots = [
+        take(&mut c.delivered),
+        take(&mut o.delivered),
+        take(&mut it.delivered),
+        take(&mut ev.delivered),
+        take(&mut so.delivered),
+        take(&mut fb.delivered),
+    ];
     let frames = chunk_frames(c, o, it, ev, so, fb).map_err(|e| Error::internal("building sample frames", e))?;
-    let [customers, orders, items, events, social, feedback] = frames;
-    write(customers, "customers", Format::Csv)?;
-    write(orders, "orders", Format::Parquet)?;
-    write(items, "order_items", Format::Parquet)?;
-    write(events, "events", Format::Parquet)?;
-    write(social, "social_interactions", Format::Ndjson)?;
-    write(feedback, "feedback", Format::Csv)
+    let tables = ["customers", "orders", "order_items", "events", "social_interactions", "feedback"];
+    let formats = [Format::Csv, Format::Parquet, Format::Parquet, Format::Parquet, Format::Ndjson, Format::Csv];
+    for (((mut df, slots), table), format) in frames.into_iter().zip(slots).zip(tables).zip(formats) {
+        let dir = out.join(table);
+        match window {
+            Some(window) => deliveries::write(df, slots, window, &dir, chunk, format)?,
+            None => export::write(&mut df, &dir.join(format!("part-{chunk:05}.{}", format.extension())), format)?,
+        }
+    }
+    Ok(())
 }
 
 /// One chunk's frames: customers, orders, order items, events, social interactions, feedback.

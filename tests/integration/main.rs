@@ -6,6 +6,7 @@ mod bad_input;
 mod campaigns;
 mod commands;
 mod config_edit;
+mod deliveries;
 mod determinism;
 mod exit_codes;
 mod exports;
