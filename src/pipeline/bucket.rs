@@ -6,6 +6,7 @@
 //! different workers).
 
 use super::last_copy;
+use super::order_index::FIRST;
 use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
 use crate::day::datetime_lit;
@@ -23,7 +24,8 @@ pub const FACT_TABLES: [Table; 5] = [Table::Orders, Table::OrderItems, Table::Ev
 /// What every bucket reads.
 pub struct Routes {
     pub tables: BTreeMap<Table, Routed>,
-    /// `_pos` of the last-read copy of every order, by the bucket of its person (`B`: unknown customer).
+    /// `_pos` of the last-read copy of every order and its first-read copy's (`_first`), by the
+    /// bucket of its person (`B`: unknown customer).
     pub winners: Buckets,
     /// The customer records with their person (`_key`).
     pub customers: Buckets,
@@ -82,10 +84,11 @@ impl Routes {
             Table::Events => rows.clone(),
             // All lines of an order share its bucket: the last-read copy per sku wins. A
             // person's lines name their order by `_order` (`route::route_lines`), the rejected
-            // ones by its id; they take the order's status and time from its copy here.
+            // ones by its id; they take the status and time of its last-read copy here.
             Table::OrderItems => {
-                let orders = self.routed(Table::Orders)?.rows.bucket(b)?.select([
-                    route::position().alias(route::ORDER),
+                let copies = self.routed(Table::Orders)?.rows.bucket(b)?.select([route::position(), col("status"), col("order_ts")]);
+                let orders = copies.join(self.winners.bucket(b)?, [col("_pos")], [col("_pos")], JoinArgs::new(JoinType::Inner)).select([
+                    col(FIRST).alias(route::ORDER),
                     col("status"),
                     col("order_ts"),
                 ]);

@@ -1,5 +1,6 @@
 //! The last-read copy of each order (docs/design.md, "The steps of a run"), found by the order's source
-//! and id, for its lines to take its person (`_key`) and position (`route::ORDER`). A hash
+//! and id, for its lines to take its person (`_key`), and its first-read copy's position, which
+//! names the order whatever copy is read later (`route::ORDER`). A hash
 //! table built once and looked up by every group of line files, in place of a join of the
 //! lines to the orders' copies (which sorted and deduplicated the copies, built its own hash
 //! table per group of files and row-encoded the two text keys of every line). Small: the ids
@@ -19,11 +20,13 @@ use std::sync::Arc;
 const NO_PERSON: u32 = u32::MAX - 1;
 /// The winning copy's index in `Copies` (a column that lives only inside `lookup`).
 const COPY: &str = "_copy";
-/// Bytes one order takes in `OrderIndex` besides its id's: its source, its id's end, position and
-/// person (18, in vectors sized to the orders with a margin of 3 %), and its share of the
-/// hash table (a 4-byte slot and a control byte per bucket, at a load of 7/16 to 7/8: at most
-/// 11.4). A unit test holds the table to it.
-pub const BYTES_BESIDES_ID: u64 = 32;
+/// The position of an order's first-read copy, beside its last-read copy's `_pos` (`used`).
+pub const FIRST: &str = "_first";
+/// Bytes one order takes in `OrderIndex` besides its id's: its source, its id's end, two
+/// positions and person (26, in vectors sized to the orders with a margin of 3 %), and its
+/// share of the hash table (a 4-byte slot and a control byte per bucket, at a load of 7/16 to
+/// 7/8: at most 11.4). A unit test holds the table to it.
+pub const BYTES_BESIDES_ID: u64 = 40;
 /// Orders are split by the top bits of their hash into shards, built in parallel, each small
 /// enough to stay near the CPU.
 const SHARD_BITS: u32 = 6;
@@ -45,11 +48,12 @@ struct Copies {
 #[derive(Default)]
 struct Shard {
     /// Per order: its source (index into `Copies::sources`), where its id ends in `ids`, and
-    /// its last-read copy's `_pos` and person.
+    /// its last-read copy's `_pos` and person, and its first-read copy's `_pos`.
     source: Vec<u16>,
     ends: Vec<u32>,
     ids: Vec<u8>,
     pos: Vec<u64>,
+    first: Vec<u64>,
     person: Vec<u32>,
     /// Order indices by the hash of (source, id).
     table: HashTable<u32>,
@@ -88,14 +92,14 @@ impl Copies {
         (&self.shards[(copy >> LOCAL_BITS) as usize], (copy & ((1 << LOCAL_BITS) - 1)) as usize)
     }
 
-    fn pos_of(&self, copy: u32) -> u64 {
-        let (shard, i) = self.at(copy);
-        shard.pos[i]
-    }
-
     fn person_of(&self, copy: u32) -> u32 {
         let (shard, i) = self.at(copy);
         shard.person[i]
+    }
+
+    fn first_of(&self, copy: u32) -> u64 {
+        let (shard, i) = self.at(copy);
+        shard.first[i]
     }
 }
 
@@ -110,7 +114,7 @@ impl Shard {
 
     /// Count the copy at `pos` of order (`s`, `id`): the largest `pos` is the last-read copy.
     fn add(&mut self, state: &PlFixedStateQuality, hash: u64, (s, id, pos, person): Row) -> Result<()> {
-        let Shard { source: sources, ends, ids, pos: positions, person: persons, table } = self;
+        let Shard { source: sources, ends, ids, pos: positions, first, person: persons, table } = self;
         let same = |&i: &u32| sources[i as usize] == s && id_in(ends, ids, i as usize) == id.as_bytes();
         let rehash = |&i: &u32| state.hash_one((sources[i as usize], id_in(ends, ids, i as usize)));
         match table.entry(hash, same, rehash) {
@@ -119,6 +123,7 @@ impl Shard {
                 if pos > positions[i] {
                     (positions[i], persons[i]) = (pos, person);
                 }
+                first[i] = first[i].min(pos);
             }
             Entry::Vacant(e) => {
                 let i = positions.len() as u32;
@@ -130,6 +135,7 @@ impl Shard {
                 ends.push(u32::try_from(ids.len()).map_err(|_| Error::Internal("over 4 GB of order ids in a shard".into()))?);
                 sources.push(s);
                 positions.push(pos);
+                first.push(pos);
                 persons.push(person);
             }
         }
@@ -158,6 +164,7 @@ impl OrderIndex {
             ends: Vec::with_capacity(per_shard),
             ids: Vec::with_capacity(per_shard * id_bytes),
             pos: Vec::with_capacity(per_shard),
+            first: Vec::with_capacity(per_shard),
             person: Vec::with_capacity(per_shard),
         };
         let mut copies = Copies { shards: (0..1 << SHARD_BITS).map(|_| shard()).collect(), ..Default::default() };
@@ -202,22 +209,26 @@ impl OrderIndex {
                 + s.ends.capacity() * 4
                 + s.ids.capacity()
                 + s.pos.capacity() * 8
+                + s.first.capacity() * 8
                 + s.person.capacity() * 4
                 + s.table.allocation_size()
         };
         self.0.shards.iter().map(shard).sum()
     }
 
-    /// Every last-read copy: `_pos` and `_key` (null: unknown customer).
+    /// Every last-read copy: `_pos`, its order's first-read copy's (`FIRST`) and `_key` (null:
+    /// unknown customer).
     pub fn used(&self) -> Result<DataFrame> {
         let shards = &self.0.shards;
         let pos: Vec<u64> = shards.iter().flat_map(|s| s.pos.iter().copied()).collect();
+        let first: Vec<u64> = shards.iter().flat_map(|s| s.first.iter().copied()).collect();
         let person: Vec<Option<u32>> = shards.iter().flat_map(|s| s.person.iter().map(|&p| (p != NO_PERSON).then_some(p))).collect();
-        df!("_pos" => pos, KEY => person).map_err(|e| Error::internal("orders' last-read copies", e))
+        df!("_pos" => pos, FIRST => first, KEY => person).map_err(|e| Error::internal("orders' last-read copies", e))
     }
 
-    /// `lines` with their order's last-read copy's position (`route::ORDER`) and person (`_key`):
-    /// both null for a line of no usable order, or of an order of an unknown customer.
+    /// `lines` with their order's first-read copy's position (`order`) and last-read copy's
+    /// person (`_key`): both null for a line of no usable order, or of an order of an unknown
+    /// customer.
     pub fn lookup(&self, lines: LazyFrame, order: &str) -> LazyFrame {
         let copies = self.0.clone();
         let find = move |c: &mut [Column]| {
@@ -236,13 +247,14 @@ impl OrderIndex {
             .drop(cols([COPY]))
     }
 
-    /// The last-read copy's `_pos` (as `name`, UInt64) or person (`_key`, UInt32) by `COPY`.
+    /// The first-read copy's `_pos` (as `name`, UInt64) or the last-read copy's person (`_key`,
+    /// UInt32) by `COPY`.
     fn of_copy(&self, name: &str, dtype: DataType) -> Expr {
         let (copies, position) = (self.0.clone(), dtype == DataType::UInt64);
         let take = move |c: Column| {
             let found = c.u32()?;
             let column = if position {
-                found.iter().map(|c| c.map(|c| copies.pos_of(c))).collect::<UInt64Chunked>().into_column()
+                found.iter().map(|c| c.map(|c| copies.first_of(c))).collect::<UInt64Chunked>().into_column()
             } else {
                 found.iter().map(|c| c.map(|c| copies.person_of(c))).collect::<UInt32Chunked>().into_column()
             };
@@ -278,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn each_line_takes_its_orders_last_read_copy() {
+    fn each_line_takes_its_orders_first_position_and_last_read_person() {
         let lines = df!(
             "source" => [Some("shop"), Some("crm"), Some("shop"), Some("shop"), Some("web"), None, Some("shop")],
             "order_id" => [Some("1"), Some("1"), Some("2"), Some("3"), Some("1"), Some("1"), Some("9")],
@@ -288,7 +300,7 @@ mod tests {
         assert_eq!(out.get_column_names(), ["source", "order_id", "_order", KEY]);
         let order: Vec<Option<u64>> = out.column("_order").unwrap().u64().unwrap().iter().collect();
         let key: Vec<Option<u32>> = out.column(KEY).unwrap().u32().unwrap().iter().collect();
-        assert_eq!(order, [Some(20), Some(11), None, Some(5), None, None, None]);
+        assert_eq!(order, [Some(10), Some(11), None, Some(5), None, None, None]);
         assert_eq!(key, [Some(3), Some(1), None, Some(ERASED), None, None, None]);
     }
 
@@ -296,8 +308,10 @@ mod tests {
     fn every_order_has_one_used_copy() {
         let used = copies().used().unwrap().sort(["_pos"], Default::default()).unwrap();
         let pos: Vec<Option<u64>> = used.column("_pos").unwrap().u64().unwrap().iter().collect();
+        let first: Vec<Option<u64>> = used.column(FIRST).unwrap().u64().unwrap().iter().collect();
         let key: Vec<Option<u32>> = used.column(KEY).unwrap().u32().unwrap().iter().collect();
         assert_eq!(pos, [Some(5), Some(11), Some(20), Some(21)]);
+        assert_eq!(first, [Some(5), Some(11), Some(10), Some(12)]);
         assert_eq!(key, [Some(ERASED), Some(1), Some(3), None]);
     }
 
@@ -318,7 +332,7 @@ mod tests {
     #[test]
     fn the_table_takes_at_most_its_bytes_an_order() {
         // 300,000 orders of 11-byte ids, each copy sent twice, sized for every copy: the
-        // table's allocations stay within 32 + 11 bytes an order.
+        // table's allocations stay within 40 + 11 bytes an order.
         let n = 300_000usize;
         let ids: Vec<String> = (0..n).map(|i| format!("O{i:010}")).collect();
         let frame = || {

@@ -32,7 +32,8 @@ pub const ERASED: u32 = u32::MAX;
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
 const BUCKET: &str = "_b";
-/// An order line's order, by the `_pos` of the order's last-read copy (null: no usable order).
+/// An order line's order, by the `_pos` of the order's first-read copy (null: no usable order):
+/// it stays when a later delivery re-sends the order.
 pub const ORDER: &str = "_order";
 /// Which writer (a group of files, in a slice of the orders) wrote a file: several append to
 /// the same buckets, each into its own `_b=<b>/_part=<part>/`.
@@ -276,12 +277,13 @@ fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_by
     OrderIndex::build((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize, id_bytes as usize)
 }
 
-/// The last-read copies' `_pos` by their person's bucket, for the bucket pass, into
-/// `<work>/_winners` as writer `part`.
+/// The last-read copies' `_pos` and their order's first (`order_index::FIRST`) by their person's
+/// bucket, for the bucket pass, into `<work>/_winners` as writer `part`.
 fn write_used(orders: &OrderIndex, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
     // Every last-read copy is usable (`bucket_of` reads its `_reason`).
     let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
-    Buckets::write(used.with_column(bucket_of(buckets)).select([col("_pos"), col(BUCKET)]), work.join("_winners"), part, run)
+    let columns = [col("_pos"), col(order_index::FIRST), col(BUCKET)];
+    Buckets::write(used.with_column(bucket_of(buckets)).select(columns), work.join("_winners"), part, run)
 }
 
 /// Route the order lines (into `<work>/order_items`), once per slice of the orders
@@ -492,10 +494,10 @@ mod tests {
 
     #[test]
     fn the_orders_take_as_many_slices_as_half_the_limit_needs() {
-        // 1,000 orders of 11-byte ids: 1,000 x (32 + 11) = 43,000 bytes.
-        assert_eq!(order_slices(1_000, 11, 86_000), 1);
-        assert_eq!(order_slices(1_000, 11, 85_998), 2);
-        assert_eq!(order_slices(1_000, 11, 20_000), 5);
+        // 1,000 orders of 11-byte ids: 1,000 x (40 + 11) = 51,000 bytes.
+        assert_eq!(order_slices(1_000, 11, 102_000), 1);
+        assert_eq!(order_slices(1_000, 11, 101_998), 2);
+        assert_eq!(order_slices(1_000, 11, 20_000), 6);
         assert_eq!(order_slices(0, 11, 1), 1);
     }
 
