@@ -7,6 +7,7 @@
 
 use super::last_copy;
 use super::order_index::FIRST;
+use super::person_index::PersonIndex;
 use super::route::{self, Buckets, Routed, REASON};
 use crate::config::Plan;
 use crate::day::datetime_lit;
@@ -29,6 +30,8 @@ pub struct Routes {
     pub winners: Buckets,
     /// The customer records with their person (`_key`).
     pub customers: Buckets,
+    /// The routed rows' records (`_rec`) and their people.
+    pub persons: PersonIndex,
     pub buckets: u32,
 }
 
@@ -70,7 +73,7 @@ impl Routes {
     /// it); orders and events, the largest tables, feed only aggregations that do not depend on
     /// order, so they are not sorted.
     fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
-        let rows = self.routed(table)?.rows.bucket(b)?.with_column(route::position());
+        let rows = self.routed(table)?.rows.bucket(b)?.with_columns([route::position(), self.persons.person()]);
         let kept = match table {
             // Clean's rejects are quarantined before deduplication; the usable copy of an
             // order was chosen over every bucket (`route::route_lines`).

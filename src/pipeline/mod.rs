@@ -8,6 +8,7 @@
 pub mod bucket;
 mod last_copy;
 pub mod order_index;
+pub mod person_index;
 pub mod population;
 pub mod route;
 pub mod score_pass;
@@ -22,6 +23,7 @@ use crate::stages::ingest::{self, Ingested};
 use crate::stages::{clean, erasure, identity};
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
+use person_index::PersonIndex;
 use polars::prelude::*;
 use route::{nonzero_counts, Buckets, Routed};
 use std::collections::BTreeMap;
@@ -114,11 +116,11 @@ pub fn execute(
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
     // (the golden records of every person at once were the largest run's peak).
-    let records = route::by_person(resolved.clone().lazy(), routed.join(Table::Customers.name()), buckets, true)?;
+    // The erased people's records find their rows (to count them) but no person.
+    let persons = PersonIndex::build(&id_map, erased, buckets)?;
+    let records = route::by_person(resolved.clone().lazy(), &persons, routed.join(Table::Customers.name()), true)?;
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
-    // The erased people's records find their rows (to count them) but no person.
-    let persons = route::PersonIndex::build(&id_map, erased)?;
     let (mut routes, _) = route_all(plan, ingested, records, &persons, &routed, buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
@@ -212,7 +214,7 @@ fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     customers: Buckets,
-    persons: &route::PersonIndex,
+    persons: &PersonIndex,
     work: &Path,
     buckets: u32,
     run: bool,
@@ -226,10 +228,10 @@ fn route_all(
         let routed = match table {
             Table::OrderItems => {
                 if !run {
-                    plans.push((table, route::items_to_people(&ing, &order_index::OrderIndex::default(), buckets)));
+                    plans.push((table, route::items_to_people(&ing, &order_index::OrderIndex::default(), persons, buckets)));
                 }
                 let orders = tables.get(&Table::Orders).ok_or_else(|| Error::Internal("orders were not routed".into()))?;
-                let (routed, used) = route::route_lines(ing, orders, work, buckets, group_bytes, plan.run.memory_limit, run)?;
+                let (routed, used) = route::route_lines(ing, orders, persons, work, buckets, group_bytes, plan.run.memory_limit, run)?;
                 winners = Some(used);
                 routed
             }
@@ -244,7 +246,7 @@ fn route_all(
         tables.insert(table, routed);
     }
     let winners = winners.ok_or_else(|| Error::Internal("order lines were not routed".into()))?;
-    Ok((Routes { tables, winners, customers, buckets }, plans))
+    Ok((Routes { tables, winners, customers, persons: persons.clone(), buckets }, plans))
 }
 
 /// The plans `execute` runs, over empty buckets, for `portrait explain`: per fact table its
@@ -253,9 +255,9 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let nowhere = Path::new("/nonexistent/portrait-explain");
     ingested.remove(&Table::Customers);
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
-    let records = route::by_person(resolved.lazy(), nowhere.join(Table::Customers.name()), 1, false)?;
-    let (routes, routed) =
-        route_all(plan, ingested, records, &route::PersonIndex::build(&id_map, &DataFrame::empty())?, nowhere, 1, false)?;
+    let persons = PersonIndex::build(&id_map, &DataFrame::empty(), 1)?;
+    let records = route::by_person(resolved.lazy(), &persons, nowhere.join(Table::Customers.name()), false)?;
+    let (routes, routed) = route_all(plan, ingested, records, &persons, nowhere, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));

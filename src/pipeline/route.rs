@@ -3,7 +3,7 @@
 //! identity map and append each row to its bucket's folder `<work>/<table>/_b=<b>/`, bucket
 //! `_key % B`. Rows that reach no
 //! person (rejected by clean, unknown customer or order) go to the extra bucket `B`, which the
-//! bucket pass turns into quarantine after deduplication; rows of erased people (`ERASED`) go
+//! bucket pass turns into quarantine after deduplication; rows of erased people (`person_index::ERASED`) go
 //! to bucket `B + 1`, which it only counts. The same pass counts the rows read
 //! and the values that did not parse, and keeps the rows ingest quarantined.
 //!
@@ -15,8 +15,8 @@
 //! lines of that slice's orders: nothing proportional to all the orders is held in memory.
 
 use super::order_index::{self, OrderIndex};
+use super::person_index::{fnv1a, PersonIndex, REC};
 use crate::error::{Error, Result};
-use crate::expr::KEY;
 use crate::io::{self, scan::InputFile};
 use crate::schema::Table;
 use crate::stages::clean;
@@ -25,9 +25,6 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The person id (`_key`) of an erased person's records: their rows go to bucket `B + 1`,
-/// which the bucket pass only counts.
-pub const ERASED: u32 = u32::MAX;
 /// Why clean rejected a row (null: usable).
 pub const REASON: &str = "_reason";
 /// The bucket column the route partitions by (not stored in the files).
@@ -110,7 +107,7 @@ pub struct Routed {
     pub missing_optional: Vec<String>,
 }
 
-/// The routed rows of a table with a customer id: cleaned, `_reason`, `_key` and its bucket
+/// The routed rows of a table with a customer id: cleaned, `_reason`, `_rec` and its bucket
 /// `_b` attached.
 pub fn keyed_rows(ing: &Ingested, persons: &PersonIndex, buckets: u32) -> LazyFrame {
     let table = ing.table;
@@ -126,7 +123,7 @@ pub fn keyed_rows(ing: &Ingested, persons: &PersonIndex, buckets: u32) -> LazyFr
     carried.push(reason);
     carried.push(persons.lookup(col("source"), col("source_customer_id")));
     let for_quarantine: Vec<Expr> = quarantine_only(table).iter().map(|c| rejected_only(c, buckets)).collect();
-    cleaned.select(carried).with_column(bucket_of(buckets)).with_columns(for_quarantine)
+    cleaned.select(carried).with_column(persons.bucket(BUCKET, col(REASON))).with_columns(for_quarantine)
 }
 
 /// Column `name` in the rejected rows' bucket, null in the others: what only quarantine reads
@@ -136,7 +133,7 @@ fn rejected_only(name: &str, buckets: u32) -> Expr {
 }
 
 /// The routed columns that only the rows reaching no person need (quarantine shows them): a
-/// person's rows are keyed by `_key`, and only the orders are deduplicated by their id and
+/// person's rows are keyed by `_rec`, and only the orders are deduplicated by their id and
 /// source, and only social and feedback rows are ordered by their place in the input.
 fn quarantine_only(table: Table) -> &'static [&'static str] {
     match table {
@@ -146,67 +143,9 @@ fn quarantine_only(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// The identity map as one hash table per source, `source_customer_id` -> `_key`, built once
-/// and looked up by every group of files. (A join per group built the map's table again for
-/// each group, and large tables come in hundreds of groups.)
-#[derive(Clone)]
-pub struct PersonIndex(std::sync::Arc<Vec<BySource>>);
-
-/// One source's records: `source_customer_id` -> `_key`.
-type BySource = (String, PlHashMap<Box<str>, u32>);
-
-impl PersonIndex {
-    /// From an identity map (`source`, `source_customer_id`, `_key`; the first row of a record
-    /// wins, as in the map's own dedupe) and the erased people's records (`source`,
-    /// `source_customer_id`), whose rows find `ERASED`.
-    pub fn build(id_map: &DataFrame, erased: &DataFrame) -> Result<PersonIndex> {
-        let text =
-            |df: &DataFrame, name: &str| df.column(name).and_then(|c| c.str().cloned()).map_err(|e| Error::internal("identity map", e));
-        let keys = id_map.column(KEY).and_then(|c| c.cast(&DataType::UInt32)).map_err(|e| Error::internal("identity map", e))?;
-        let keys = keys.u32().map_err(|e| Error::internal("identity map", e))?;
-        let mut by_source: Vec<(String, PlHashMap<Box<str>, u32>)> = Vec::new();
-        let mut insert = |source: Option<&str>, id: Option<&str>, key: Option<u32>| {
-            let (Some(source), Some(id), Some(key)) = (source, id, key) else { return };
-            let i = match by_source.iter().position(|(s, _)| s == source) {
-                Some(i) => i,
-                None => {
-                    by_source.push((source.to_string(), PlHashMap::default()));
-                    by_source.len() - 1
-                }
-            };
-            by_source[i].1.entry(id.into()).or_insert(key);
-        };
-        let (sources, ids) = (text(id_map, "source")?, text(id_map, "source_customer_id")?);
-        sources.iter().zip(ids.iter()).zip(keys.iter()).for_each(|((s, id), k)| insert(s, id, k));
-        if erased.height() > 0 {
-            let (sources, ids) = (text(erased, "source")?, text(erased, "source_customer_id")?);
-            sources.iter().zip(ids.iter()).for_each(|(s, id)| insert(s, id, Some(ERASED)));
-        }
-        Ok(PersonIndex(std::sync::Arc::new(by_source)))
-    }
-
-    /// `_key` of each row's record (`source`, `id`); null for a record the map does not know.
-    pub fn lookup(&self, source: Expr, id: Expr) -> Expr {
-        let by_source = self.0.clone();
-        let look_up = move |c: &mut [Column]| {
-            let (sources, ids) = (c[0].str()?, c[1].str()?);
-            let keys: UInt32Chunked = sources
-                .iter()
-                .zip(ids.iter())
-                .map(|(source, id)| {
-                    let (_, map) = by_source.iter().find(|(s, _)| Some(s.as_str()) == source)?;
-                    map.get(id?).copied()
-                })
-                .collect();
-            Ok(keys.with_name(KEY.into()).into_column())
-        };
-        source.map_many(look_up, &[id], |_, _| Ok(Field::new(KEY.into(), DataType::UInt32))).alias(KEY)
-    }
-}
-
 /// Rows of one person each (`_key`: the golden records) into their person's bucket under `dir`.
-pub fn by_person(rows: LazyFrame, dir: PathBuf, buckets: u32, run: bool) -> Result<Buckets> {
-    Buckets::write(rows.with_column((col(KEY) % lit(buckets)).cast(DataType::UInt32).alias(BUCKET)), dir, 0, run)
+pub fn by_person(rows: LazyFrame, persons: &PersonIndex, dir: PathBuf, run: bool) -> Result<Buckets> {
+    Buckets::write(rows.with_column(persons.bucket_of_person(BUCKET)), dir, 0, run)
 }
 
 /// The order lines, cleaned, with their carried columns.
@@ -216,20 +155,20 @@ fn items(ing: &Ingested) -> LazyFrame {
     clean::items(ing.rows.clone()).select(carried)
 }
 
-/// The order lines, cleaned, with their order's person and last-read copy's `_pos` (`ORDER`) and
-/// their person's bucket `_b`, when every order's last-read copy is in `orders`.
-pub fn items_to_people(ing: &Ingested, orders: &OrderIndex, buckets: u32) -> LazyFrame {
-    lines_to_people(items(ing), orders, buckets)
+/// The order lines, cleaned, with their order (`ORDER`), its last-read copy's record and their
+/// person's bucket `_b`, when every order's copies are in `orders`.
+pub fn items_to_people(ing: &Ingested, orders: &OrderIndex, persons: &PersonIndex, buckets: u32) -> LazyFrame {
+    lines_to_people(items(ing), orders, persons, buckets)
 }
 
-/// Lines given their order's person and position, and their person's bucket. A person's
-/// lines name their order by its last-read copy's `_pos` (what the bucket pass deduplicates them
+/// Lines given their order's record and position, and their person's bucket. A person's
+/// lines name their order by its first-read copy's `_pos` (what the bucket pass deduplicates them
 /// by and finds the order's status and time with); the order's id, a long text, and the unit
 /// price, which no feature reads, are kept for quarantine only (the price was a quarter of the
 /// routed lines' bytes).
-fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, buckets: u32) -> LazyFrame {
+fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, persons: &PersonIndex, buckets: u32) -> LazyFrame {
     let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
-    orders.lookup(lines, ORDER).with_column(bucket_of(buckets)).with_columns(for_quarantine)
+    orders.lookup(lines, ORDER).with_column(persons.bucket(BUCKET, col(REASON))).with_columns(for_quarantine)
 }
 
 /// In how many slices the orders' last-read copies are held for their lines: enough that a
@@ -258,8 +197,7 @@ fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
     }
     let hash = move |c: Column| {
         let ids = c.str()?;
-        let fnv = |s: &str| s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        let out: UInt32Chunked = ids.apply_nonnull_values_generic(DataType::UInt32, |s| (fnv(s) % slices as u64) as u32);
+        let out: UInt32Chunked = ids.apply_nonnull_values_generic(DataType::UInt32, |s| (fnv1a(s.as_bytes()) % slices as u64) as u32);
         Ok(out.into_column())
     };
     let of = col("order_id").map(hash, |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32))).fill_null(lit(0u32));
@@ -271,7 +209,7 @@ fn in_slice(rows: LazyFrame, slices: u32, slice: u32) -> LazyFrame {
 /// at once, buckets times groups of files).
 fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_bytes: u64) -> Result<OrderIndex> {
     let usable = |b: u32| {
-        let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col(KEY)]);
+        let copies = orders.rows.bucket(b)?.filter(col(REASON).is_null()).select([col("source"), col("order_id"), position(), col(REC)]);
         Ok(in_slice(copies, slices, slice))
     };
     OrderIndex::build((0..=buckets + 1).map(usable), (orders.read / slices as u64) as usize, id_bytes as usize)
@@ -279,20 +217,22 @@ fn used_copies(orders: &Routed, buckets: u32, (slices, slice): (u32, u32), id_by
 
 /// The last-read copies' `_pos` and their order's first (`order_index::FIRST`) by their person's
 /// bucket, for the bucket pass, into `<work>/_winners` as writer `part`.
-fn write_used(orders: &OrderIndex, work: &Path, buckets: u32, part: u32, run: bool) -> Result<Buckets> {
-    // Every last-read copy is usable (`bucket_of` reads its `_reason`).
+fn write_used(orders: &OrderIndex, persons: &PersonIndex, work: &Path, part: u32, run: bool) -> Result<Buckets> {
+    // Every last-read copy is usable (`PersonIndex::bucket` reads its `_reason`).
     let used = orders.used()?.lazy().with_column(lit(NULL).cast(DataType::String).alias(REASON));
     let columns = [col("_pos"), col(order_index::FIRST), col(BUCKET)];
-    Buckets::write(used.with_column(bucket_of(buckets)).select(columns), work.join("_winners"), part, run)
+    Buckets::write(used.with_column(persons.bucket(BUCKET, col(REASON))).select(columns), work.join("_winners"), part, run)
 }
 
 /// Route the order lines (into `<work>/order_items`), once per slice of the orders
 /// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
 /// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
 /// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
+#[allow(clippy::too_many_arguments)] // the route's inputs, its place and its limits
 pub fn route_lines(
     ing: Ingested,
     orders: &Routed,
+    persons: &PersonIndex,
     work: &Path,
     buckets: u32,
     group_bytes: u64,
@@ -315,24 +255,14 @@ pub fn route_lines(
             }
             false => OrderIndex::default(),
         };
-        let lines_of = |group: &Ingested| lines_to_people(in_slice(items(group), slices, slice), &used, buckets);
+        let lines_of = |group: &Ingested| lines_to_people(in_slice(items(group), slices, slice), &used, persons, buckets);
         let first_part = slice * groups.len() as u32;
         let count = (slice == 0).then_some(&mut counts);
         let rows = write_groups(&groups, lines_of, &work.join(Table::OrderItems.name()), first_part, count, run)?;
-        written = Some((rows, write_used(&used, work, buckets, slice, run)?));
+        written = Some((rows, write_used(&used, persons, work, slice, run)?));
     }
     let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
     Ok((routed(ing, rows, counts, started, run)?, winners))
-}
-
-/// `_key % buckets` for usable rows of a known person; `buckets` for every other row.
-fn bucket_of(buckets: u32) -> Expr {
-    when(col(KEY).eq(lit(ERASED)))
-        .then(lit(buckets + 1))
-        .when(col(KEY).is_not_null().and(col(REASON).is_null()))
-        .then((col(KEY) % lit(buckets)).cast(DataType::UInt32))
-        .otherwise(lit(buckets))
-        .alias(BUCKET)
 }
 
 /// Route a table in groups of files of at most `group_bytes` (`Ingested::in_groups`): per
@@ -473,42 +403,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_record_finds_its_person_and_an_unknown_one_none() {
-        // The same id in two sources is two records; a record listed twice keeps its first person.
-        let map = df!(
-            "source" => ["shop", "crm", "shop", "crm"],
-            "source_customer_id" => ["7", "7", "8", "7"],
-            KEY => [0u32, 1, 2, 3],
-        )
-        .unwrap();
-        let rows = df!(
-            "source" => [Some("crm"), Some("shop"), Some("shop"), Some("wechat"), None, Some("shop")],
-            "source_customer_id" => [Some("7"), Some("8"), Some("9"), Some("7"), Some("7"), None],
-        )
-        .unwrap();
-        let persons = PersonIndex::build(&map, &DataFrame::empty()).unwrap();
-        let found = rows.lazy().select([persons.lookup(col("source"), col("source_customer_id"))]).collect().unwrap();
-        let keys: Vec<Option<u32>> = found.column(KEY).unwrap().u32().unwrap().iter().collect();
-        assert_eq!(keys, [Some(1), Some(2), None, None, None, None]);
-    }
-
-    #[test]
     fn the_orders_take_as_many_slices_as_half_the_limit_needs() {
         // 1,000 orders of 11-byte ids: 1,000 x (40 + 11) = 51,000 bytes.
         assert_eq!(order_slices(1_000, 11, 102_000), 1);
         assert_eq!(order_slices(1_000, 11, 101_998), 2);
         assert_eq!(order_slices(1_000, 11, 20_000), 6);
         assert_eq!(order_slices(0, 11, 1), 1);
-    }
-
-    #[test]
-    fn an_erased_persons_records_find_erased() {
-        let map = df!("source" => ["shop"], "source_customer_id" => ["7"], KEY => [0u32]).unwrap();
-        let erased = df!("source" => ["crm"], "source_customer_id" => ["7"]).unwrap();
-        let rows = df!("source" => ["shop", "crm"], "source_customer_id" => ["7", "7"]).unwrap();
-        let persons = PersonIndex::build(&map, &erased).unwrap();
-        let found = rows.lazy().select([persons.lookup(col("source"), col("source_customer_id"))]).collect().unwrap();
-        let keys: Vec<Option<u32>> = found.column(KEY).unwrap().u32().unwrap().iter().collect();
-        assert_eq!(keys, [Some(0), Some(ERASED)]);
     }
 }

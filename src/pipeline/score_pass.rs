@@ -84,7 +84,8 @@ impl ScorePass<'_> {
         let mut checked = Vec::new();
         let mut campaigns: Vec<campaign::Counts> = Vec::new();
         for b in 0..buckets {
-            let mine = predictions.clone().lazy().filter((col(KEY) % lit(buckets)).eq(lit(b)));
+            let in_bucket = people.bucket(b)?.select([col(KEY)]);
+            let mine = predictions.clone().lazy().join(in_bucket, [col(KEY)], [col(KEY)], JoinArgs::new(JoinType::Semi));
             let compared = population::across_people(people.bucket(b)?, everyone.clone().lazy(), plan);
             let predicted = io::collect(compared.join(mine, [col(KEY)], [col(KEY)], JoinArgs::new(JoinType::Left)))?;
             let keys = predicted.select([KEY, "customer_key"]).map_err(|e| Error::internal("score pass", e))?;
