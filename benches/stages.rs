@@ -37,9 +37,15 @@ fn plan(input: &Path) -> Plan {
         output: Some(std::env::temp_dir().join("portrait-bench-out")),
         as_of: Day::parse(AS_OF),
         memory_limit: None,
+        full: true,
     };
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/nightly.toml");
     config::load(&manifest, &overrides).expect("the sample pipeline loads").0
+}
+
+/// Every stage as a full run does it (no state).
+fn full() -> pipeline::incremental::Start {
+    pipeline::incremental::Start::Full { reason: "benchmark".into() }
 }
 
 fn stages(c: &mut Criterion) {
@@ -50,7 +56,7 @@ fn stages(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(20));
 
     let customers = || {
-        let ingested = pipeline::ingest_all(&plan, &copies).unwrap();
+        let ingested = pipeline::ingest_all(&plan, &copies, &full()).unwrap();
         io::collect(pipeline::customer_records(&ingested[&Table::Customers])).unwrap()
     };
     g.bench_function("ingest_customers", |b| b.iter(customers));
@@ -63,7 +69,13 @@ fn stages(c: &mut Criterion) {
     let (resolved, _) = identity::resolve_with(&records, &plan.identity, &ctx).unwrap();
     let work = std::env::temp_dir().join("portrait-bench-work");
     let no_one = DataFrame::empty();
-    let execute = || pipeline::execute(&plan, pipeline::ingest_all(&plan, &copies).unwrap(), resolved.clone(), &no_one, &work).unwrap();
+    let places = pipeline::Places { work: &work, root: &plan.output_root, run_id: "bench", copies: &copies };
+    let execute = || {
+        // A full run's routed rows start a state of their own.
+        let _ = std::fs::remove_dir_all(portrait::store::state::dir(&plan.output_root));
+        let ingested = pipeline::ingest_all(&plan, &copies, &full()).unwrap();
+        pipeline::execute(&plan, ingested, resolved.clone(), &no_one, full(), &places).unwrap()
+    };
     g.bench_function("route_and_bucket_pass", |b| b.iter(execute));
 
     // The population steps: statistics over everyone and the models' fits.

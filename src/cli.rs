@@ -51,6 +51,10 @@ pub enum Command {
         /// of the machine's memory).
         #[arg(long)]
         memory_limit: Option<String>,
+        /// Read every input file again and start a new state, whatever state the last run
+        /// left (default: only the files delivered since, when the state is usable).
+        #[arg(long)]
+        full: bool,
     },
     /// Apply the erasure requests (the input table `erasures`) to every published day that
     /// still holds a person they name: each such day is rewritten without them, atomically.
@@ -218,11 +222,11 @@ fn parse_date(s: &str) -> std::result::Result<Day, String> {
 pub fn dispatch(command: Command) -> Result<String> {
     use crate::commands::{self, validate::validate};
     match command {
-        Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, memory_limit, .. } => {
-            commands::run::backfill(&pipeline, from, to, force, Overrides { input, output, as_of: None, memory_limit })
+        Command::Run { pipeline, from: Some(from), to: Some(to), force, input, output, memory_limit, full, .. } => {
+            commands::run::backfill(&pipeline, from, to, force, Overrides { input, output, as_of: None, memory_limit, full })
         }
-        Command::Run { pipeline, as_of, input, output, memory_limit, .. } => {
-            let plan = validate(&pipeline, &Overrides { input, output, as_of, memory_limit })?;
+        Command::Run { pipeline, as_of, input, output, memory_limit, full, .. } => {
+            let plan = validate(&pipeline, &Overrides { input, output, as_of, memory_limit, full })?;
             let m = commands::run::run(&plan)?;
             let mut tables: Vec<&str> = m.outputs.iter().map(|o| o.table.as_str()).collect();
             tables.dedup(); // a table written by bucket has several parts

@@ -13,7 +13,7 @@ pub fn explain(plan: &Plan) -> Result<String> {
         "stages: ingest -> identity -> route (clean, key, bucket) -> bucket pass (dedupe, features per person) -> population (statistics over everyone, BG/NBD, Gamma-Gamma, clusters) -> score pass (price tiers, rfm, config features, predictions, segment, lifecycle, tags) -> write\n",
     );
     let copies = io::text::DecodedCopies::temporary();
-    let ingested = pipeline::ingest_all(plan, &copies)?;
+    let ingested = pipeline::ingest_all(plan, &copies, &pipeline::incremental::Start::Full { reason: "explain".into() })?;
     let resolved = empty_resolved();
     let identity_map = outputs::identity_map::build(crate::stages::identity::identity_map(resolved.clone().lazy()));
     let mut plans = pipeline::explained(plan, ingested, resolved)?;

@@ -140,7 +140,15 @@ fn resolve_run(spec: &spec::RunSpec, overrides: &Overrides, issues: &mut Vec<Con
     if spec.buckets.is_some() && buckets.is_none() {
         issues.push(issue("run.buckets", format!("must be 1..={MAX_BUCKETS}")));
     }
-    Run { memory_limit: memory_limit.unwrap_or_else(default_memory_limit), buckets }
+    let incremental = match spec.mode.as_deref() {
+        None | Some("incremental") => !overrides.full,
+        Some("full") => false,
+        Some(other) => {
+            issues.push(issue("run.mode", format!("`{other}` is not a mode: incremental or full")));
+            false
+        }
+    };
+    Run { memory_limit: memory_limit.unwrap_or_else(default_memory_limit), buckets, incremental }
 }
 
 /// Ranges of the numeric settings.

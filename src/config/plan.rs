@@ -219,6 +219,8 @@ pub struct Run {
     pub memory_limit: u64,
     /// A fixed bucket count, else chosen from `memory_limit` and the input size.
     pub buckets: Option<u32>,
+    /// Start from the state the last run left, when it is usable (`[run] mode`, `--full`).
+    pub incremental: bool,
 }
 
 /// `8GB`, `512MiB`, `2000000`: bytes (decimal units are powers of 1000, binary ones of 1024).
@@ -270,6 +272,8 @@ pub struct Overrides {
     pub as_of: Option<Day>,
     /// `--memory-limit`, as written.
     pub memory_limit: Option<String>,
+    /// `--full`: read every input file, whatever state the last run left.
+    pub full: bool,
 }
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ pub struct RunSpec {
     /// How many buckets of people the fact tables are split into; default: as many as the
     /// memory limit needs for the size of the input files.
     pub buckets: Option<u32>,
+    /// `incremental` (default): read only the files delivered since the state a run left
+    /// (docs/design.md, "Incremental runs"), when it is usable; `full`: read every file.
+    pub mode: Option<String>,
 }
 
 /// `report.html`, written with every published day.

@@ -190,6 +190,14 @@ pub fn scan_folder(dir: &Path, schema: &SchemaRef) -> Result<LazyFrame> {
     scan_files(&files)
 }
 
+/// The Parquet files under `dir`, recursively, in path order (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    parquet_files(dir, &mut files);
+    files.sort();
+    files
+}
+
 /// The Parquet files under `dir`, recursively (none when it does not exist).
 fn parquet_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
     for path in std::fs::read_dir(dir).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())) {

@@ -6,6 +6,7 @@
 //! staged (`score_pass`). Peak memory follows the bucket, not the input.
 
 pub mod bucket;
+pub mod incremental;
 mod last_copy;
 pub mod order_index;
 pub mod person_index;
@@ -21,8 +22,10 @@ use crate::outputs;
 use crate::schema::Table;
 use crate::stages::ingest::{self, Ingested};
 use crate::stages::{clean, erasure, identity};
+use crate::store::state::State;
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
+use incremental::Start;
 use person_index::PersonIndex;
 use polars::prelude::*;
 use route::{nonzero_counts, Buckets, Routed};
@@ -53,13 +56,18 @@ pub struct Executed {
     pub buckets: u32,
     /// Disk the routed buckets took.
     pub work_bytes: u64,
+    /// What the run leaves for the next, to save once the day is published.
+    pub state: State,
+    /// `full` or `incremental`, and why a full run.
+    pub mode: &'static str,
+    pub full_because: Option<String>,
 }
 
 /// Read every table lazily (schemas checked, nothing executed yet; text in other encodings
-/// than UTF-8 decoded into `copies`).
-pub fn ingest_all(plan: &Plan, copies: &DecodedCopies) -> Result<BTreeMap<Table, Ingested>> {
+/// than UTF-8 decoded into `copies`), the fact tables without the files `start`'s state holds.
+pub fn ingest_all(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<BTreeMap<Table, Ingested>> {
     let times = plan.times();
-    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest(s, &times, copies)?))).collect()
+    plan.tables.iter().map(|s| Ok((s.table, ingest::ingest_from(s, &times, copies, start.files_held(s.table))?))).collect()
 }
 
 /// An input error polars raised while executing names no file: find the file by reading each
@@ -96,34 +104,84 @@ pub fn in_input_order(records: DataFrame) -> Result<DataFrame> {
     io::collect(records.lazy().sort(["_file", "_row"], Default::default()))
 }
 
-/// Route every fact table into `buckets` buckets under `work`, then run the bucket pass,
-/// which leaves every person's per-person columns in `<work>/people`. `ingested` holds every
-/// table, customers already read (`resolved`: its usable records with their person; `erased`:
-/// the records of the people erasure requests removed, `source`, `source_customer_id`).
+/// Where a run works: its own folder, the output root (whose state it reads and extends), its
+/// id and the decoded copies of text inputs.
+pub struct Places<'a> {
+    pub work: &'a Path,
+    pub root: &'a Path,
+    pub run_id: &'a str,
+    pub copies: &'a DecodedCopies,
+}
+
+/// The fact tables, lazily, without the files `start`'s state holds (`incremental`).
+fn ingest_facts(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<BTreeMap<Table, Ingested>> {
+    let times = plan.times();
+    let facts = plan.tables.iter().filter(|s| FACT_TABLES.contains(&s.table));
+    facts.map(|s| Ok((s.table, ingest::ingest_from(s, &times, copies, start.files_held(s.table))?))).collect()
+}
+
+/// Route the fact tables' new rows into the buckets of people of the state (`start`; a new
+/// state for a full run), then run the bucket pass over every routed row, which leaves every
+/// person's per-person columns in `<work>/people`. `ingested` holds every table, customers
+/// already read (`resolved`: its usable records with their person; `erased`: the records of
+/// the people erasure requests removed, `source`, `source_customer_id`).
 pub fn execute(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     resolved: DataFrame,
     erased: &DataFrame,
-    work: &Path,
+    start: Start,
+    places: &Places,
 ) -> Result<Executed> {
-    let buckets = bucket_count(plan, &ingested);
-    tracing::info!(buckets, memory_limit_mib = plan.run.memory_limit >> 20, "routing the fact tables into buckets of people");
+    let work = places.work;
     let lap = std::time::Instant::now();
     let customers = take(&mut ingested, Table::Customers)?;
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
+    let was_incremental = matches!(start, Start::Incremental(_));
+    let mut start = incremental::confirm(start, erased, bucket_count(plan, &ingested));
+    let buckets = match &start {
+        Start::Incremental(state) => state.buckets,
+        Start::Full { .. } => bucket_count(plan, &ingested),
+    };
+    // The erased people's records find their rows (to count them) but no person.
+    let mut persons = PersonIndex::build(&id_map, erased, buckets)?;
+    if let Start::Incremental(state) = &start {
+        if let Some(moved) = incremental::moved_records(places.root, state, &persons)? {
+            start = Start::Full { reason: moved };
+        }
+    }
+    if let Start::Full { reason } = &start {
+        if was_incremental {
+            ingested.extend(ingest_facts(plan, places.copies, &start)?);
+        }
+        tracing::info!(reason = reason.as_str(), "full run: every input file is read");
+        persons = PersonIndex::build(&id_map, erased, buckets)?;
+    }
+    tracing::info!(
+        buckets,
+        memory_limit_mib = plan.run.memory_limit >> 20,
+        mode = start.mode(),
+        "routing the fact tables into buckets of people"
+    );
     let routed = work.join("route");
     // The records wait for the bucket pass, which makes each person's golden record, on disk
     // (the golden records of every person at once were the largest run's peak).
-    // The erased people's records find their rows (to count them) but no person.
-    let persons = PersonIndex::build(&id_map, erased, buckets)?;
     let records = route::by_person(resolved.clone().lazy(), &persons, routed.join(Table::Customers.name()), true)?;
     let customers_accounting = account_customers(&customers, &resolved, erased.height() as u64)?;
     drop(resolved);
-    let (mut routes, _) = route_all(plan, ingested, records, &persons, &routed, buckets, true)?;
+    let generation = match &start {
+        Start::Incremental(state) => state.generation.clone(),
+        Start::Full { .. } => places.run_id.to_string(),
+    };
+    let rows = State::generation_dir(places.root, &generation).join("rows");
+    let (mut routes, _) = route_all(plan, ingested, records, &persons, (&rows, &routed), &start, buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
+    }
+    let held = incremental::Held::read(places.root, &start)?;
+    for r in routes.tables.values_mut() {
+        held.add_to(r)?;
     }
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, work)?;
@@ -143,6 +201,20 @@ pub fn execute(
         quarantine.push(r.quarantine.clone().lazy());
         quarantine.push(outputs::quarantine::rows(table, &r.files, rejected.lazy()));
     }
+    let next = incremental::Next {
+        plan,
+        root: places.root,
+        run_id: places.run_id,
+        generation,
+        buckets,
+        erased,
+        persons: &persons,
+        held: match &start {
+            Start::Incremental(state) => Some(state),
+            Start::Full { .. } => None,
+        },
+    };
+    let state = next.state(&routes.tables, &customers.files, &accounting)?;
     let mut files: BTreeMap<Table, Vec<InputFile>> = routes.tables.into_iter().map(|(t, r)| (t, r.files)).collect();
     files.insert(Table::Customers, customers.files);
     Ok(Executed {
@@ -158,6 +230,9 @@ pub fn execute(
         files,
         buckets,
         work_bytes,
+        state,
+        mode: start.mode(),
+        full_because: start.reason().map(str::to_string),
     })
 }
 
@@ -208,14 +283,17 @@ pub fn group_bytes(plan: &Plan) -> u64 {
     plan.run.memory_limit / 256
 }
 
-/// Route every fact table (`run` false: plan the routes only, every bucket empty), with each
-/// route's plan.
+/// Route every fact table's new files into `<rows>/<table>` (`run` false: plan the routes
+/// only, every bucket empty), with each route's plan; an incremental run (`start`) routes the
+/// rows the state left in bucket `B` again.
+#[allow(clippy::too_many_arguments)] // the routes' inputs, places and state
 fn route_all(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
     customers: Buckets,
     persons: &PersonIndex,
-    work: &Path,
+    (rows, work): (&Path, &Path),
+    start: &Start,
     buckets: u32,
     run: bool,
 ) -> Result<(Routes, Vec<(Table, LazyFrame)>)> {
@@ -223,15 +301,25 @@ fn route_all(
     let mut winners = None;
     let mut plans = Vec::new();
     let group_bytes = group_bytes(plan);
+    let held = match start {
+        Start::Incremental(state) => Some(state),
+        Start::Full { .. } => None,
+    };
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
+        let target = route::Target { dir: rows.join(table.name()), first_part: held.map_or(0, |s| s.next_part), rejected: buckets };
+        let again = match held.and_then(|s| s.tables.get(table.name())) {
+            Some(t) => route::rejected_rows(&target.dir, buckets, &t.rejected_parts)?,
+            None => None,
+        };
         let routed = match table {
             Table::OrderItems => {
                 if !run {
                     plans.push((table, route::items_to_people(&ing, &order_index::OrderIndex::default(), persons, buckets)));
                 }
                 let orders = tables.get(&Table::Orders).ok_or_else(|| Error::Internal("orders were not routed".into()))?;
-                let (routed, used) = route::route_lines(ing, orders, persons, work, buckets, group_bytes, plan.run.memory_limit, run)?;
+                let (routed, used) =
+                    route::route_lines(ing, again, orders, persons, (&target, work), buckets, group_bytes, plan.run.memory_limit, run)?;
                 winners = Some(used);
                 routed
             }
@@ -240,7 +328,8 @@ fn route_all(
                 if !run {
                     plans.push((table, rows_of(&ing)));
                 }
-                route::route(ing, rows_of, work.join(table.name()), group_bytes, run)?
+                let again = again.map(|rows| route::to_people(rows, table, persons, buckets));
+                route::route(ing, rows_of, again, &target, group_bytes, run)?
             }
         };
         tables.insert(table, routed);
@@ -257,7 +346,8 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let persons = PersonIndex::build(&id_map, &DataFrame::empty(), 1)?;
     let records = route::by_person(resolved.lazy(), &persons, nowhere.join(Table::Customers.name()), false)?;
-    let (routes, routed) = route_all(plan, ingested, records, &persons, nowhere, 1, false)?;
+    let start = Start::Full { reason: "explain".into() };
+    let (routes, routed) = route_all(plan, ingested, records, &persons, (nowhere, nowhere), &start, 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
@@ -350,8 +440,8 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
         .agg([col("category").min(), col("buyers").sum(), col("buyers_ever").sum()])
         .sort(["sku"], Default::default());
     Ok(Passed {
-        people: Buckets { dir, schema },
-        bought: Buckets { dir: bought_dir, schema: bought_schema },
+        people: Buckets { dir, schema, from_part: None },
+        bought: Buckets { dir: bought_dir, schema: bought_schema, from_part: None },
         catalogue: io::collect(skus)?,
         recent_orders: match recent_orders.is_empty() {
             true => outputs::campaign_eval::no_orders()?,
@@ -379,7 +469,7 @@ fn account(r: &Routed, counts: &BTreeMap<Table, DataFrame>) -> Accounting {
         quarantined: r.quarantine.height() as u64 + rejected,
         after_as_of: kept.saturating_sub(used + rejected + erased),
         erased: erased + r.erased,
-        unparseable: nonzero_counts(&r.unparseable),
+        unparseable: r.unparseable.clone(),
         invalid: r.invalid.clone(),
         missing_optional_columns: r.missing_optional.clone(),
         newest,

@@ -116,6 +116,12 @@ impl PersonIndex {
         col(REC).map_many(bucket, &[reason], move |_, _| Ok(field.clone())).alias(column)
     }
 
+    /// Every record's bucket, by record (`B + 1` for an erased person's).
+    pub fn record_buckets(&self) -> Vec<u32> {
+        let r = &self.0;
+        r.person.iter().map(|&p| if p == ERASED { r.buckets + 1 } else { r.person_bucket[p as usize] }).collect()
+    }
+
     /// `column`: the bucket of each person (`_key`).
     pub fn bucket_of_person(&self, column: &str) -> Expr {
         let records = self.0.clone();

@@ -60,6 +60,9 @@ pub struct Buckets {
     pub dir: PathBuf,
     /// The rows' columns (an empty bucket reads as an empty frame of them).
     pub schema: SchemaRef,
+    /// (bucket, part): that bucket is read from that part on only (bucket `B` of a state: the
+    /// earlier runs' rows in it were routed again, into later parts).
+    pub from_part: Option<(u32, u32)>,
 }
 
 impl Buckets {
@@ -75,7 +78,7 @@ impl Buckets {
         schema.remove(BUCKET);
         let frames =
             if run { io::parquet::sink_buckets(rows.with_column(lit(part).alias(PART)), &dir, &[BUCKET, PART], with)? } else { Vec::new() };
-        Ok((Buckets { dir, schema: std::sync::Arc::new(schema) }, frames))
+        Ok((Buckets { dir, schema: std::sync::Arc::new(schema), from_part: None }, frames))
     }
 
     /// The rows of every bucket.
@@ -85,18 +88,29 @@ impl Buckets {
 
     /// The rows of bucket `b`.
     pub fn bucket(&self, b: u32) -> Result<LazyFrame> {
-        io::parquet::scan_folder(&self.dir.join(format!("{BUCKET}={b}")), &self.schema)
+        let dir = self.dir.join(format!("{BUCKET}={b}"));
+        let Some((_, first)) = self.from_part.filter(|(bucket, _)| *bucket == b) else {
+            return io::parquet::scan_folder(&dir, &self.schema);
+        };
+        let part_of = |f: &Path| f.strip_prefix(&dir).ok()?.iter().next()?.to_str()?.strip_prefix("_part=")?.parse::<u32>().ok();
+        let files: Vec<PathBuf> = io::parquet::files_under(&dir).into_iter().filter(|f| part_of(f).is_some_and(|p| p >= first)).collect();
+        match files.is_empty() {
+            true => Ok(DataFrame::empty_with_schema(&self.schema).lazy()),
+            false => io::parquet::scan_files(&files),
+        }
     }
 }
 
 /// One table after its route pass.
 pub struct Routed {
     pub table: Table,
-    /// `<work>/<table>`.
+    /// `<rows>/<table>` (`Target::dir`).
     pub rows: Buckets,
+    /// The parts this run wrote.
+    pub parts: std::ops::Range<u32>,
     pub read: u64,
-    /// One row: per canonical column, non-empty values that did not parse.
-    pub unparseable: DataFrame,
+    /// Per column, non-empty values that did not parse.
+    pub unparseable: BTreeMap<String, u64>,
     /// Rows ingest could not parse, in quarantine's shape.
     pub quarantine: DataFrame,
     /// Per column, values cleaning rejected.
@@ -105,6 +119,14 @@ pub struct Routed {
     pub erased: u64,
     pub files: Vec<InputFile>,
     pub missing_optional: Vec<String>,
+}
+
+/// Where a table's route writes: its rows' folder, the number of its first part and the
+/// bucket of rows that reach no person (`B`), which holds only this run's parts.
+pub struct Target {
+    pub dir: PathBuf,
+    pub first_part: u32,
+    pub rejected: u32,
 }
 
 /// The routed rows of a table with a customer id: cleaned, `_reason`, `_rec` and its bucket
@@ -121,9 +143,32 @@ pub fn keyed_rows(ing: &Ingested, persons: &PersonIndex, buckets: u32) -> LazyFr
     let reason = if table == Table::Orders { col(REASON) } else { lit(NULL).cast(DataType::String).alias(REASON) };
     let mut carried = clean::carried(table, kept_columns(table));
     carried.push(reason);
-    carried.push(persons.lookup(col("source"), col("source_customer_id")));
+    carried.push(lit(NULL).cast(DataType::UInt32).alias(REC));
+    to_people(cleaned.select(carried), table, persons, buckets)
+}
+
+/// Rows of `table` as routed, given their record, bucket and the columns only quarantine
+/// reads (again, for rows routed by an earlier run that reached no person then).
+pub fn to_people(rows: LazyFrame, table: Table, persons: &PersonIndex, buckets: u32) -> LazyFrame {
     let for_quarantine: Vec<Expr> = quarantine_only(table).iter().map(|c| rejected_only(c, buckets)).collect();
-    cleaned.select(carried).with_column(persons.bucket(BUCKET, col(REASON))).with_columns(for_quarantine)
+    rows.with_column(persons.lookup(col("source"), col("source_customer_id")))
+        .with_column(persons.bucket(BUCKET, col(REASON)))
+        .with_columns(for_quarantine)
+}
+
+/// The rows that parts `parts` of an earlier run left in bucket `B` (rows that reached no
+/// person then: a customer or an order delivered since may be theirs), none when there are none.
+pub fn rejected_rows(dir: &Path, buckets: u32, parts: &std::collections::BTreeSet<u32>) -> Result<Option<LazyFrame>> {
+    let mut files = Vec::new();
+    for p in parts {
+        let part = dir.join(format!("{BUCKET}={buckets}")).join(format!("{PART}={p}"));
+        files.extend(io::parquet::files_under(&part));
+    }
+    files.sort();
+    if files.is_empty() {
+        return Ok(None);
+    }
+    io::parquet::scan_files(&files).map(Some)
 }
 
 /// Column `name` in the rejected rows' bucket, null in the others: what only quarantine reads
@@ -149,7 +194,7 @@ pub fn by_person(rows: LazyFrame, persons: &PersonIndex, dir: PathBuf, run: bool
 }
 
 /// The order lines, cleaned, with their carried columns.
-fn items(ing: &Ingested) -> LazyFrame {
+pub fn items(ing: &Ingested) -> LazyFrame {
     let mut carried = clean::carried(Table::OrderItems, &ITEM_COLUMNS);
     carried.push(lit(NULL).cast(DataType::String).alias(REASON));
     clean::items(ing.rows.clone()).select(carried)
@@ -166,7 +211,7 @@ pub fn items_to_people(ing: &Ingested, orders: &OrderIndex, persons: &PersonInde
 /// by and finds the order's status and time with); the order's id, a long text, and the unit
 /// price, which no feature reads, are kept for quarantine only (the price was a quarter of the
 /// routed lines' bytes).
-fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, persons: &PersonIndex, buckets: u32) -> LazyFrame {
+pub fn lines_to_people(lines: LazyFrame, orders: &OrderIndex, persons: &PersonIndex, buckets: u32) -> LazyFrame {
     let for_quarantine = ["source", "order_id", "unit_price"].map(|c| rejected_only(c, buckets));
     orders.lookup(lines, ORDER).with_column(persons.bucket(BUCKET, col(REASON))).with_columns(for_quarantine)
 }
@@ -228,12 +273,14 @@ fn write_used(orders: &OrderIndex, persons: &PersonIndex, work: &Path, part: u32
 /// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
 /// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
 /// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
-#[allow(clippy::too_many_arguments)] // the route's inputs, its place and its limits
+/// `again`: lines an earlier run routed that reached no person then, routed once more.
+#[allow(clippy::too_many_arguments)] // the route's inputs, its places and its limits
 pub fn route_lines(
     ing: Ingested,
+    again: Option<LazyFrame>,
     orders: &Routed,
     persons: &PersonIndex,
-    work: &Path,
+    (target, work): (&Target, &Path),
     buckets: u32,
     group_bytes: u64,
     memory_limit: u64,
@@ -243,6 +290,7 @@ pub fn route_lines(
     let id_bytes = if run { mean_id_bytes(orders)? } else { 1 };
     let slices = order_slices(orders.read, id_bytes, memory_limit);
     let groups = ing.in_groups(group_bytes)?;
+    let per_slice = groups.len() as u32 + u32::from(again.is_some());
     let (mut counts, mut written) = (Counts::default(), None);
     for slice in 0..slices {
         let used = match run {
@@ -256,13 +304,19 @@ pub fn route_lines(
             false => OrderIndex::default(),
         };
         let lines_of = |group: &Ingested| lines_to_people(in_slice(items(group), slices, slice), &used, persons, buckets);
-        let first_part = slice * groups.len() as u32;
+        let first_part = target.first_part + slice * per_slice;
         let count = (slice == 0).then_some(&mut counts);
-        let rows = write_groups(&groups, lines_of, &work.join(Table::OrderItems.name()), first_part, count, run)?;
+        let rows = write_groups(&groups, lines_of, &target.dir, first_part, count, run)?;
+        if let Some(again) = &again {
+            let lines = lines_to_people(in_slice(again.clone(), slices, slice), &used, persons, buckets);
+            Buckets::write(lines, target.dir.clone(), first_part + groups.len() as u32, run)?;
+        }
         written = Some((rows, write_used(&used, persons, work, slice, run)?));
     }
     let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
-    Ok((routed(ing, rows, counts, started, run)?, winners))
+    let parts = target.first_part..target.first_part + slices * per_slice;
+    let rows = Buckets { from_part: Some((target.rejected, target.first_part)), ..rows };
+    Ok((routed(ing, rows, parts, counts, started, run)?, winners))
 }
 
 /// Route a table in groups of files of at most `group_bytes` (`Ingested::in_groups`): per
@@ -271,11 +325,26 @@ pub fn route_lines(
 /// rows ingest rejected. (Over all files at once, one shared pass peaked higher than two:
 /// polars buffers rows for the slower sink. Over groups of files it does not, and text files
 /// are parsed once.)
-pub fn route(ing: Ingested, rows_of: impl Fn(&Ingested) -> LazyFrame, dir: PathBuf, group_bytes: u64, run: bool) -> Result<Routed> {
+/// `again`: rows an earlier run routed, to route once more, as one more part.
+pub fn route(
+    ing: Ingested,
+    rows_of: impl Fn(&Ingested) -> LazyFrame,
+    again: Option<LazyFrame>,
+    target: &Target,
+    group_bytes: u64,
+    run: bool,
+) -> Result<Routed> {
     let started = std::time::Instant::now();
     let mut counts = Counts::default();
-    let rows = write_groups(&ing.in_groups(group_bytes)?, rows_of, &dir, 0, Some(&mut counts), run)?;
-    routed(ing, rows, counts, started, run)
+    let groups = ing.in_groups(group_bytes)?;
+    let rows = write_groups(&groups, rows_of, &target.dir, target.first_part, Some(&mut counts), run)?;
+    let mut end = target.first_part + groups.len() as u32;
+    if let Some(again) = again {
+        Buckets::write(again, target.dir.clone(), end, run)?;
+        end += 1;
+    }
+    let rows = Buckets { from_part: Some((target.rejected, target.first_part)), ..rows };
+    routed(ing, rows, target.first_part..end, counts, started, run)
 }
 
 /// One streaming pass per group of files, each writing `rows_of(group)` into buckets under
@@ -301,8 +370,16 @@ fn write_groups(
 }
 
 /// A table's route, from its written rows and counts.
-fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Instant, run: bool) -> Result<Routed> {
+fn routed(
+    ing: Ingested,
+    rows: Buckets,
+    parts: std::ops::Range<u32>,
+    counts: Counts,
+    started: std::time::Instant,
+    run: bool,
+) -> Result<Routed> {
     let (read, unparseable, quarantine) = if run { counts.total()? } else { (0, DataFrame::empty(), DataFrame::empty()) };
+    let unparseable = nonzero_counts(&unparseable);
     let invalid = counts.invalid()?;
     if run {
         tracing::info!(table = ing.table.name(), rows = read, seconds = started.elapsed().as_secs_f64(), "routed");
@@ -310,6 +387,7 @@ fn routed(ing: Ingested, rows: Buckets, counts: Counts, started: std::time::Inst
     Ok(Routed {
         table: ing.table,
         rows,
+        parts,
         read,
         unparseable,
         quarantine,

@@ -4,11 +4,12 @@
 //! `part-2-*`: the second sorts after the first, as a later delivery of the same day does).
 //! What real deliveries contain: rows late by one to three days, an order re-sent two days
 //! later (often refunded), order lines with their order, customer records delivered when they
-//! were last updated (further records of a known person arrive later and merge people), and
-//! earlier versions of records (same source and id, older `updated_at`, no address).
+//! were registered and again when they were updated (same source and id, later `updated_at`;
+//! the first version without the address), and further records of a known person that arrive
+//! later and may merge people.
 //!
 //! When a row is delivered is drawn from a stream of its own: the generated rows are the same
-//! with or without deliveries, plus the earlier versions of records.
+//! with or without deliveries, plus the first versions of records updated since.
 
 use crate::error::{Error, Result};
 use crate::io::export::{self, Format};
@@ -48,10 +49,6 @@ impl Late {
     pub fn on_day(&mut self, t: NaiveDateTime, days: i64) -> Slot {
         let day = t.date().signed_duration_since(NaiveDate::default()).num_days() + days;
         day * 2 + self.rng.gen_range(0..2)
-    }
-
-    pub fn gen_bool(&mut self, p: f64) -> bool {
-        self.rng.gen_bool(p)
     }
 }
 

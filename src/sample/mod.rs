@@ -557,6 +557,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
     for t in ["customers", "orders", "order_items", "events", "social_interactions", "feedback", "truth"] {
         std::fs::create_dir_all(out.join(t)).map_err(|e| Error::io(out.join(t), e))?;
     }
+    let first_delivery = opts.as_of - Duration::days(opts.deliveries as i64 - 1);
     let mut truth = String::from("source,source_customer_id,entity_id\n");
     let mut totals = [0usize; 6];
     let mut order_seq = 0u64;
@@ -592,9 +593,10 @@ pub fn generate(opts: &Options, out: &Path) -> Result<String> {
                         c.in_another_script(&mut variants, &p, source);
                     }
                 }
-                // A record is delivered when it was last updated; some were delivered before.
+                // A record is delivered when it was last updated; one updated in the days
+                // delivered one by one was delivered when it was registered too.
                 c.delivered.push(late.on_day(updated, 0));
-                if opts.deliveries > 0 && updated.date() > registered.date() && late.gen_bool(0.2) {
+                if opts.deliveries > 0 && updated.date() > registered.date() && updated.date() >= first_delivery {
                     c.push_earlier_version(registered);
                     c.delivered.push(late.on_day(registered, 0));
                 }

@@ -37,14 +37,23 @@ pub struct Ingested {
 /// as `times` says (time zone, plausible range). Text in another encoding than UTF-8 is
 /// decoded into `copies`, which must outlive the plans.
 pub fn ingest(source: &TableSource, times: &Times, copies: &DecodedCopies) -> Result<Ingested> {
+    ingest_from(source, times, copies, 0)
+}
+
+/// `ingest`, reading only the files after the first `skip` (an incremental run's state holds
+/// those): `files` lists them all, so that `_file` numbers the same files on every run.
+pub fn ingest_from(source: &TableSource, times: &Times, copies: &DecodedCopies, skip: usize) -> Result<Ingested> {
     if source.absent {
         return Ingested::assemble(source.table, Vec::new(), vec![absent_parts(source.table)?], Vec::new());
     }
     let files = scan::discover(source)?;
     let mut parts = Vec::new();
     let mut missing_optional = std::collections::BTreeSet::new();
-    for (idx, file) in files.iter().enumerate().filter(|(_, f)| f.duplicate_of.is_none()) {
+    for (idx, file) in files.iter().enumerate().skip(skip).filter(|(_, f)| f.duplicate_of.is_none()) {
         parts.push(ingest_file(source, times, copies, idx as u32, file, &mut missing_optional)?);
+    }
+    if parts.is_empty() {
+        parts.push(absent_parts(source.table)?);
     }
     Ingested::assemble(source.table, files, parts, missing_optional.into_iter().collect())
 }

@@ -14,6 +14,7 @@
 
 pub mod manifest;
 pub mod publish;
+pub mod state;
 
 use crate::day::Day;
 use crate::error::{Error, Result};

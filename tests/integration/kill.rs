@@ -141,7 +141,7 @@ fn folders(out: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
     let mut folders = BTreeMap::new();
     for table in std::fs::read_dir(out).unwrap().flatten() {
         let name = table.file_name().to_string_lossy().to_string();
-        if name.starts_with("_staging") || name.starts_with("_trash") || !table.path().is_dir() {
+        if name.starts_with("_staging") || name.starts_with("_trash") || name == "_state" || !table.path().is_dir() {
             continue;
         }
         for day in std::fs::read_dir(table.path()).unwrap().flatten() {

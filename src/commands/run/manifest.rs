@@ -53,6 +53,11 @@ pub struct Privacy {
 pub struct Execution {
     pub memory_limit_bytes: u64,
     pub buckets: u32,
+    /// `incremental`: only the files delivered since the last run's state were read; `full`:
+    /// every file, for the reason `full_because` gives.
+    pub mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_because: Option<String>,
 }
 
 pub type RunManifest = Manifest<RunSections>;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::expr::KEY;
 use crate::io::{self, parquet::WriteOptions, text::DecodedCopies};
 use crate::outputs::{self, Tables};
-use crate::pipeline::{self, Executed};
+use crate::pipeline::{self, incremental::Start, Executed};
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
 use crate::stages::ingest::{self, Ingested};
@@ -60,7 +60,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let work = store.work_dir(&run_id);
     let copies = DecodedCopies::under(work.join("decoded"));
 
-    let (customers, mut ingested) = read_customers(plan, &copies)?;
+    let start = pipeline::incremental::start(plan, &store.root)?;
+    let (customers, mut ingested) = read_customers(plan, &copies, &start)?;
     stages.done(customers.height(), customers.height());
     let (resolved, mut identity) = resolve_identities(plan, &store, &customers)?;
     let review = outputs::identity_review::build(&std::mem::take(&mut identity.review), &resolved)?;
@@ -68,8 +69,9 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let (resolved, erased, suppressed, key) = apply_requests(plan, &requests, resolved)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
-    let mut executed =
-        pipeline::execute(plan, ingested, resolved, &erased.records, &work).map_err(|e| pipeline::name_the_file(plan, &copies, e))?;
+    let places = pipeline::Places { work: &work, root: &store.root, run_id: &run_id, copies: &copies };
+    let mut executed = pipeline::execute(plan, ingested, resolved, &erased.records, start, &places)
+        .map_err(|e| pipeline::name_the_file(plan, &copies, e))?;
     requests.account(&mut executed)?;
     warn_lost_digits(&executed);
     stages.done(executed.accounting.values().map(|a| a.read as usize).sum(), executed.persons);
@@ -83,8 +85,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         build_tables(plan, &store, &run_id, &executed, fitted, key.as_ref(), &erased, (&reach, earlier), review)?;
     let _ = std::fs::remove_dir_all(&work);
     stages.done(people, tables.rows());
-    let Executed { accounting, files, buckets, work_bytes, .. } = executed;
-    let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets };
+    let Executed { accounting, files, buckets, work_bytes, state, mode, full_because, .. } = executed;
+    let execution = Execution { memory_limit_bytes: plan.run.memory_limit, buckets, mode, full_because };
 
     let checks = built_in_checks(&accounting, &tables.profiles)?;
     let gates = pass_gates(plan, &store, &run_id, &accounting, &tables)?;
@@ -127,6 +129,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         },
     };
     store.publish(plan.as_of, &manifest)?;
+    state.save(&store.root)?;
     store.remove_days(&expired)?;
     tracing::info!(
         as_of = %manifest.as_of,
@@ -148,8 +151,8 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
 /// engine: the in-memory engine holds every intermediate column of every record. Per group of
 /// files: one pass over every file at once peaks higher (polars buffers the rows of the
 /// faster consumer), and a pass for the records and one for the counts parsed every file twice.
-fn read_customers(plan: &Plan, copies: &DecodedCopies) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
-    let mut ingested = pipeline::ingest_all(plan, copies)?;
+fn read_customers(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
+    let mut ingested = pipeline::ingest_all(plan, copies, start)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
     let (records, counts) = pipeline::route::Counts::with_rows(cust, pipeline::group_bytes(plan), pipeline::customer_records)
         .map_err(|e| pipeline::name_the_file(plan, copies, e))?;
