@@ -33,6 +33,10 @@ pub fn erase(plan: &Plan) -> Result<String> {
         }
     }
     tracing::info!(erase_id = %erase_id, days = days.len(), "erasure applied to the published days");
+    if named.height() > 0 && crate::store::state::remove(&store.root)? {
+        // It holds the erased people's rows: the next run reads every file without them.
+        tracing::info!("the state of incremental runs was removed: the next run is a full run");
+    }
     Ok(match days.is_empty() {
         true => format!("no published day in {} holds a person the erasure requests name", store.root.display()),
         false => format!("erased {persons} person-days from {} published days ({})", days.len(), days.join(", ")),

@@ -70,8 +70,9 @@ impl Routes {
 
     /// The rows of `table` in bucket `b` that are not re-sent copies. Social and feedback
     /// rows come in input order (their features take each person's last value, ties broken by
-    /// it); orders and events, the largest tables, feed only aggregations that do not depend on
-    /// order, so they are not sorted.
+    /// it), and so do orders: sums of amounts in another order can differ in the last bit, and
+    /// the routed rows' order depends on which run routed them. Events and order lines feed
+    /// only counts, so they are not sorted.
     fn kept(&self, table: Table, b: u32) -> Result<(LazyFrame, LazyFrame)> {
         let rows = self.routed(table)?.rows.bucket(b)?.with_columns([route::position(), self.persons.person()]);
         let kept = match table {
@@ -83,6 +84,7 @@ impl Routes {
                     rows.clone().filter(col(REASON).is_null()).join(winners, [col("_pos")], [col("_pos")], JoinArgs::new(JoinType::Semi));
                 concat([rows.clone().filter(col(REASON).is_not_null()), usable], UnionArgs::default())
                     .map_err(|e| Error::internal("orders of a bucket", e))?
+                    .sort(["_pos"], Default::default())
             }
             Table::Events => rows.clone(),
             // All lines of an order share its bucket: the last-read copy per sku wins. A

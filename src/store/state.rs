@@ -147,6 +147,15 @@ impl State {
     }
 }
 
+/// Remove the state of `root`; whether there was one.
+pub fn remove(root: &Path) -> Result<bool> {
+    let dir = dir(root);
+    match dir.exists() {
+        true => std::fs::remove_dir_all(&dir).map(|_| true).map_err(|e| Error::io(&dir, e)),
+        false => Ok(false),
+    }
+}
+
 /// Remove the generations, parts and files `state` does not list (everything when none).
 fn remove_unlisted(root: &Path, state: Option<&State>) {
     let entries = std::fs::read_dir(dir(root)).into_iter().flatten().filter_map(|e| e.ok());
