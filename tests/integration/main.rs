@@ -12,6 +12,7 @@ mod exit_codes;
 mod exports;
 mod fixture;
 mod identity;
+mod incremental;
 mod kill;
 mod layers;
 mod layouts;
