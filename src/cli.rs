@@ -70,10 +70,17 @@ pub enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
-    /// List the published days of an output root: row counts, durations, gate results.
+    /// List the published days of an output root: row counts, durations, gate results; and
+    /// the state incremental runs carry: its day, files, people and bytes.
     Status {
         #[arg(long)]
         output: PathBuf,
+        /// Also say whether the next run of this pipeline will be incremental or full, and why.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Input root of that run; overrides the pipeline's `input`.
+        #[arg(long, requires = "pipeline")]
+        input: Option<PathBuf>,
     },
     /// Check a pipeline config completely without reading data; lists every problem.
     Validate {
@@ -243,7 +250,13 @@ pub fn dispatch(command: Command) -> Result<String> {
             };
             commands::erase::erase(&validate(&pipeline, &Overrides { input, output: Some(output), ..Default::default() })?)
         }
-        Command::Status { output } => commands::status::status(&output),
+        Command::Status { output, pipeline, input } => {
+            let plan = match pipeline {
+                Some(p) => Some(validate(&p, &Overrides { input, output: Some(output.clone()), ..Default::default() })?),
+                None => None,
+            };
+            commands::status::status(&output, plan.as_ref())
+        }
         Command::Validate { pipeline } => {
             let plan = validate(&pipeline, &Overrides::default())?;
             Ok(format!(

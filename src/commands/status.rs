@@ -1,12 +1,16 @@
 //! `portrait status`: what an output root holds — every published day with its row counts,
-//! duration and gate results, and runs rejected by a gate.
+//! duration and gate results, runs rejected by a gate, and the state incremental runs carry
+//! (with a pipeline: whether its next run will be incremental or full, and why).
 
+use crate::config::Plan;
 use crate::error::{Error, Result};
+use crate::pipeline::incremental::{self, Start};
+use crate::store::state::State;
 use crate::store::Store;
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn status(root: &Path) -> Result<String> {
+pub fn status(root: &Path, next: Option<&Plan>) -> Result<String> {
     if !root.is_dir() {
         return Err(Error::MissingInput(format!("output folder {} does not exist", root.display())));
     }
@@ -46,6 +50,32 @@ pub fn status(root: &Path) -> Result<String> {
         for r in rejected {
             let _ = writeln!(out, "  {r}");
         }
+    }
+    match State::read(root) {
+        Some(state) => {
+            let files: usize = state.tables.values().map(|t| t.files.len()).sum();
+            let people = crate::day::Day::parse(&state.as_of).and_then(|d| store.manifest(d).ok()?.output_rows("profiles"));
+            let _ = writeln!(
+                out,
+                "state for incremental runs: as-of {}, {files} input files read, {} people, {} buckets, {:.1} MiB (holds personal data), left by run {}",
+                state.as_of,
+                people.map_or("?".to_string(), |p| p.to_string()),
+                state.buckets,
+                State::bytes(root) as f64 / (1 << 20) as f64,
+                state.run_id
+            );
+        }
+        None => {
+            let _ = writeln!(out, "no state for incremental runs");
+        }
+    }
+    if let Some(plan) = next {
+        let _ = match incremental::next_start(plan, root) {
+            Start::Incremental(_) => {
+                writeln!(out, "next run: incremental (unless its erasure requests changed or the data outgrew the buckets)")
+            }
+            Start::Full { reason } => writeln!(out, "next run: full, because {reason}"),
+        };
     }
     Ok(out.trim_end().to_string())
 }

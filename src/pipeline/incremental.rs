@@ -82,9 +82,18 @@ pub fn erased_sha256(erased: &DataFrame) -> String {
 /// The start a run can take before it knows its people: from the state of `root` when the
 /// run may (`[run] mode`, `--full`), the state is this version's, the inputs are read the same
 /// way and every file it read is still there, unchanged, before any new one.
-pub fn start(plan: &Plan, root: &Path) -> Result<Start> {
-    let state = State::load(root)?;
-    let full = |reason: String| Ok(Start::Full { reason });
+pub fn start(plan: &Plan, root: &Path) -> Start {
+    decide(plan, State::load(root))
+}
+
+/// The start the next run of `plan` would take, as far as it can be told before it runs
+/// (`start`, leaving the state as it is).
+pub fn next_start(plan: &Plan, root: &Path) -> Start {
+    decide(plan, State::read(root))
+}
+
+fn decide(plan: &Plan, state: Option<State>) -> Start {
+    let full = |reason: String| Start::Full { reason };
     if !plan.run.incremental {
         return full("a full run was asked for (--full or [run] mode = \"full\")".into());
     }
@@ -102,7 +111,7 @@ pub fn start(plan: &Plan, root: &Path) -> Result<Start> {
             return full(reason);
         }
     }
-    Ok(Start::Incremental(Box::new(state)))
+    Start::Incremental(Box::new(state))
 }
 
 /// Why the files a state read (`held`) are not the start of `files` as found now, if they are not.

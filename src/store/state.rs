@@ -105,16 +105,17 @@ impl State {
     }
 
     /// The state of `root`, if it has a readable one; whatever no state lists (a killed run's
-    /// parts and generations) is removed first.
-    pub fn load(root: &Path) -> Result<Option<State>> {
-        let path = dir(root).join(STATE_FILE);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            remove_unlisted(root, None);
-            return Ok(None);
-        };
-        let state: Option<State> = serde_json::from_str(&text).ok();
+    /// parts and generations) is removed (the caller holds the run lock).
+    pub fn load(root: &Path) -> Option<State> {
+        let state = State::read(root);
         remove_unlisted(root, state.as_ref());
-        Ok(state)
+        state
+    }
+
+    /// The state of `root`, if it has a readable one, as it is.
+    pub fn read(root: &Path) -> Option<State> {
+        let text = std::fs::read_to_string(dir(root).join(STATE_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// Replace `state.json` (write, then rename), then remove what it no longer lists.

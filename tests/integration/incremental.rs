@@ -162,4 +162,18 @@ fn every_day_incremental_publishes_what_a_full_run_does() {
     let split: Vec<&str> = steward.lines().nth(1).unwrap().split(',').collect();
     let keys = keys_at(&inc, "2026-11-13");
     assert_ne!(keys[&format!("{}:{}", split[1], split[2])], keys[&format!("{}:{}", split[3], split[4])]);
+
+    // `status` tells what the next run will do; a file read before that changes forces a full
+    // run that says which.
+    let status = |out: &Path| portrait(&["status", "--output", s(out), "--pipeline", s(&config), "--input", s(&input)]).stdout;
+    assert!(status(&inc).contains("state for incremental runs: as-of 2026-11-22"), "{}", status(&inc));
+    assert!(status(&inc).contains("next run: incremental"), "{}", status(&inc));
+    let changed = std::fs::read_dir(input.join("events/dt=2026-11-20")).unwrap().next().unwrap().unwrap().path();
+    let rows = portrait::io::parquet::read(&changed).unwrap();
+    std::fs::remove_file(&changed).unwrap();
+    let mut fewer = rows.head(Some(rows.height() / 2));
+    ParquetWriter::new(std::fs::File::create(&changed).unwrap()).finish(&mut fewer).unwrap();
+    let reason = format!("{} changed since it was read", changed.display());
+    assert!(status(&inc).contains(&format!("next run: full, because {reason}")), "{}", status(&inc));
+    assert_eq!(run_both(&config, &input, (&inc, &full), "2026-11-22"), ("full".to_string(), reason));
 }

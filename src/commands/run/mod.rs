@@ -60,7 +60,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let work = store.work_dir(&run_id);
     let copies = DecodedCopies::under(work.join("decoded"));
 
-    let start = pipeline::incremental::start(plan, &store.root)?;
+    let start = pipeline::incremental::start(plan, &store.root);
     let (customers, mut ingested) = read_customers(plan, &copies, &start)?;
     stages.done(customers.height(), customers.height());
     let (resolved, mut identity) = resolve_identities(plan, &store, &customers)?;
