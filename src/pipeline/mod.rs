@@ -185,7 +185,8 @@ pub fn execute(
     }
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, work)?;
-    let work_bytes = folder_bytes(work);
+    // The routed rows stay in the state for the next run.
+    let work_bytes = folder_bytes(work) + folder_bytes(&State::generation_dir(places.root, &generation));
     let _ = std::fs::remove_dir_all(&routed);
     step_finished("bucket_pass", &lap);
     let mut accounting: BTreeMap<Table, Accounting> = routes.tables.values().map(|r| (r.table, account(r, &passed.counts))).collect();
