@@ -151,16 +151,19 @@ pub fn confirm(start: Start, erased: &DataFrame, buckets: u32) -> Start {
 /// one bucket: a record whose person is now in another bucket leaves its rows in the wrong one.
 const RECORDS: &str = "records";
 
-/// Why the rows a state holds are no longer in their people's buckets, if they are not: a
-/// record now belongs to a person in another bucket (two people merged, or one split).
-pub fn moved_records(root: &Path, state: &State, persons: &PersonIndex) -> Result<Option<String>> {
-    let Some(file) = &state.records else { return Ok(None) };
+/// The buckets that hold rows of records whose person is now in another bucket (two people
+/// merged, or one split): their rows are routed again.
+pub fn left_buckets(root: &Path, state: &State, persons: &PersonIndex) -> Result<BTreeSet<u32>> {
+    let Some(file) = &state.records else { return Ok(BTreeSet::new()) };
     let path = State::generation_dir(root, &state.generation).join(file);
     let was = io::parquet::read(&path)?;
     let was = was.column(RECORDS).and_then(|c| c.u32().cloned()).map_err(|e| Error::internal("the state's records", e))?;
     let now = persons.record_buckets();
-    let moved = was.iter().zip(&now).filter(|(w, n)| w.is_some_and(|w| w < state.buckets && w != **n)).count();
-    Ok((moved > 0).then(|| format!("{moved} records moved to a person in another bucket (people merged or split)")))
+    let moved: Vec<u32> = was.iter().zip(&now).filter_map(|(w, n)| w.filter(|w| *w < state.buckets && w != n)).collect();
+    if !moved.is_empty() {
+        tracing::info!(records = moved.len(), "records moved to a person in another bucket: their old buckets are routed again");
+    }
+    Ok(moved.into_iter().collect())
 }
 
 /// What the state holds beside the routed rows, for the tables' accounting: counted while its
@@ -245,12 +248,14 @@ impl Next<'_> {
             let held = self.held.and_then(|s| s.tables.get(table.name()));
             let mut parts = held.map(|t| t.parts.clone()).unwrap_or_default();
             parts.extend(r.parts.clone());
+            let mut rewritten = held.map(|t| t.rewritten.clone()).unwrap_or_default();
+            rewritten.extend(r.rows.from_part.iter().map(|(b, p)| (*b, *p)));
             next_part = next_part.max(r.parts.end);
             let a = accounting.get(table).cloned().unwrap_or_default();
             let t = TableState {
                 files: files(&r.files),
                 parts,
-                rejected_parts: r.parts.clone().collect(),
+                rewritten,
                 read: a.read,
                 unparseable: a.unparseable,
                 invalid: a.invalid,

@@ -29,7 +29,7 @@ use incremental::Start;
 use person_index::PersonIndex;
 use polars::prelude::*;
 use route::{nonzero_counts, Buckets, Routed};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// What the passes over the inputs computed: everything the models do not change.
@@ -139,24 +139,22 @@ pub fn execute(
     // What the rest needs of the customer records; the records themselves are freed.
     let id_map = io::collect(identity::identity_map(resolved.clone().lazy()))?;
     let was_incremental = matches!(start, Start::Incremental(_));
-    let mut start = incremental::confirm(start, erased, bucket_count(plan, &ingested));
+    let start = incremental::confirm(start, erased, bucket_count(plan, &ingested));
     let buckets = match &start {
         Start::Incremental(state) => state.buckets,
         Start::Full { .. } => bucket_count(plan, &ingested),
     };
     // The erased people's records find their rows (to count them) but no person.
-    let mut persons = PersonIndex::build(&id_map, erased, buckets)?;
-    if let Start::Incremental(state) = &start {
-        if let Some(moved) = incremental::moved_records(places.root, state, &persons)? {
-            start = Start::Full { reason: moved };
-        }
-    }
+    let persons = PersonIndex::build(&id_map, erased, buckets)?;
+    let moved = match &start {
+        Start::Incremental(state) => incremental::left_buckets(places.root, state, &persons)?,
+        Start::Full { .. } => BTreeSet::new(),
+    };
     if let Start::Full { reason } = &start {
         if was_incremental {
             ingested.extend(ingest_facts(plan, places.copies, &start)?);
         }
         tracing::info!(reason = reason.as_str(), "full run: every input file is read");
-        persons = PersonIndex::build(&id_map, erased, buckets)?;
     }
     tracing::info!(
         buckets,
@@ -175,7 +173,7 @@ pub fn execute(
         Start::Full { .. } => places.run_id.to_string(),
     };
     let rows = State::generation_dir(places.root, &generation).join("rows");
-    let (mut routes, _) = route_all(plan, ingested, records, &persons, (&rows, &routed), &start, buckets, true)?;
+    let (mut routes, _) = route_all(plan, ingested, records, &persons, (&rows, &routed), (&start, &moved), buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
     }
@@ -286,7 +284,7 @@ pub fn group_bytes(plan: &Plan) -> u64 {
 
 /// Route every fact table's new files into `<rows>/<table>` (`run` false: plan the routes
 /// only, every bucket empty), with each route's plan; an incremental run (`start`) routes the
-/// rows the state left in bucket `B` again.
+/// rows the state left in bucket `B` again, and those of the buckets records left (`moved`).
 #[allow(clippy::too_many_arguments)] // the routes' inputs, places and state
 fn route_all(
     plan: &Plan,
@@ -294,7 +292,7 @@ fn route_all(
     customers: Buckets,
     persons: &PersonIndex,
     (rows, work): (&Path, &Path),
-    start: &Start,
+    (start, moved): (&Start, &BTreeSet<u32>),
     buckets: u32,
     run: bool,
 ) -> Result<(Routes, Vec<(Table, LazyFrame)>)> {
@@ -308,10 +306,19 @@ fn route_all(
     };
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
-        let target = route::Target { dir: rows.join(table.name()), first_part: held.map_or(0, |s| s.next_part), rejected: buckets };
+        let rewritten = moved.iter().copied().chain([buckets]).collect();
+        let target = route::Target { dir: rows.join(table.name()), first_part: held.map_or(0, |s| s.next_part), buckets, rewritten };
         let again = match held.and_then(|s| s.tables.get(table.name())) {
-            Some(t) => route::rejected_rows(&target.dir, buckets, &t.rejected_parts)?,
-            None => None,
+            Some(t) => {
+                let held = |b: u32| route::held_rows(&target.dir, b, &t.parts, t.first_valid(b));
+                let moved: Vec<LazyFrame> = moved.iter().map(|&b| held(b)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                let moved = match moved.is_empty() {
+                    true => None,
+                    false => Some(concat(moved, UnionArgs::default()).map_err(|e| Error::internal("moved rows", e))?),
+                };
+                route::Again { rejected: held(buckets)?, moved }
+            }
+            None => route::Again { rejected: None, moved: None },
         };
         let routed = match table {
             Table::OrderItems => {
@@ -329,8 +336,7 @@ fn route_all(
                 if !run {
                     plans.push((table, rows_of(&ing)));
                 }
-                let again = again.map(|rows| route::to_people(rows, table, persons, buckets));
-                route::route(ing, rows_of, again, &target, group_bytes, run)?
+                route::route(ing, rows_of, again, persons, &target, group_bytes, run)?
             }
         };
         tables.insert(table, routed);
@@ -348,7 +354,7 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let persons = PersonIndex::build(&id_map, &DataFrame::empty(), 1)?;
     let records = route::by_person(resolved.lazy(), &persons, nowhere.join(Table::Customers.name()), false)?;
     let start = Start::Full { reason: "explain".into() };
-    let (routes, routed) = route_all(plan, ingested, records, &persons, (nowhere, nowhere), &start, 1, false)?;
+    let (routes, routed) = route_all(plan, ingested, records, &persons, (nowhere, nowhere), (&start, &BTreeSet::new()), 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
@@ -441,8 +447,8 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
         .agg([col("category").min(), col("buyers").sum(), col("buyers_ever").sum()])
         .sort(["sku"], Default::default());
     Ok(Passed {
-        people: Buckets { dir, schema, from_part: None },
-        bought: Buckets { dir: bought_dir, schema: bought_schema, from_part: None },
+        people: Buckets { dir, schema, from_part: BTreeMap::new() },
+        bought: Buckets { dir: bought_dir, schema: bought_schema, from_part: BTreeMap::new() },
         catalogue: io::collect(skus)?,
         recent_orders: match recent_orders.is_empty() {
             true => outputs::campaign_eval::no_orders()?,

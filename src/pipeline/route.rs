@@ -60,9 +60,9 @@ pub struct Buckets {
     pub dir: PathBuf,
     /// The rows' columns (an empty bucket reads as an empty frame of them).
     pub schema: SchemaRef,
-    /// (bucket, part): that bucket is read from that part on only (bucket `B` of a state: the
-    /// earlier runs' rows in it were routed again, into later parts).
-    pub from_part: Option<(u32, u32)>,
+    /// Buckets read from a part on only (of a state: the earlier runs' rows in them were
+    /// routed again, into later parts).
+    pub from_part: BTreeMap<u32, u32>,
 }
 
 impl Buckets {
@@ -78,7 +78,7 @@ impl Buckets {
         schema.remove(BUCKET);
         let frames =
             if run { io::parquet::sink_buckets(rows.with_column(lit(part).alias(PART)), &dir, &[BUCKET, PART], with)? } else { Vec::new() };
-        Ok((Buckets { dir, schema: std::sync::Arc::new(schema), from_part: None }, frames))
+        Ok((Buckets { dir, schema: std::sync::Arc::new(schema), from_part: BTreeMap::new() }, frames))
     }
 
     /// The rows of every bucket.
@@ -89,7 +89,7 @@ impl Buckets {
     /// The rows of bucket `b`.
     pub fn bucket(&self, b: u32) -> Result<LazyFrame> {
         let dir = self.dir.join(format!("{BUCKET}={b}"));
-        let Some((_, first)) = self.from_part.filter(|(bucket, _)| *bucket == b) else {
+        let Some(&first) = self.from_part.get(&b) else {
             return io::parquet::scan_folder(&dir, &self.schema);
         };
         let part_of = |f: &Path| f.strip_prefix(&dir).ok()?.iter().next()?.to_str()?.strip_prefix("_part=")?.parse::<u32>().ok();
@@ -122,11 +122,20 @@ pub struct Routed {
 }
 
 /// Where a table's route writes: its rows' folder, the number of its first part and the
-/// bucket of rows that reach no person (`B`), which holds only this run's parts.
+/// buckets it writes again (`B`, of rows that reach no person, and those a state's records
+/// left), which hold only this run's parts.
 pub struct Target {
     pub dir: PathBuf,
     pub first_part: u32,
-    pub rejected: u32,
+    /// `B`.
+    pub buckets: u32,
+    pub rewritten: std::collections::BTreeSet<u32>,
+}
+
+impl Target {
+    fn first_parts(&self) -> BTreeMap<u32, u32> {
+        self.rewritten.iter().map(|&b| (b, self.first_part)).collect()
+    }
 }
 
 /// The routed rows of a table with a customer id: cleaned, `_reason`, `_rec` and its bucket
@@ -156,12 +165,12 @@ pub fn to_people(rows: LazyFrame, table: Table, persons: &PersonIndex, buckets: 
         .with_columns(for_quarantine)
 }
 
-/// The rows that parts `parts` of an earlier run left in bucket `B` (rows that reached no
-/// person then: a customer or an order delivered since may be theirs), none when there are none.
-pub fn rejected_rows(dir: &Path, buckets: u32, parts: &std::collections::BTreeSet<u32>) -> Result<Option<LazyFrame>> {
+/// The valid rows a state holds in bucket `b` (`parts`, from part `first` on), none when there
+/// are none.
+pub fn held_rows(dir: &Path, b: u32, parts: &std::collections::BTreeSet<u32>, first: u32) -> Result<Option<LazyFrame>> {
     let mut files = Vec::new();
-    for p in parts {
-        let part = dir.join(format!("{BUCKET}={buckets}")).join(format!("{PART}={p}"));
+    for p in parts.range(first..) {
+        let part = dir.join(format!("{BUCKET}={b}")).join(format!("{PART}={p}"));
         files.extend(io::parquet::files_under(&part));
     }
     files.sort();
@@ -273,11 +282,25 @@ fn write_used(orders: &OrderIndex, persons: &PersonIndex, work: &Path, part: u32
 /// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
 /// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
 /// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
-/// `again`: lines an earlier run routed that reached no person then, routed once more.
+/// Rows an earlier run routed, to route again: those that reached no person then (`rejected`:
+/// their customer or order may have arrived since) and those of records whose person is now in
+/// another bucket (`moved`: they keep their record).
+pub struct Again {
+    pub rejected: Option<LazyFrame>,
+    pub moved: Option<LazyFrame>,
+}
+
+impl Again {
+    /// The moved rows in their person's bucket now.
+    fn moved(&self, persons: &PersonIndex) -> Option<LazyFrame> {
+        self.moved.clone().map(|rows| rows.with_column(persons.bucket(BUCKET, col(REASON))))
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // the route's inputs, its places and its limits
 pub fn route_lines(
     ing: Ingested,
-    again: Option<LazyFrame>,
+    again: Again,
     orders: &Routed,
     persons: &PersonIndex,
     (target, work): (&Target, &Path),
@@ -290,7 +313,7 @@ pub fn route_lines(
     let id_bytes = if run { mean_id_bytes(orders)? } else { 1 };
     let slices = order_slices(orders.read, id_bytes, memory_limit);
     let groups = ing.in_groups(group_bytes)?;
-    let per_slice = groups.len() as u32 + u32::from(again.is_some());
+    let per_slice = groups.len() as u32 + u32::from(again.rejected.is_some());
     let (mut counts, mut written) = (Counts::default(), None);
     for slice in 0..slices {
         let used = match run {
@@ -307,15 +330,20 @@ pub fn route_lines(
         let first_part = target.first_part + slice * per_slice;
         let count = (slice == 0).then_some(&mut counts);
         let rows = write_groups(&groups, lines_of, &target.dir, first_part, count, run)?;
-        if let Some(again) = &again {
-            let lines = lines_to_people(in_slice(again.clone(), slices, slice), &used, persons, buckets);
+        if let Some(rejected) = &again.rejected {
+            let lines = lines_to_people(in_slice(rejected.clone(), slices, slice), &used, persons, buckets);
             Buckets::write(lines, target.dir.clone(), first_part + groups.len() as u32, run)?;
         }
         written = Some((rows, write_used(&used, persons, work, slice, run)?));
     }
     let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
-    let parts = target.first_part..target.first_part + slices * per_slice;
-    let rows = Buckets { from_part: Some((target.rejected, target.first_part)), ..rows };
+    let mut end = target.first_part + slices * per_slice;
+    if let Some(moved) = again.moved(persons) {
+        Buckets::write(moved, target.dir.clone(), end, run)?;
+        end += 1;
+    }
+    let parts = target.first_part..end;
+    let rows = Buckets { from_part: target.first_parts(), ..rows };
     Ok((routed(ing, rows, parts, counts, started, run)?, winners))
 }
 
@@ -329,7 +357,8 @@ pub fn route_lines(
 pub fn route(
     ing: Ingested,
     rows_of: impl Fn(&Ingested) -> LazyFrame,
-    again: Option<LazyFrame>,
+    again: Again,
+    persons: &PersonIndex,
     target: &Target,
     group_bytes: u64,
     run: bool,
@@ -339,11 +368,15 @@ pub fn route(
     let groups = ing.in_groups(group_bytes)?;
     let rows = write_groups(&groups, rows_of, &target.dir, target.first_part, Some(&mut counts), run)?;
     let mut end = target.first_part + groups.len() as u32;
-    if let Some(again) = again {
-        Buckets::write(again, target.dir.clone(), end, run)?;
+    let table = ing.table;
+    let rejected = again.rejected.clone().map(|rows| to_people(rows, table, persons, target.buckets));
+    let rows_again: Vec<LazyFrame> = rejected.into_iter().chain(again.moved(persons)).collect();
+    if !rows_again.is_empty() {
+        let rows_again = concat(rows_again, UnionArgs::default()).map_err(|e| Error::internal("rows routed again", e))?;
+        Buckets::write(rows_again, target.dir.clone(), end, run)?;
         end += 1;
     }
-    let rows = Buckets { from_part: Some((target.rejected, target.first_part)), ..rows };
+    let rows = Buckets { from_part: target.first_parts(), ..rows };
     routed(ing, rows, target.first_part..end, counts, started, run)
 }
 

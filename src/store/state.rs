@@ -55,10 +55,12 @@ pub struct State {
 pub struct TableState {
     /// The files read, in the order read (`_file` numbers them).
     pub files: Vec<FileState>,
-    /// The routed parts holding rows of people (buckets `0..B`).
+    /// The routed parts that hold valid rows.
     pub parts: BTreeSet<u32>,
-    /// The routed parts holding rows that reached no person (bucket `B`).
-    pub rejected_parts: BTreeSet<u32>,
+    /// Buckets a later run wrote again, each with its first valid part: bucket `B` (rows that
+    /// reached no person, routed again by every run) and the buckets records left when their
+    /// person changed bucket.
+    pub rewritten: BTreeMap<u32, u32>,
     /// Counted while reading the files: rows read, values that did not parse, values cleaning
     /// rejected, rows of erased people (not kept), optional columns missing from a file.
     pub read: u64,
@@ -66,6 +68,13 @@ pub struct TableState {
     pub invalid: BTreeMap<String, u64>,
     pub erased: u64,
     pub missing_optional: Vec<String>,
+}
+
+impl TableState {
+    /// The first part of bucket `b` that holds valid rows.
+    pub fn first_valid(&self, b: u32) -> u32 {
+        self.rewritten.get(&b).copied().unwrap_or(0)
+    }
 }
 
 /// An input file as it was when it was read.
@@ -187,8 +196,7 @@ fn remove_unlisted_parts(generation: &Path, state: &State) {
             for part in std::fs::read_dir(bucket.path()).into_iter().flatten().filter_map(|e| e.ok()) {
                 let p: Option<u32> = part.file_name().to_string_lossy().strip_prefix("_part=").and_then(|p| p.parse().ok());
                 let keep = match (listed, b, p) {
-                    (Some(t), Some(b), Some(p)) if b < state.buckets => t.parts.contains(&p),
-                    (Some(t), Some(b), Some(p)) if b == state.buckets => t.rejected_parts.contains(&p),
+                    (Some(t), Some(b), Some(p)) if b <= state.buckets => t.parts.contains(&p) && p >= t.first_valid(b),
                     _ => false,
                 };
                 if !keep {

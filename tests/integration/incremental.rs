@@ -52,14 +52,20 @@ fn sorted(out: &Path, table: &str, day: &str) -> DataFrame {
     df.sort(by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true)).unwrap()
 }
 
+/// Records whose person moved to another bucket, over the incremental runs.
+static MOVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Run `day` into both roots; the incremental run's mode and the reason of a full one.
 fn run_both(config: &Path, input: &Path, (inc, full): (&Path, &Path), day: &str) -> (String, String) {
     let run = |out: &Path, extra: &[&str]| {
         let args = [&["run", "--pipeline", s(config), "--input", s(input), "--output", s(out), "--as-of", day][..], extra].concat();
         let o = portrait(&args);
         assert_eq!(o.code, 0, "run {day} {extra:?}:\n{}", o.stderr);
+        o.stderr
     };
-    run(inc, &[]);
+    if run(inc, &[]).contains("records moved to a person in another bucket") {
+        MOVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     run(full, &["--full"]);
     for table in TABLES {
         assert!(sorted(inc, table, day).equals_missing(&sorted(full, table, day)), "{table} of {day} differs");
@@ -101,7 +107,9 @@ fn every_day_incremental_publishes_what_a_full_run_does() {
     let (inc, full) = (dir.path().join("incremental"), dir.path().join("full"));
     let o = portrait(&["sample", "--scale", "0.02", "--seed", "7", "--out", s(&all), "--deliveries", "14"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let nightly = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n");
+    // Two buckets of people: records that merge two people move rows between buckets.
+    let nightly = std::fs::read_to_string(nightly()).unwrap().replace("[identity]\n", "[identity]\noverrides = \"overrides.csv\"\n")
+        + "\n[run]\nbuckets = 2\n";
     let config: PathBuf = dir.path().join("pipeline.toml");
     std::fs::write(&config, &nightly).unwrap();
     let overrides = "action,source,source_customer_id,other_source,other_source_customer_id\n";
@@ -157,6 +165,7 @@ fn every_day_incremental_publishes_what_a_full_run_does() {
         assert_eq!(mode(day).0, "incremental", "{day}: {modes:?}");
     }
     assert!(merges > 0, "no two people merged on any day");
+    assert!(MOVED.load(std::sync::atomic::Ordering::Relaxed) > 0, "no record moved to another bucket");
     // The split held: the two records are two people from that day on.
     let steward = std::fs::read_to_string(dir.path().join("overrides.csv")).unwrap();
     let split: Vec<&str> = steward.lines().nth(1).unwrap().split(',').collect();
