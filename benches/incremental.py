@@ -5,7 +5,7 @@ that day. Prints wall time and peak memory of each and the ratios.
 
     python3 benches/incremental.py --scale 1      # needs: cargo build --release
 """
-import argparse, os, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "portrait")
@@ -30,7 +30,7 @@ def deliver(deliveries, view, last, first_only=False):
 
 
 def run(view, out, day, *extra):
-    """Wall seconds and peak RSS (MiB) of one `portrait run`."""
+    """Wall seconds, peak RSS (MiB) and mode (incremental, or full and why) of one `portrait run`."""
     start = time.perf_counter()
     cmd = ["/usr/bin/time", "-f", "%M", BIN, "--log-format", "json", "run", "--pipeline", PIPELINE,
            "--input", view, "--output", out, "--as-of", day, *extra]
@@ -38,7 +38,9 @@ def run(view, out, day, *extra):
     wall = time.perf_counter() - start
     if p.returncode != 0:
         sys.exit(f"run failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return wall, int(p.stderr.strip().splitlines()[-1]) / 1024
+    manifest = json.load(open(os.path.join(out, "_manifest", f"dt={day}", "_manifest.json")))
+    mode = manifest["execution"]["mode"] + (f" ({manifest['execution']['full_because']})" if "full_because" in manifest["execution"] else "")
+    return wall, int(p.stderr.strip().splitlines()[-1]) / 1024, mode
 
 
 def main():
@@ -63,8 +65,8 @@ def main():
     rows["second delivery, full"] = run(view, os.path.join(work, "full"), DAY, "--full")
     rows["second delivery, incremental"] = run(view, os.path.join(work, "incremental"), DAY)
     print(f"\nSF {args.scale:g}, one more day of deliveries (wall s, peak MiB)")
-    for name, (wall, peak) in rows.items():
-        print(f"  {name:30s} wall {wall:7.2f}  peak {peak:8.0f}")
+    for name, (wall, peak, mode) in rows.items():
+        print(f"  {name:30s} wall {wall:7.2f}  peak {peak:8.0f}  {mode}")
     for what in ["", "second delivery, "]:
         f, i = rows[f"{what}full"], rows[f"{what}incremental"]
         print(f"  {what or 'first delivery, '}incremental/full: wall {i[0] / f[0]:.2f}, peak memory {i[1] / f[1]:.2f}")
