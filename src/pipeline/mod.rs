@@ -311,14 +311,10 @@ fn route_all(
         let again = match held.and_then(|s| s.tables.get(table.name())) {
             Some(t) => {
                 let held = |b: u32| route::held_rows(&target.dir, b, &t.parts, t.first_valid(b));
-                let moved: Vec<LazyFrame> = moved.iter().map(|&b| held(b)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-                let moved = match moved.is_empty() {
-                    true => None,
-                    false => Some(concat(moved, UnionArgs::default()).map_err(|e| Error::internal("moved rows", e))?),
-                };
+                let moved = moved.iter().map(|&b| held(b)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
                 route::Again { rejected: held(buckets)?, moved }
             }
-            None => route::Again { rejected: None, moved: None },
+            None => route::Again { rejected: None, moved: Vec::new() },
         };
         let routed = match table {
             Table::OrderItems => {

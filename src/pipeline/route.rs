@@ -284,16 +284,21 @@ fn write_used(orders: &OrderIndex, persons: &PersonIndex, work: &Path, part: u32
 /// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
 /// Rows an earlier run routed, to route again: those that reached no person then (`rejected`:
 /// their customer or order may have arrived since) and those of records whose person is now in
-/// another bucket (`moved`: they keep their record).
+/// another bucket (`moved`, one bucket's rows each: they keep their record).
 pub struct Again {
     pub rejected: Option<LazyFrame>,
-    pub moved: Option<LazyFrame>,
+    pub moved: Vec<LazyFrame>,
 }
 
 impl Again {
-    /// The moved rows in their person's bucket now.
-    fn moved(&self, persons: &PersonIndex) -> Option<LazyFrame> {
-        self.moved.clone().map(|rows| rows.with_column(persons.bucket(BUCKET, col(REASON))))
+    /// Write each bucket of moved rows, in their person's bucket now, as a part of its own from
+    /// `part` on (one pass over every bucket's files at once would hold them all); the next part.
+    fn write_moved(&self, persons: &PersonIndex, dir: &Path, mut part: u32, run: bool) -> Result<u32> {
+        for rows in &self.moved {
+            Buckets::write(rows.clone().with_column(persons.bucket(BUCKET, col(REASON))), dir.to_path_buf(), part, run)?;
+            part += 1;
+        }
+        Ok(part)
     }
 }
 
@@ -337,11 +342,7 @@ pub fn route_lines(
         written = Some((rows, write_used(&used, persons, work, slice, run)?));
     }
     let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
-    let mut end = target.first_part + slices * per_slice;
-    if let Some(moved) = again.moved(persons) {
-        Buckets::write(moved, target.dir.clone(), end, run)?;
-        end += 1;
-    }
+    let end = again.write_moved(persons, &target.dir, target.first_part + slices * per_slice, run)?;
     let parts = target.first_part..end;
     let rows = Buckets { from_part: target.first_parts(), ..rows };
     Ok((routed(ing, rows, parts, counts, started, run)?, winners))
@@ -369,13 +370,11 @@ pub fn route(
     let rows = write_groups(&groups, rows_of, &target.dir, target.first_part, Some(&mut counts), run)?;
     let mut end = target.first_part + groups.len() as u32;
     let table = ing.table;
-    let rejected = again.rejected.clone().map(|rows| to_people(rows, table, persons, target.buckets));
-    let rows_again: Vec<LazyFrame> = rejected.into_iter().chain(again.moved(persons)).collect();
-    if !rows_again.is_empty() {
-        let rows_again = concat(rows_again, UnionArgs::default()).map_err(|e| Error::internal("rows routed again", e))?;
-        Buckets::write(rows_again, target.dir.clone(), end, run)?;
+    if let Some(rejected) = again.rejected.clone() {
+        Buckets::write(to_people(rejected, table, persons, target.buckets), target.dir.clone(), end, run)?;
         end += 1;
     }
+    end = again.write_moved(persons, &target.dir, end, run)?;
     let rows = Buckets { from_part: target.first_parts(), ..rows };
     routed(ing, rows, target.first_part..end, counts, started, run)
 }
