@@ -65,3 +65,16 @@ fn first_paragraph(text: &str) -> String {
 pub fn explain(lf: &LazyFrame) -> Result<String> {
     lf.explain(true).map_err(|e| Error::internal("explain", e))
 }
+
+/// Bytes of the files under `dir`, recursively (0 when it does not exist).
+pub fn folder_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -184,7 +184,7 @@ pub fn execute(
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, work)?;
     // The routed rows stay in the state for the next run.
-    let work_bytes = folder_bytes(work) + folder_bytes(&State::generation_dir(places.root, &generation));
+    let work_bytes = io::folder_bytes(work) + io::folder_bytes(&State::generation_dir(places.root, &generation));
     let _ = std::fs::remove_dir_all(&routed);
     step_finished("bucket_pass", &lap);
     let mut accounting: BTreeMap<Table, Accounting> = routes.tables.values().map(|r| (r.table, account(r, &passed.counts))).collect();
@@ -256,19 +256,6 @@ fn bucket_count(plan: &Plan, ingested: &BTreeMap<Table, Ingested>) -> u32 {
         .map(|f| f.bytes as f64 * if f.format == Format::Parquet { 12.0 } else { 4.0 })
         .sum();
     ((in_memory / (plan.run.memory_limit as f64 / 4.0)).ceil() as u32).clamp(1, MAX_BUCKETS)
-}
-
-/// Bytes of the files under `dir` (the disk the intermediate files took).
-fn folder_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => folder_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// A table `ingest_all` read.

@@ -141,19 +141,7 @@ impl State {
 
     /// Bytes the state takes on disk.
     pub fn bytes(root: &Path) -> u64 {
-        fn walk(p: &Path) -> u64 {
-            std::fs::read_dir(p)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok())
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => walk(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        }
-        walk(&dir(root))
+        crate::io::folder_bytes(&dir(root))
     }
 }
 
