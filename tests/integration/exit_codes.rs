@@ -55,13 +55,23 @@ name = "t"
 when = "power_total_spend + 1"
 [report]
 funnel = ["no_such_stage"]
+[run]
+mode = "sometimes"
 "#,
     )
     .unwrap();
     let o = portrait(&["validate", "--pipeline", s(&cfg)]);
     assert_eq!(o.code, 78, "{}", o.stderr);
-    for key in ["pipeline.colour", "pipeline.locale", "rfm.bins", "features[0].expr", "no_such_column", "tags[0].when", "report.funnel[0]"]
-    {
+    for key in [
+        "pipeline.colour",
+        "pipeline.locale",
+        "rfm.bins",
+        "features[0].expr",
+        "no_such_column",
+        "tags[0].when",
+        "report.funnel[0]",
+        "run.mode",
+    ] {
         assert!(o.stderr.contains(key), "`{key}` missing from:\n{}", o.stderr);
     }
     assert!(o.stderr.contains("bad.toml"));
