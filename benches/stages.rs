@@ -74,7 +74,8 @@ fn stages(c: &mut Criterion) {
         // A full run's routed rows start a state of their own.
         let _ = std::fs::remove_dir_all(portrait::store::state::dir(&plan.output_root));
         let ingested = pipeline::ingest_all(&plan, &copies, &full()).unwrap();
-        pipeline::execute(&plan, ingested, resolved.clone(), &no_one, full(), &places).unwrap()
+        let (records, nothing_held) = ((resolved.clone(), Default::default()), pipeline::incremental::Held::read(&work, &full()).unwrap());
+        pipeline::execute(&plan, ingested, records, &no_one, full(), &nothing_held, &places).unwrap()
     };
     g.bench_function("route_and_bucket_pass", |b| b.iter(execute));
 

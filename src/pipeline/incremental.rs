@@ -7,7 +7,7 @@
 
 use super::bucket::FACT_TABLES;
 use super::person_index::PersonIndex;
-use super::route::Routed;
+use super::route::{Routed, Since};
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::io::{
@@ -32,10 +32,12 @@ pub enum Start {
 
 impl Start {
     /// How many of `table`'s files (in read order) the state already holds: none of the
-    /// tables that are not fact tables (customers and requests are read whole every run).
+    /// requests (they are read whole every run).
     pub fn files_held(&self, table: Table) -> usize {
         match self {
-            Start::Incremental(s) if FACT_TABLES.contains(&table) => s.tables.get(table.name()).map_or(0, |t| t.files.len()),
+            Start::Incremental(s) if table == Table::Customers || FACT_TABLES.contains(&table) => {
+                s.tables.get(table.name()).map_or(0, |t| t.files.len())
+            }
             _ => 0,
         }
     }
@@ -147,23 +149,50 @@ pub fn confirm(start: Start, erased: &DataFrame, buckets: u32) -> Start {
     Start::Incremental(state)
 }
 
-/// The bucket of every record (`PersonIndex::record_buckets`), kept with a state of more than
-/// one bucket: a record whose person is now in another bucket leaves its rows in the wrong one.
+/// The bucket of every record (`PersonIndex::record_buckets`) and the part its rows are valid
+/// from (`route::Since`), kept with a state of more than one bucket: a record whose person is
+/// now in another bucket leaves its rows in the wrong one.
 const RECORDS: &str = "records";
+const SINCE: &str = "since";
 
-/// The buckets that hold rows of records whose person is now in another bucket (two people
-/// merged, or one split): their rows are routed again.
-pub fn left_buckets(root: &Path, state: &State, persons: &PersonIndex) -> Result<BTreeSet<u32>> {
-    let Some(file) = &state.records else { return Ok(BTreeSet::new()) };
-    let path = State::generation_dir(root, &state.generation).join(file);
-    let was = io::parquet::read(&path)?;
-    let was = was.column(RECORDS).and_then(|c| c.u32().cloned()).map_err(|e| Error::internal("the state's records", e))?;
-    let now = persons.record_buckets();
-    let moved: Vec<u32> = was.iter().zip(&now).filter_map(|(w, n)| w.filter(|w| *w < state.buckets && w != n)).collect();
-    if !moved.is_empty() {
-        tracing::info!(records = moved.len(), "records moved to a person in another bucket: their old buckets are routed again");
+/// Records whose person is in another bucket than on the last run (two people merged, or one
+/// split): their rows are written again into the new bucket, valid there from this run's
+/// first part on, and no longer in the old one.
+#[derive(Default)]
+pub struct Moves {
+    /// Per old bucket, its records that moved.
+    pub from: BTreeMap<u32, BTreeSet<u32>>,
+    /// Which rows were valid before the run, and which after it.
+    pub before: Since,
+    pub after: Since,
+}
+
+impl Moves {
+    /// The moves since `state` (none for a full run).
+    pub fn since(root: &Path, start: &Start, persons: &PersonIndex) -> Result<Moves> {
+        let Start::Incremental(state) = start else { return Ok(Moves::default()) };
+        let Some(file) = &state.records else { return Ok(Moves::default()) };
+        let was = io::parquet::read(&State::generation_dir(root, &state.generation).join(file))?;
+        let column = |name: &str| was.column(name).and_then(|c| c.u32().cloned()).map_err(|e| Error::internal("the state's records", e));
+        let (buckets, since) = (column(RECORDS)?, column(SINCE)?);
+        let now = persons.record_buckets();
+        let mut moves = Moves::default();
+        let mut after: Vec<u32> = since.iter().map(|s| s.unwrap_or(0)).collect();
+        after.resize(now.len(), 0);
+        for (rec, (w, n)) in buckets.iter().zip(&now).enumerate() {
+            if let Some(w) = w.filter(|w| *w < state.buckets && w != n) {
+                moves.from.entry(w).or_default().insert(rec as u32);
+                after[rec] = state.next_part;
+            }
+        }
+        let moved: usize = moves.from.values().map(BTreeSet::len).sum();
+        if moved > 0 {
+            tracing::info!(records = moved, "records moved to a person in another bucket: their rows are moved");
+        }
+        moves.before = Since::new(since.iter().map(|s| s.unwrap_or(0)).collect());
+        moves.after = Since::new(after);
+        Ok(moves)
     }
-    Ok(moved.into_iter().collect())
 }
 
 /// What the state holds beside the routed rows, for the tables' accounting: counted while its
@@ -185,7 +214,7 @@ impl Held {
 
     /// `r` with what was counted in the files the state holds.
     pub fn add_to(&self, r: &mut Routed) -> Result<()> {
-        let Some(t) = self.tables.get(r.table.name()) else { return Ok(()) };
+        let Some(t) = self.table(r.table) else { return Ok(()) };
         r.read += t.read;
         r.erased += t.erased;
         for (c, n) in &t.unparseable {
@@ -196,13 +225,28 @@ impl Held {
         }
         let missing: BTreeSet<String> = r.missing_optional.iter().chain(&t.missing_optional).cloned().collect();
         r.missing_optional = missing.into_iter().collect();
-        if let Some(q) = &self.quarantine {
-            let mine = io::collect(q.clone().lazy().filter(col("table").eq(lit(r.table.name()))))?;
+        if let Some(mine) = self.quarantine_of(r.table)? {
             let held = concat([mine.lazy(), std::mem::take(&mut r.quarantine).lazy()], UnionArgs::default())
                 .map_err(|e| Error::internal("quarantine of the state's files", e))?;
             r.quarantine = io::collect(held)?;
         }
         Ok(())
+    }
+
+    /// What the state counted reading `table`'s files.
+    pub fn table(&self, table: Table) -> Option<&TableState> {
+        self.tables.get(table.name())
+    }
+
+    /// The parts of `table`'s rows the state lists.
+    pub fn parts(&self, table: Table) -> BTreeSet<u32> {
+        self.table(table).map(|t| t.parts.clone()).unwrap_or_default()
+    }
+
+    /// The rows ingest rejected from `table`'s files the state holds.
+    pub fn quarantine_of(&self, table: Table) -> Result<Option<DataFrame>> {
+        let Some(q) = &self.quarantine else { return Ok(None) };
+        io::collect(q.clone().lazy().filter(col("table").eq(lit(table.name())))).map(Some)
     }
 }
 
@@ -217,24 +261,33 @@ pub struct Next<'a> {
     pub buckets: u32,
     pub erased: &'a DataFrame,
     pub persons: &'a PersonIndex,
+    /// From which part on each record's rows are valid.
+    pub since: &'a Since,
+    /// The parts of the generation that hold the customer records, and the rows ingest
+    /// rejected from every customer file.
+    pub customers: (BTreeSet<u32>, &'a DataFrame),
     pub held: Option<&'a State>,
 }
 
 impl Next<'_> {
     pub fn state(
-        &self,
+        self,
         routes: &BTreeMap<Table, Routed>,
         customers: &[InputFile],
         accounting: &BTreeMap<Table, Accounting>,
     ) -> Result<State> {
         let dir = State::generation_dir(self.root, &self.generation);
         let quarantine = format!("quarantine-{}.parquet", self.run_id);
-        let rejected = routes.values().map(|r| r.quarantine.clone().lazy()).collect::<Vec<_>>();
+        let (customer_parts, customers_rejected) = self.customers;
+        let rejected = routes.values().map(|r| r.quarantine.clone().lazy()).chain([customers_rejected.clone().lazy()]).collect::<Vec<_>>();
         let mut rejected = io::collect(concat(rejected, UnionArgs::default()).map_err(|e| Error::internal("the state's quarantine", e))?)?;
         io::parquet::write_part(&mut rejected, &dir.join(&quarantine))?;
         let records = if self.buckets > 1 {
             let file = format!("{RECORDS}-{}.parquet", self.run_id);
-            let mut df = df!(RECORDS => self.persons.record_buckets()).map_err(|e| Error::internal("the state's records", e))?;
+            let mut since = self.since.by_record().to_vec();
+            let buckets = self.persons.record_buckets();
+            since.resize(buckets.len(), 0);
+            let mut df = df!(RECORDS => buckets, SINCE => since).map_err(|e| Error::internal("the state's records", e))?;
             io::parquet::write_part(&mut df, &dir.join(&file))?;
             Some(file)
         } else {
@@ -242,8 +295,19 @@ impl Next<'_> {
         };
         let files = |list: &[InputFile]| list.iter().map(|f| FileState::of(&f.path, f.bytes)).collect::<Vec<_>>();
         let mut tables = BTreeMap::new();
-        tables.insert(Table::Customers.name().to_string(), TableState { files: files(customers), ..Default::default() });
-        let mut next_part = self.held.map_or(0, |s| s.next_part);
+        let parts = customer_parts;
+        let mut next_part = self.held.map_or(0, |s| s.next_part).max(parts.last().map_or(0, |p| p + 1));
+        let a = accounting.get(&Table::Customers).cloned().unwrap_or_default();
+        let t = TableState {
+            files: files(customers),
+            parts,
+            read: a.read,
+            unparseable: a.unparseable,
+            invalid: a.invalid,
+            missing_optional: a.missing_optional_columns,
+            ..Default::default()
+        };
+        tables.insert(Table::Customers.name().to_string(), t);
         for (table, r) in routes {
             let held = self.held.and_then(|s| s.tables.get(table.name()));
             let mut parts = held.map(|t| t.parts.clone()).unwrap_or_default();

@@ -6,6 +6,7 @@
 //! staged (`score_pass`). Peak memory follows the bucket, not the input.
 
 pub mod bucket;
+pub mod customers;
 pub mod incremental;
 mod last_copy;
 pub mod order_index;
@@ -29,7 +30,7 @@ use incremental::Start;
 use person_index::PersonIndex;
 use polars::prelude::*;
 use route::{nonzero_counts, Buckets, Routed};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What the passes over the inputs computed: everything the models do not change.
@@ -120,17 +121,20 @@ fn ingest_facts(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<BT
     facts.map(|s| Ok((s.table, ingest::ingest_from(s, &times, copies, start.files_held(s.table))?))).collect()
 }
 
-/// Route the fact tables' new rows into the buckets of people of the state (`start`; a new
-/// state for a full run), then run the bucket pass over every routed row, which leaves every
-/// person's per-person columns in `<work>/people`. `ingested` holds every table, customers
-/// already read (`resolved`: its usable records with their person; `erased`: the records of
-/// the people erasure requests removed, `source`, `source_customer_id`).
+/// Route the fact tables' new rows into the buckets of people of the state (`start`, holding
+/// `held`; a new state for a full run), then run the bucket pass over every routed row, which
+/// leaves every person's per-person columns in `<work>/people`. `ingested` holds every table,
+/// customers already read (`resolved`: its usable records with their person, from the state's
+/// `customer_parts`; `erased`: the records of the people erasure requests removed, `source`,
+/// `source_customer_id`).
+#[allow(clippy::too_many_arguments)] // the run's records, its start and places
 pub fn execute(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
-    resolved: DataFrame,
+    (resolved, customer_parts): (DataFrame, customers::RecordParts),
     erased: &DataFrame,
     start: Start,
+    held: &incremental::Held,
     places: &Places,
 ) -> Result<Executed> {
     let work = places.work;
@@ -146,10 +150,7 @@ pub fn execute(
     };
     // The erased people's records find their rows (to count them) but no person.
     let persons = PersonIndex::build(&id_map, erased, buckets)?;
-    let moved = match &start {
-        Start::Incremental(state) => incremental::left_buckets(places.root, state, &persons)?,
-        Start::Full { .. } => BTreeSet::new(),
-    };
+    let moves = incremental::Moves::since(places.root, &start, &persons)?;
     if let Start::Full { reason } = &start {
         if was_incremental {
             ingested.extend(ingest_facts(plan, places.copies, &start)?);
@@ -173,13 +174,14 @@ pub fn execute(
         Start::Full { .. } => places.run_id.to_string(),
     };
     let rows = State::generation_dir(places.root, &generation).join("rows");
-    let (mut routes, _) = route_all(plan, ingested, records, &persons, (&rows, &routed), (&start, &moved), buckets, true)?;
+    let (mut routes, _) = route_all(plan, ingested, records, &persons, (&rows, &routed), (&start, &moves), buckets, true)?;
     for r in routes.tables.values_mut() {
         (r.quarantine, r.erased) = erasure::without_erased(std::mem::take(&mut r.quarantine), erased)?;
     }
-    let held = incremental::Held::read(places.root, &start)?;
-    for r in routes.tables.values_mut() {
-        held.add_to(r)?;
+    if let Start::Incremental(_) = &start {
+        for r in routes.tables.values_mut() {
+            held.add_to(r)?;
+        }
     }
     step_finished("route", &lap);
     let passed = bucket_pass(&routes, plan, work)?;
@@ -194,12 +196,14 @@ pub fn execute(
             return Err(Error::Internal(format!("row accounting of {} does not balance: {a:?}", table.name())));
         }
     }
-    let mut quarantine = vec![customers.quarantine.clone()];
+    let customers_quarantine = io::collect(customers.quarantine.clone())?;
+    let mut quarantine = vec![customers_quarantine.clone().lazy()];
     for (table, rejected) in passed.quarantine {
         let r = &routes.tables[&table];
         quarantine.push(r.quarantine.clone().lazy());
         quarantine.push(outputs::quarantine::rows(table, &r.files, rejected.lazy()));
     }
+    let customer_parts = customer_parts.into_generation(places.root, &generation)?;
     let next = incremental::Next {
         plan,
         root: places.root,
@@ -208,6 +212,8 @@ pub fn execute(
         buckets,
         erased,
         persons: &persons,
+        since: &moves.after,
+        customers: (customer_parts, &customers_quarantine),
         held: match &start {
             Start::Incremental(state) => Some(state),
             Start::Full { .. } => None,
@@ -271,7 +277,8 @@ pub fn group_bytes(plan: &Plan) -> u64 {
 
 /// Route every fact table's new files into `<rows>/<table>` (`run` false: plan the routes
 /// only, every bucket empty), with each route's plan; an incremental run (`start`) routes the
-/// rows the state left in bucket `B` again, and those of the buckets records left (`moved`).
+/// rows the state left in bucket `B` again, and moves the rows of records whose person changed
+/// bucket (`moves`).
 #[allow(clippy::too_many_arguments)] // the routes' inputs, places and state
 fn route_all(
     plan: &Plan,
@@ -279,7 +286,7 @@ fn route_all(
     customers: Buckets,
     persons: &PersonIndex,
     (rows, work): (&Path, &Path),
-    (start, moved): (&Start, &BTreeSet<u32>),
+    (start, moves): (&Start, &incremental::Moves),
     buckets: u32,
     run: bool,
 ) -> Result<(Routes, Vec<(Table, LazyFrame)>)> {
@@ -293,12 +300,15 @@ fn route_all(
     };
     for table in FACT_TABLES {
         let ing = take(&mut ingested, table)?;
-        let rewritten = moved.iter().copied().chain([buckets]).collect();
-        let target = route::Target { dir: rows.join(table.name()), first_part: held.map_or(0, |s| s.next_part), buckets, rewritten };
+        let first_part = held.map_or(0, |s| s.next_part);
+        let target = route::Target { dir: rows.join(table.name()), first_part, buckets, since: moves.after.clone() };
         let again = match held.and_then(|s| s.tables.get(table.name())) {
             Some(t) => {
-                let held = |b: u32| route::held_rows(&target.dir, b, &t.parts, t.first_valid(b));
-                let moved = moved.iter().map(|&b| held(b)).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                let held = |b: u32| route::held_rows(&target.dir, b, &t.parts, t.first_valid(b), &moves.before);
+                let mut moved = Vec::new();
+                for (&b, records) in &moves.from {
+                    moved.extend(held(b)?.map(|rows| route::of_records(rows, records)));
+                }
                 route::Again { rejected: held(buckets)?, moved }
             }
             None => route::Again { rejected: None, moved: Vec::new() },
@@ -337,7 +347,8 @@ pub fn explained(plan: &Plan, mut ingested: BTreeMap<Table, Ingested>, resolved:
     let persons = PersonIndex::build(&id_map, &DataFrame::empty(), 1)?;
     let records = route::by_person(resolved.lazy(), &persons, nowhere.join(Table::Customers.name()), false)?;
     let start = Start::Full { reason: "explain".into() };
-    let (routes, routed) = route_all(plan, ingested, records, &persons, (nowhere, nowhere), (&start, &BTreeSet::new()), 1, false)?;
+    let (routes, routed) =
+        route_all(plan, ingested, records, &persons, (nowhere, nowhere), (&start, &incremental::Moves::default()), 1, false)?;
     let mut out: Vec<(String, LazyFrame)> = routed.into_iter().map(|(t, lf)| (format!("route {}", t.name()), lf)).collect();
     let per_person = routes.plans(0, plan)?.profile;
     out.push(("bucket pass: per-person columns of one bucket".into(), per_person.clone()));
@@ -430,8 +441,8 @@ fn bucket_pass(routes: &Routes, plan: &Plan, work: &Path) -> Result<Passed> {
         .agg([col("category").min(), col("buyers").sum(), col("buyers_ever").sum()])
         .sort(["sku"], Default::default());
     Ok(Passed {
-        people: Buckets { dir, schema, from_part: BTreeMap::new() },
-        bought: Buckets { dir: bought_dir, schema: bought_schema, from_part: BTreeMap::new() },
+        people: Buckets::new(dir, schema),
+        bought: Buckets::new(bought_dir, bought_schema),
         catalogue: io::collect(skus)?,
         recent_orders: match recent_orders.is_empty() {
             true => outputs::campaign_eval::no_orders()?,

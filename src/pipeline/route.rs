@@ -60,9 +60,11 @@ pub struct Buckets {
     pub dir: PathBuf,
     /// The rows' columns (an empty bucket reads as an empty frame of them).
     pub schema: SchemaRef,
-    /// Buckets read from a part on only (of a state: the earlier runs' rows in them were
+    /// Buckets read from a part on only (of a state: bucket `B`, whose earlier runs' rows were
     /// routed again, into later parts).
     pub from_part: BTreeMap<u32, u32>,
+    /// From which part on each record's rows are valid (of a state whose records moved).
+    pub since: Since,
 }
 
 impl Buckets {
@@ -78,7 +80,12 @@ impl Buckets {
         schema.remove(BUCKET);
         let frames =
             if run { io::parquet::sink_buckets(rows.with_column(lit(part).alias(PART)), &dir, &[BUCKET, PART], with)? } else { Vec::new() };
-        Ok((Buckets { dir, schema: std::sync::Arc::new(schema), from_part: BTreeMap::new() }, frames))
+        Ok((Buckets::new(dir, std::sync::Arc::new(schema)), frames))
+    }
+
+    /// Buckets of `schema` under `dir`, every part valid.
+    pub fn new(dir: PathBuf, schema: SchemaRef) -> Buckets {
+        Buckets { dir, schema, from_part: BTreeMap::new(), since: Since::default() }
     }
 
     /// The rows of every bucket.
@@ -86,18 +93,64 @@ impl Buckets {
         io::parquet::scan_folder(&self.dir, &self.schema)
     }
 
-    /// The rows of bucket `b`.
+    /// The valid rows of bucket `b`.
     pub fn bucket(&self, b: u32) -> Result<LazyFrame> {
-        let dir = self.dir.join(format!("{BUCKET}={b}"));
-        let Some(&first) = self.from_part.get(&b) else {
-            return io::parquet::scan_folder(&dir, &self.schema);
-        };
-        let part_of = |f: &Path| f.strip_prefix(&dir).ok()?.iter().next()?.to_str()?.strip_prefix("_part=")?.parse::<u32>().ok();
-        let files: Vec<PathBuf> = io::parquet::files_under(&dir).into_iter().filter(|f| part_of(f).is_some_and(|p| p >= first)).collect();
-        match files.is_empty() {
-            true => Ok(DataFrame::empty_with_schema(&self.schema).lazy()),
-            false => io::parquet::scan_files(&files),
+        let first = self.from_part.get(&b).copied().unwrap_or(0);
+        if first == 0 && self.since.by_record().iter().all(|&s| s == 0) {
+            // Every file, those of a run's own folders too (not written in parts).
+            return io::parquet::scan_folder(&self.dir.join(format!("{BUCKET}={b}")), &self.schema);
         }
+        let rows = valid_rows(&self.dir, b, |p| p >= first, &self.since)?;
+        Ok(rows.unwrap_or_else(|| DataFrame::empty_with_schema(&self.schema).lazy()))
+    }
+}
+
+/// Per record the first part its rows are valid from: 0 unless its person changed bucket,
+/// when its rows were written again into the new bucket, in a part from which they are valid
+/// there, and the older parts' copies of them anywhere are not.
+#[derive(Clone, Default)]
+pub struct Since(std::sync::Arc<Vec<u32>>);
+
+impl Since {
+    pub fn new(since: Vec<u32>) -> Since {
+        Since(std::sync::Arc::new(since))
+    }
+
+    /// By record (records after the last are 0).
+    pub fn by_record(&self) -> &[u32] {
+        &self.0
+    }
+
+    /// The rows of part `part` that are valid (all of them when no record moved).
+    fn valid_in(&self, rows: LazyFrame, part: u32) -> LazyFrame {
+        if self.0.iter().all(|&s| s <= part) {
+            return rows;
+        }
+        let since = self.0.clone();
+        let valid = move |c: Column| {
+            let ok: BooleanChunked =
+                c.u32()?.iter().map(|r| Some(r.is_none_or(|r| since.get(r as usize).is_none_or(|&s| s <= part)))).collect();
+            Ok(ok.into_column())
+        };
+        rows.filter(col(REC).map(valid, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
+    }
+}
+
+/// The valid rows of bucket `b` under a table's `dir`, of the parts `keep` keeps; none when
+/// there are none. Part by part: which rows are valid depends on the part (`Since`).
+fn valid_rows(dir: &Path, b: u32, keep: impl Fn(u32) -> bool, since: &Since) -> Result<Option<LazyFrame>> {
+    let bucket = dir.join(format!("{BUCKET}={b}"));
+    let part_of = |f: &Path| f.strip_prefix(&bucket).ok()?.iter().next()?.to_str()?.strip_prefix("_part=")?.parse::<u32>().ok();
+    let mut parts: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
+    for file in io::parquet::files_under(&bucket) {
+        if let Some(p) = part_of(&file).filter(|&p| keep(p)) {
+            parts.entry(p).or_default().push(file);
+        }
+    }
+    let scans = parts.into_iter().map(|(p, files)| Ok(since.valid_in(io::parquet::scan_files(&files)?, p))).collect::<Result<Vec<_>>>()?;
+    match scans.is_empty() {
+        true => Ok(None),
+        false => concat(scans, UnionArgs::default()).map(Some).map_err(|e| Error::internal("parts of a bucket", e)),
     }
 }
 
@@ -121,20 +174,20 @@ pub struct Routed {
     pub missing_optional: Vec<String>,
 }
 
-/// Where a table's route writes: its rows' folder, the number of its first part and the
-/// buckets it writes again (`B`, of rows that reach no person, and those a state's records
-/// left), which hold only this run's parts.
+/// Where a table's route writes: its rows' folder, the number of its first part and bucket
+/// `B` (of rows that reach no person), which it writes again: it holds only this run's parts.
 pub struct Target {
     pub dir: PathBuf,
     pub first_part: u32,
     /// `B`.
     pub buckets: u32,
-    pub rewritten: std::collections::BTreeSet<u32>,
+    /// Which rows of the table are valid after the route (`Since`).
+    pub since: Since,
 }
 
 impl Target {
     fn first_parts(&self) -> BTreeMap<u32, u32> {
-        self.rewritten.iter().map(|&b| (b, self.first_part)).collect()
+        BTreeMap::from([(self.buckets, self.first_part)])
     }
 }
 
@@ -165,19 +218,20 @@ pub fn to_people(rows: LazyFrame, table: Table, persons: &PersonIndex, buckets: 
         .with_columns(for_quarantine)
 }
 
-/// The valid rows a state holds in bucket `b` (`parts`, from part `first` on), none when there
-/// are none.
-pub fn held_rows(dir: &Path, b: u32, parts: &std::collections::BTreeSet<u32>, first: u32) -> Result<Option<LazyFrame>> {
-    let mut files = Vec::new();
-    for p in parts.range(first..) {
-        let part = dir.join(format!("{BUCKET}={b}")).join(format!("{PART}={p}"));
-        files.extend(io::parquet::files_under(&part));
-    }
-    files.sort();
-    if files.is_empty() {
-        return Ok(None);
-    }
-    io::parquet::scan_files(&files).map(Some)
+/// The valid rows a state holds in bucket `b` (`parts`, from part `first` on, valid by
+/// `since`), none when there are none.
+pub fn held_rows(dir: &Path, b: u32, parts: &std::collections::BTreeSet<u32>, first: u32, since: &Since) -> Result<Option<LazyFrame>> {
+    valid_rows(dir, b, |p| p >= first && parts.contains(&p), since)
+}
+
+/// The rows of the records `records`.
+pub fn of_records(rows: LazyFrame, records: &std::collections::BTreeSet<u32>) -> LazyFrame {
+    let records = std::sync::Arc::new(records.clone());
+    let mine = move |c: Column| {
+        let ok: BooleanChunked = c.u32()?.iter().map(|r| Some(r.is_some_and(|r| records.contains(&r)))).collect();
+        Ok(ok.into_column())
+    };
+    rows.filter(col(REC).map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
 }
 
 /// Column `name` in the rejected rows' bucket, null in the others: what only quarantine reads
@@ -278,20 +332,16 @@ fn write_used(orders: &OrderIndex, persons: &PersonIndex, work: &Path, part: u32
     Buckets::write(used.with_column(persons.bucket(BUCKET, col(REASON))).select(columns), work.join("_winners"), part, run)
 }
 
-/// Route the order lines (into `<work>/order_items`), once per slice of the orders
-/// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
-/// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
-/// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
 /// Rows an earlier run routed, to route again: those that reached no person then (`rejected`:
 /// their customer or order may have arrived since) and those of records whose person is now in
-/// another bucket (`moved`, one bucket's rows each: they keep their record).
+/// another bucket (`moved`, those of one bucket each: they keep their record).
 pub struct Again {
     pub rejected: Option<LazyFrame>,
     pub moved: Vec<LazyFrame>,
 }
 
 impl Again {
-    /// Write each bucket of moved rows, in their person's bucket now, as a part of its own from
+    /// Write each old bucket's moved rows, in their person's bucket now, as a part of its own from
     /// `part` on (one pass over every bucket's files at once would hold them all); the next part.
     fn write_moved(&self, persons: &PersonIndex, dir: &Path, mut part: u32, run: bool) -> Result<u32> {
         for rows in &self.moved {
@@ -302,6 +352,10 @@ impl Again {
     }
 }
 
+/// Route the order lines (into `<work>/order_items`), once per slice of the orders
+/// (`order_slices`): each pass holds the last-read copy of its slice's orders (the one read last;
+/// docs/design.md), whose person and `_pos` (as `_order`) its lines take. The last-read copies'
+/// positions go to `<work>/_winners` for the bucket pass. Rows are counted in the first pass.
 #[allow(clippy::too_many_arguments)] // the route's inputs, its places and its limits
 pub fn route_lines(
     ing: Ingested,
@@ -344,7 +398,7 @@ pub fn route_lines(
     let (rows, winners) = written.ok_or_else(|| Error::Internal("no slice of orders".into()))?;
     let end = again.write_moved(persons, &target.dir, target.first_part + slices * per_slice, run)?;
     let parts = target.first_part..end;
-    let rows = Buckets { from_part: target.first_parts(), ..rows };
+    let rows = Buckets { from_part: target.first_parts(), since: target.since.clone(), ..rows };
     Ok((routed(ing, rows, parts, counts, started, run)?, winners))
 }
 
@@ -375,7 +429,7 @@ pub fn route(
         end += 1;
     }
     end = again.write_moved(persons, &target.dir, end, run)?;
-    let rows = Buckets { from_part: target.first_parts(), ..rows };
+    let rows = Buckets { from_part: target.first_parts(), since: target.since.clone(), ..rows };
     routed(ing, rows, target.first_part..end, counts, started, run)
 }
 

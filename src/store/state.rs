@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 const STATE: &str = "_state";
 const STATE_FILE: &str = "state.json";
 /// Raised whenever what the state holds changes meaning: an older state is rebuilt.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// What `state.json` says.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,7 +45,8 @@ pub struct State {
     pub next_part: u32,
     /// The file of rows ingest rejected, in the generation's folder.
     pub quarantine: Option<String>,
-    /// The file of every record's bucket, in the generation's folder (more than one bucket).
+    /// The file of every record's bucket and the part its rows are valid from, in the
+    /// generation's folder (more than one bucket).
     pub records: Option<String>,
     pub tables: BTreeMap<String, TableState>,
 }
@@ -58,8 +59,7 @@ pub struct TableState {
     /// The routed parts that hold valid rows.
     pub parts: BTreeSet<u32>,
     /// Buckets a later run wrote again, each with its first valid part: bucket `B` (rows that
-    /// reached no person, routed again by every run) and the buckets records left when their
-    /// person changed bucket.
+    /// reached no person, routed again by every run).
     pub rewritten: BTreeMap<u32, u32>,
     /// Counted while reading the files: rows read, values that did not parse, values cleaning
     /// rejected, rows of erased people (not kept), optional columns missing from a file.

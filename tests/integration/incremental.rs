@@ -63,8 +63,15 @@ fn run_both(config: &Path, input: &Path, (inc, full): (&Path, &Path), day: &str)
         assert_eq!(o.code, 0, "run {day} {extra:?}:\n{}", o.stderr);
         o.stderr
     };
-    if run(inc, &[]).contains("records moved to a person in another bucket") {
+    let log = run(inc, &[]);
+    if log.contains("records moved to a person in another bucket") {
         MOVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    // An incremental run cleans only the customer records of the files delivered since.
+    let records = |which: &str| log.split(&format!("\"{which}\":")).nth(1).and_then(|t| t.split([',', '}']).next()?.parse::<u64>().ok());
+    if log.contains("\"mode\":\"incremental\"") {
+        let (new, held) = (records("new").expect("new records logged"), records("held").expect("held records logged"));
+        assert!(new < held, "{day}: {new} customer records cleaned, {held} from the state");
     }
     run(full, &["--full"]);
     for table in TABLES {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::expr::KEY;
 use crate::io::{self, parquet::WriteOptions, text::DecodedCopies};
 use crate::outputs::{self, Tables};
-use crate::pipeline::{self, incremental::Start, Executed};
+use crate::pipeline::{self, Executed};
 use crate::schema::Table;
 use crate::stages::gates::{self, GateResult, Status};
 use crate::stages::ingest::{self, Ingested};
@@ -61,7 +61,9 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let copies = DecodedCopies::under(work.join("decoded"));
 
     let start = pipeline::incremental::start(plan, &store.root);
-    let (customers, mut ingested) = read_customers(plan, &copies, &start)?;
+    let held = pipeline::incremental::Held::read(&store.root, &start)?;
+    let places = pipeline::Places { work: &work, root: &store.root, run_id: &run_id, copies: &copies };
+    let (customers, customer_parts, mut ingested) = pipeline::customers::read(plan, &start, &held, &places)?;
     stages.done(customers.height(), customers.height());
     let (resolved, mut identity) = resolve_identities(plan, &store, &customers)?;
     let review = outputs::identity_review::build(&std::mem::take(&mut identity.review), &resolved)?;
@@ -69,8 +71,7 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
     let (resolved, erased, suppressed, key) = apply_requests(plan, &requests, resolved)?;
     stages.done(customers.height(), identity.clusters);
     drop(customers); // `resolved` holds the records; execute frees them once it has what it needs
-    let places = pipeline::Places { work: &work, root: &store.root, run_id: &run_id, copies: &copies };
-    let mut executed = pipeline::execute(plan, ingested, resolved, &erased.records, start, &places)
+    let mut executed = pipeline::execute(plan, ingested, (resolved, customer_parts), &erased.records, start, &held, &places)
         .map_err(|e| pipeline::name_the_file(plan, &copies, e))?;
     requests.account(&mut executed)?;
     warn_lost_digits(&executed);
@@ -143,29 +144,6 @@ pub fn run(plan: &Plan) -> Result<RunManifest> {
         "published"
     );
     Ok(manifest)
-}
-
-/// Read every table lazily and the customers for real: per group of files one streaming
-/// pass computes the usable records and their quarantine and counts, which the accounting
-/// reads later; the records in input order (identity's ties follow it). On the streaming
-/// engine: the in-memory engine holds every intermediate column of every record. Per group of
-/// files: one pass over every file at once peaks higher (polars buffers the rows of the
-/// faster consumer), and a pass for the records and one for the counts parsed every file twice.
-fn read_customers(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<(DataFrame, BTreeMap<Table, Ingested>)> {
-    let mut ingested = pipeline::ingest_all(plan, copies, start)?;
-    let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
-    let (records, counts) = pipeline::route::Counts::with_rows(cust, pipeline::group_bytes(plan), pipeline::customer_records)
-        .map_err(|e| pipeline::name_the_file(plan, copies, e))?;
-    let customers = pipeline::in_input_order(records)?;
-    let (read, unparseable, quarantine) = counts.total()?;
-    let read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?;
-    (cust.quarantine, cust.read, cust.unparseable) = (quarantine.lazy(), read.lazy(), unparseable.lazy());
-    cust.invalid = counts.invalid()?;
-    if customers.height() == 0 {
-        let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
-        return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
-    }
-    Ok((customers, ingested))
 }
 
 /// The `erasures` and `suppressions` requests in force on the day, when the tables are there.

@@ -1,0 +1,143 @@
+//! Step 1 of a run (docs/design.md), the customer records: the state's records, cleaned when
+//! their files were read, then those of the files delivered since, cleaned now; in input order
+//! (identity resolution's ties follow it). The new records join the state as they are read.
+
+use super::incremental::{Held, Start};
+use super::route::{nonzero_counts, Counts};
+use super::{customer_records, group_bytes, in_input_order, ingest_all, name_the_file, Places};
+use crate::config::Plan;
+use crate::error::{Error, Result};
+use crate::io;
+use crate::schema::Table;
+use crate::stages::ingest::Ingested;
+use crate::store::state::State;
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The state's parts that hold the run's customer records, in `generation`.
+#[derive(Clone, Debug, Default)]
+pub struct RecordParts {
+    pub generation: String,
+    pub parts: BTreeSet<u32>,
+}
+
+/// The state's folder of cleaned customer records in `generation`, one bucket.
+fn records_dir(root: &Path, generation: &str) -> std::path::PathBuf {
+    State::rows_dir(root, generation, Table::Customers.name())
+}
+
+/// A part's folder under a table's rows.
+fn part_dir(dir: &Path, part: u32) -> std::path::PathBuf {
+    dir.join("_b=0").join(format!("_part={part}"))
+}
+
+impl RecordParts {
+    /// The parts as they must be listed in `generation`: a run that began from a state and
+    /// then had to start a new generation (`incremental::confirm`) takes its records along.
+    pub fn into_generation(self, root: &Path, generation: &str) -> Result<BTreeSet<u32>> {
+        if self.generation != generation {
+            let (from, to) = (records_dir(root, &self.generation), records_dir(root, generation));
+            for &p in &self.parts {
+                for file in io::parquet::files_under(&part_dir(&from, p)) {
+                    let target = part_dir(&to, p).join(file.file_name().unwrap_or_default());
+                    crate::store::publish::mkdirs(&part_dir(&to, p))?;
+                    if std::fs::hard_link(&file, &target).is_err() {
+                        std::fs::copy(&file, &target).map_err(|e| Error::io(&target, e))?;
+                    }
+                }
+            }
+        }
+        Ok(self.parts)
+    }
+}
+
+/// Every table read lazily, and the customer records for real: those `held` holds and those of
+/// the files after them, read per group of files in one streaming pass that also counts (read,
+/// unparseable, invalid, quarantined) and written to the state as a new part. The customers'
+/// `Ingested` is left with the counts of every file, held ones included.
+pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<(DataFrame, RecordParts, BTreeMap<Table, Ingested>)> {
+    let mut ingested = ingest_all(plan, places.copies, start)?;
+    let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
+    let (mut new, counts) =
+        Counts::with_rows(cust, group_bytes(plan), customer_records).map_err(|e| name_the_file(plan, places.copies, e))?;
+    let (read, unparseable, quarantine) = counts.total()?;
+    let (mut invalid, mut unparseable) = (counts.invalid()?, nonzero_counts(&unparseable));
+    let (mut read, mut quarantine) = (read, vec![quarantine.lazy()]);
+    let mut parts = match start {
+        Start::Incremental(s) => RecordParts { generation: s.generation.clone(), parts: held.parts(Table::Customers) },
+        Start::Full { .. } => RecordParts { generation: places.run_id.to_string(), parts: BTreeSet::new() },
+    };
+    let dir = records_dir(places.root, &parts.generation);
+    // Part by part: later parts hold later files.
+    let mut records: Option<DataFrame> = None;
+    for &p in &parts.parts {
+        for file in io::parquet::files_under(&part_dir(&dir, p)) {
+            // Without the folders' `_b` and `_part`.
+            let part = io::parquet::read(&file)?
+                .select(new.get_column_names_owned())
+                .map_err(|e| Error::internal("the state's customer records", e))?;
+            append(&mut records, part)?;
+        }
+    }
+    if let Some(t) = held.table(Table::Customers) {
+        read += t.read;
+        add(&mut unparseable, &t.unparseable);
+        add(&mut invalid, &t.invalid);
+        let missing: BTreeSet<String> = cust.missing_optional.iter().chain(&t.missing_optional).cloned().collect();
+        cust.missing_optional = missing.into_iter().collect();
+    }
+    quarantine.extend(held.quarantine_of(Table::Customers)?.map(DataFrame::lazy));
+    tracing::info!(held = records.as_ref().map_or(0, DataFrame::height), new = new.height(), "customer records");
+    if new.height() > 0 {
+        let part = match start {
+            Start::Incremental(s) => s.next_part,
+            Start::Full { .. } => 0,
+        };
+        io::parquet::write_part(&mut new, &part_dir(&dir, part).join("records.parquet"))?;
+        parts.parts.insert(part);
+    }
+    // A run without new files has an empty frame of new records, whose types may differ.
+    let records = match records {
+        None => new,
+        Some(mut held) => {
+            if new.height() > 0 {
+                held.vstack_mut(&new).map_err(|e| Error::internal("the state's and the new customer records", e))?;
+            }
+            held
+        }
+    };
+    let records = in_input_order(records)?;
+    cust.read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?.lazy();
+    cust.unparseable = one_row(&unparseable)?.lazy();
+    cust.quarantine = concat(quarantine, UnionArgs::default()).map_err(|e| Error::internal("customers' quarantine", e))?;
+    cust.invalid = invalid;
+    if records.height() == 0 {
+        let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
+        return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
+    }
+    Ok((records, parts, ingested))
+}
+
+/// `part` under the records read so far.
+fn append(records: &mut Option<DataFrame>, part: DataFrame) -> Result<()> {
+    match records {
+        Some(all) => {
+            all.vstack_mut(&part).map_err(|e| Error::internal("the state's customer records", e))?;
+        }
+        None => *records = Some(part),
+    }
+    Ok(())
+}
+
+fn add(to: &mut BTreeMap<String, u64>, counts: &BTreeMap<String, u64>) {
+    for (c, n) in counts {
+        *to.entry(c.clone()).or_default() += n;
+    }
+}
+
+/// Counts as a one-row frame, a u64 column each.
+fn one_row(counts: &BTreeMap<String, u64>) -> Result<DataFrame> {
+    let columns: Vec<Column> = counts.iter().map(|(c, n)| Column::new(c.as_str().into(), [*n])).collect();
+    DataFrame::new(1, columns).map_err(|e| Error::internal("counts", e))
+}
