@@ -112,8 +112,8 @@ pub fn log_likelihood_prepared(p: &Params, prep: &Prepared) -> f64 {
         let a3 = -(r + x) * ln_times[prep.t_idx[i] as usize];
         let rest = if x > 0.0 {
             let a4 = ln_a_over - (r + x) * ln_times[prep.tx_idx[i] as usize];
-            let m = a3.max(a4);
-            m + ((a3 - m).exp() + (a4 - m).exp()).ln()
+            // ln(e^a3 + e^a4) with one exponential: the larger term's is 1.
+            a3.max(a4) + (-(a3 - a4).abs()).exp().ln_1p()
         } else {
             a3
         };
