@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct KeyReport {
@@ -66,19 +66,18 @@ pub fn assign(member: &[String], roots: &[u32], previous: Option<&DataFrame>, as
         .collect();
     clusters.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
-    // Each previous key goes to the cluster holding most of its records (ties: smallest member).
-    let mut holders: BTreeMap<&str, (usize, usize, Option<NaiveDate>)> = BTreeMap::new(); // key -> (records, cluster, created)
+    // Each previous key goes to the cluster holding most of its records (ties: smallest member,
+    // the first cluster in this order).
+    let mut holders: PlHashMap<&str, (usize, usize, Option<NaiveDate>)> = PlHashMap::new(); // key -> (records, cluster, created)
     if !previous.is_empty() {
+        let mut counts: Vec<(&str, Option<NaiveDate>)> = Vec::new();
         for (c, (_, members)) in clusters.iter().enumerate() {
-            let mut counts: BTreeMap<&str, (usize, Option<NaiveDate>)> = BTreeMap::new();
-            for &i in *members {
-                if let Some((k, created)) = previous.get(&member[i as usize]) {
-                    counts.entry(k.as_str()).or_insert((0, *created)).0 += 1;
-                }
-            }
-            for (k, (count, created)) in counts {
-                let better = holders.get(k).is_none_or(|h| count > h.0);
-                if better {
+            counts.clear();
+            counts.extend(members.iter().filter_map(|&i| previous.get(&member[i as usize]).map(|(k, created)| (k.as_str(), *created))));
+            counts.sort_by(|a, b| a.0.cmp(b.0)); // stable: a key's first record gives its day
+            for same in counts.chunk_by(|a, b| a.0 == b.0) {
+                let (k, created, count) = (same[0].0, same[0].1, same.len());
+                if holders.get(k).is_none_or(|h| count > h.0) {
                     holders.insert(k, (count, c, created));
                 }
             }
@@ -88,7 +87,9 @@ pub fn assign(member: &[String], roots: &[u32], previous: Option<&DataFrame>, as
     for (k, (_, c, created)) in &holders {
         won[*c].push((*created, k));
     }
-    let mut used: PlHashSet<String> = previous.values().map(|(k, _)| k.clone()).collect();
+    // Every key ever given: the previous night's and those given now.
+    let previous_keys: PlHashSet<&str> = previous.values().map(|(k, _)| k.as_str()).collect();
+    let mut given: PlHashSet<String> = PlHashSet::new();
     let mut out = Assigned {
         person_of: vec![0; member.len()],
         keys: Vec::with_capacity(clusters.len()),
@@ -103,7 +104,7 @@ pub fn assign(member: &[String], roots: &[u32], previous: Option<&DataFrame>, as
             out.report.new += 1;
             let mut key = cluster_key(min_member);
             let mut salt = 0;
-            while used.contains(&key) {
+            while previous_keys.contains(key.as_str()) || given.contains(&key) {
                 salt += 1;
                 key = cluster_key(&format!("{min_member}\u{1f}{}\u{1f}{salt}", as_of.map(|d| d.to_string()).unwrap_or_default()));
             }
@@ -115,7 +116,7 @@ pub fn assign(member: &[String], roots: &[u32], previous: Option<&DataFrame>, as
             out.report.merged += won[c].len() - 1;
             (won[c][0].1.to_string(), won[c][0].0)
         };
-        used.insert(key.clone());
+        given.insert(key.clone());
         for &i in *members {
             out.person_of[i as usize] = c as u32;
         }
