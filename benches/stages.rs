@@ -57,7 +57,7 @@ fn stages(c: &mut Criterion) {
 
     let customers = || {
         let ingested = pipeline::ingest_all(&plan, &copies, &full()).unwrap();
-        io::collect(pipeline::customer_records(&ingested[&Table::Customers])).unwrap()
+        io::collect(pipeline::customers::records(&ingested[&Table::Customers])).unwrap()
     };
     g.bench_function("ingest_customers", |b| b.iter(customers));
 

@@ -58,7 +58,7 @@ fn named_records(plan: &Plan, newest: Day) -> Result<DataFrame> {
     if requests.need_key() {
         let key = privacy::key(&plan.privacy)?;
         let customers = source(Table::Customers).ok_or_else(|| Error::Internal("customers are not configured".into()))?;
-        let records = io::collect(pipeline::customer_records(&ingest::ingest(customers, &plan.times(), &copies)?))?;
+        let records = io::collect(pipeline::customers::records(&ingest::ingest(customers, &plan.times(), &copies)?))?;
         let by_hash = records.filter(&erasure::named(&records, &requests, Some(&key))?).map_err(|e| Error::internal("erasure", e))?;
         let by_hash = by_hash.select(["source", "source_customer_id"]).map_err(|e| Error::internal("erasure", e))?;
         named.vstack_mut(&by_hash).map_err(|e| Error::internal("erasure", e))?;

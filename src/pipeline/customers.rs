@@ -2,54 +2,33 @@
 //! their files were read, then those of the files delivered since, cleaned now; in input order
 //! (identity resolution's ties follow it). The new records join the state as they are read.
 
-use super::incremental::{Held, Start};
-use super::route::{nonzero_counts, Counts};
-use super::{customer_records, group_bytes, in_input_order, ingest_all, name_the_file, Places};
+use super::incremental::{record_part_dir, Held, RecordParts, Start};
+use super::route::{self, nonzero_counts, Counts};
+use super::{group_bytes, ingest_all, name_the_file, Places};
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::io;
 use crate::schema::Table;
+use crate::stages::clean;
 use crate::stages::ingest::Ingested;
-use crate::store::state::State;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-/// The state's parts that hold the run's customer records, in `generation`.
-#[derive(Clone, Debug, Default)]
-pub struct RecordParts {
-    pub generation: String,
-    pub parts: BTreeSet<u32>,
+/// The customers to resolve: the cleaned, usable customer records.
+pub fn records(customers: &Ingested) -> LazyFrame {
+    clean::customers(customers.rows.clone())
 }
 
-/// The state's folder of cleaned customer records in `generation`, one bucket.
-fn records_dir(root: &Path, generation: &str) -> std::path::PathBuf {
-    State::rows_dir(root, generation, Table::Customers.name())
-}
-
-/// A part's folder under a table's rows.
-fn part_dir(dir: &Path, part: u32) -> std::path::PathBuf {
-    dir.join("_b=0").join(format!("_part={part}"))
-}
-
-impl RecordParts {
-    /// The parts as they must be listed in `generation`: a run that began from a state and
-    /// then had to start a new generation (`incremental::confirm`) takes its records along.
-    pub fn into_generation(self, root: &Path, generation: &str) -> Result<BTreeSet<u32>> {
-        if self.generation != generation {
-            let (from, to) = (records_dir(root, &self.generation), records_dir(root, generation));
-            for &p in &self.parts {
-                for file in io::parquet::files_under(&part_dir(&from, p)) {
-                    let target = part_dir(&to, p).join(file.file_name().unwrap_or_default());
-                    crate::store::publish::mkdirs(&part_dir(&to, p))?;
-                    if std::fs::hard_link(&file, &target).is_err() {
-                        std::fs::copy(&file, &target).map_err(|e| Error::io(&target, e))?;
-                    }
-                }
-            }
-        }
-        Ok(self.parts)
+/// Records in input order (file, then row). The streaming engine keeps the order of the
+/// files' ordered union; sorting anyway holds a second copy of every record, so they are
+/// sorted only when they are not in order.
+fn in_input_order(records: DataFrame) -> Result<DataFrame> {
+    let pos = io::collect(records.clone().lazy().select([route::position()]))?;
+    let positions = pos.column("_pos").and_then(|c| c.u64().cloned()).map_err(|e| Error::internal("record positions", e))?;
+    if positions.iter().zip(positions.iter().skip(1)).all(|(a, b)| a <= b) {
+        return Ok(records);
     }
+    io::collect(records.lazy().sort(["_file", "_row"], Default::default()))
 }
 
 /// Every table read lazily, and the customer records for real: those `held` holds and those of
@@ -59,8 +38,7 @@ impl RecordParts {
 pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<(DataFrame, RecordParts, BTreeMap<Table, Ingested>)> {
     let mut ingested = ingest_all(plan, places.copies, start)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
-    let (mut new, counts) =
-        Counts::with_rows(cust, group_bytes(plan), customer_records).map_err(|e| name_the_file(plan, places.copies, e))?;
+    let (mut new, counts) = Counts::with_rows(cust, group_bytes(plan), records).map_err(|e| name_the_file(plan, places.copies, e))?;
     let (read, unparseable, quarantine) = counts.total()?;
     let (mut invalid, mut unparseable) = (counts.invalid()?, nonzero_counts(&unparseable));
     let (mut read, mut quarantine) = (read, vec![quarantine.lazy()]);
@@ -68,11 +46,10 @@ pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<
         Start::Incremental(s) => RecordParts { generation: s.generation.clone(), parts: held.parts(Table::Customers) },
         Start::Full { .. } => RecordParts { generation: places.run_id.to_string(), parts: BTreeSet::new() },
     };
-    let dir = records_dir(places.root, &parts.generation);
     // Part by part: later parts hold later files.
     let mut records: Option<DataFrame> = None;
     for &p in &parts.parts {
-        for file in io::parquet::files_under(&part_dir(&dir, p)) {
+        for file in io::parquet::files_under(&record_part_dir(places.root, &parts.generation, p)) {
             // Without the folders' `_b` and `_part`.
             let part = io::parquet::read(&file)?
                 .select(new.get_column_names_owned())
@@ -94,7 +71,7 @@ pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<
             Start::Incremental(s) => s.next_part,
             Start::Full { .. } => 0,
         };
-        io::parquet::write_part(&mut new, &part_dir(&dir, part).join("records.parquet"))?;
+        io::parquet::write_part(&mut new, &record_part_dir(places.root, &parts.generation, part).join("records.parquet"))?;
         parts.parts.insert(part);
     }
     // A run without new files has an empty frame of new records, whose types may differ.
@@ -140,4 +117,18 @@ fn add(to: &mut BTreeMap<String, u64>, counts: &BTreeMap<String, u64>) {
 fn one_row(counts: &BTreeMap<String, u64>) -> Result<DataFrame> {
     let columns: Vec<Column> = counts.iter().map(|(c, n)| Column::new(c.as_str().into(), [*n])).collect();
     DataFrame::new(1, columns).map_err(|e| Error::internal("counts", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_in_input_order() {
+        let rows = |files: [u32; 4], rows: [u32; 4]| df!("_file" => files, "_row" => rows, "v" => [1, 2, 3, 4]).unwrap();
+        let ordered = in_input_order(rows([0, 0, 1, 1], [1, 2, 1, 2])).unwrap();
+        assert_eq!(ordered.column("v").unwrap().i32().unwrap().to_vec(), [Some(1), Some(2), Some(3), Some(4)]);
+        let shuffled = in_input_order(rows([1, 0, 1, 0], [2, 2, 1, 1])).unwrap();
+        assert_eq!(shuffled.column("v").unwrap().i32().unwrap().to_vec(), [Some(4), Some(2), Some(3), Some(1)]);
+    }
 }

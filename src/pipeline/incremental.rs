@@ -195,6 +195,38 @@ impl Moves {
     }
 }
 
+/// The state's parts that hold the run's customer records, in `generation`.
+#[derive(Clone, Debug, Default)]
+pub struct RecordParts {
+    pub generation: String,
+    pub parts: BTreeSet<u32>,
+}
+
+/// The folder of part `part` of the cleaned customer records in `generation` (one bucket).
+pub fn record_part_dir(root: &Path, generation: &str, part: u32) -> std::path::PathBuf {
+    State::rows_dir(root, generation, Table::Customers.name()).join("_b=0").join(format!("_part={part}"))
+}
+
+impl RecordParts {
+    /// The parts as they must be listed in `generation`: a run that began from a state and
+    /// then had to start a new generation (`incremental::confirm`) takes its records along.
+    pub fn into_generation(self, root: &Path, generation: &str) -> Result<BTreeSet<u32>> {
+        if self.generation != generation {
+            for &p in &self.parts {
+                let to = record_part_dir(root, generation, p);
+                for file in io::parquet::files_under(&record_part_dir(root, &self.generation, p)) {
+                    let target = to.join(file.file_name().unwrap_or_default());
+                    crate::store::publish::mkdirs(&to)?;
+                    if std::fs::hard_link(&file, &target).is_err() {
+                        std::fs::copy(&file, &target).map_err(|e| Error::io(&target, e))?;
+                    }
+                }
+            }
+        }
+        Ok(self.parts)
+    }
+}
+
 /// What the state holds beside the routed rows, for the tables' accounting: counted while its
 /// files were read, and the rows ingest rejected from them.
 pub struct Held {

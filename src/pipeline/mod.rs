@@ -22,7 +22,7 @@ use crate::io::{self, scan::InputFile, text::DecodedCopies};
 use crate::outputs;
 use crate::schema::Table;
 use crate::stages::ingest::{self, Ingested};
-use crate::stages::{clean, erasure, identity};
+use crate::stages::{erasure, identity};
 use crate::store::state::State;
 use crate::store::Accounting;
 use bucket::{Routes, FACT_TABLES};
@@ -88,23 +88,6 @@ pub fn name_the_file(plan: &Plan, copies: &DecodedCopies, e: Error) -> Error {
     Error::InputData { file, message }
 }
 
-/// The customers to resolve: the cleaned, usable customer records.
-pub fn customer_records(customers: &Ingested) -> LazyFrame {
-    clean::customers(customers.rows.clone())
-}
-
-/// Records in input order (file, then row). The streaming engine keeps the order of the
-/// files' ordered union; sorting anyway holds a second copy of every record, so they are
-/// sorted only when they are not in order.
-pub fn in_input_order(records: DataFrame) -> Result<DataFrame> {
-    let pos = io::collect(records.clone().lazy().select([route::position()]))?;
-    let positions = pos.column("_pos").and_then(|c| c.u64().cloned()).map_err(|e| Error::internal("record positions", e))?;
-    if positions.iter().zip(positions.iter().skip(1)).all(|(a, b)| a <= b) {
-        return Ok(records);
-    }
-    io::collect(records.lazy().sort(["_file", "_row"], Default::default()))
-}
-
 /// Where a run works: its own folder, the output root (whose state it reads and extends), its
 /// id and the decoded copies of text inputs.
 pub struct Places<'a> {
@@ -131,7 +114,7 @@ fn ingest_facts(plan: &Plan, copies: &DecodedCopies, start: &Start) -> Result<BT
 pub fn execute(
     plan: &Plan,
     mut ingested: BTreeMap<Table, Ingested>,
-    (resolved, customer_parts): (DataFrame, customers::RecordParts),
+    (resolved, customer_parts): (DataFrame, incremental::RecordParts),
     erased: &DataFrame,
     start: Start,
     held: &incremental::Held,
@@ -503,18 +486,4 @@ fn account_customers(customers: &Ingested, resolved: &DataFrame, erased: u64) ->
 /// The first value of a count column (0 when absent).
 fn count(df: &DataFrame, name: &str) -> u64 {
     df.column(name).ok().and_then(|c| c.cast(&DataType::UInt64).ok()).and_then(|c| c.u64().ok().and_then(|ca| ca.get(0))).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_come_back_in_input_order() {
-        let rows = |files: [u32; 4], rows: [u32; 4]| df!("_file" => files, "_row" => rows, "v" => [1, 2, 3, 4]).unwrap();
-        let ordered = in_input_order(rows([0, 0, 1, 1], [1, 2, 1, 2])).unwrap();
-        assert_eq!(ordered.column("v").unwrap().i32().unwrap().to_vec(), [Some(1), Some(2), Some(3), Some(4)]);
-        let shuffled = in_input_order(rows([1, 0, 1, 0], [2, 2, 1, 1])).unwrap();
-        assert_eq!(shuffled.column("v").unwrap().i32().unwrap().to_vec(), [Some(4), Some(2), Some(3), Some(1)]);
-    }
 }
