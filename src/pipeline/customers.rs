@@ -39,9 +39,9 @@ pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<
     let mut ingested = ingest_all(plan, places.copies, start)?;
     let cust = ingested.get_mut(&Table::Customers).ok_or_else(|| Error::Internal("customers not ingested".into()))?;
     let (mut new, counts) = Counts::with_rows(cust, group_bytes(plan), records).map_err(|e| name_the_file(plan, places.copies, e))?;
-    let (read, unparseable, quarantine) = counts.total()?;
+    let (mut read, unparseable, quarantine) = counts.total()?;
     let (mut invalid, mut unparseable) = (counts.invalid()?, nonzero_counts(&unparseable));
-    let (mut read, mut quarantine) = (read, vec![quarantine.lazy()]);
+    let mut quarantine = vec![quarantine.lazy()];
     let mut parts = match start {
         Start::Incremental(s) => RecordParts { generation: s.generation.clone(), parts: held.parts(Table::Customers) },
         Start::Full { .. } => RecordParts { generation: places.run_id.to_string(), parts: BTreeSet::new() },
@@ -73,26 +73,17 @@ pub fn read(plan: &Plan, start: &Start, held: &Held, places: &Places) -> Result<
         };
         io::parquet::write_part(&mut new, &record_part_dir(places.root, &parts.generation, part).join("records.parquet"))?;
         parts.parts.insert(part);
+        append(&mut records, new)?;
     }
-    // A run without new files has an empty frame of new records, whose types may differ.
-    let records = match records {
-        None => new,
-        Some(mut held) => {
-            if new.height() > 0 {
-                held.vstack_mut(&new).map_err(|e| Error::internal("the state's and the new customer records", e))?;
-            }
-            held
-        }
+    let Some(records) = records else {
+        let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
+        return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
     };
     let records = in_input_order(records)?;
     cust.read = df!("read" => [read]).map_err(|e| Error::internal("customers read", e))?.lazy();
     cust.unparseable = one_row(&unparseable)?.lazy();
     cust.quarantine = concat(quarantine, UnionArgs::default()).map_err(|e| Error::internal("customers' quarantine", e))?;
     cust.invalid = invalid;
-    if records.height() == 0 {
-        let location = plan.tables.iter().find(|t| t.table == Table::Customers).map(|t| t.location.display().to_string());
-        return Err(Error::input(location.unwrap_or_default(), "table customers has no usable rows: nothing to profile"));
-    }
     Ok((records, parts, ingested))
 }
 
