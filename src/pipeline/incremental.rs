@@ -177,7 +177,8 @@ impl Moves {
         let (buckets, since) = (column(RECORDS)?, column(SINCE)?);
         let now = persons.record_buckets();
         let mut moves = Moves::default();
-        let mut after: Vec<u32> = since.iter().map(|s| s.unwrap_or(0)).collect();
+        let before: Vec<u32> = since.iter().map(|s| s.unwrap_or(0)).collect();
+        let mut after = before.clone();
         after.resize(now.len(), 0);
         for (rec, (w, n)) in buckets.iter().zip(&now).enumerate() {
             if let Some(w) = w.filter(|w| *w < state.buckets && w != n) {
@@ -189,7 +190,7 @@ impl Moves {
         if moved > 0 {
             tracing::info!(records = moved, "records moved to a person in another bucket: their rows are moved");
         }
-        moves.before = Since::new(since.iter().map(|s| s.unwrap_or(0)).collect());
+        moves.before = Since::new(before);
         moves.after = Since::new(after);
         Ok(moves)
     }
@@ -327,12 +328,11 @@ impl Next<'_> {
         };
         let files = |list: &[InputFile]| list.iter().map(|f| FileState::of(&f.path, f.bytes)).collect::<Vec<_>>();
         let mut tables = BTreeMap::new();
-        let parts = customer_parts;
-        let mut next_part = self.held.map_or(0, |s| s.next_part).max(parts.last().map_or(0, |p| p + 1));
+        let mut next_part = self.held.map_or(0, |s| s.next_part).max(customer_parts.last().map_or(0, |p| p + 1));
         let a = accounting.get(&Table::Customers).cloned().unwrap_or_default();
         let t = TableState {
             files: files(customers),
-            parts,
+            parts: customer_parts,
             read: a.read,
             unparseable: a.unparseable,
             invalid: a.invalid,
