@@ -127,12 +127,7 @@ impl Since {
             return rows;
         }
         let since = self.0.clone();
-        let valid = move |c: Column| {
-            let ok: BooleanChunked =
-                c.u32()?.iter().map(|r| Some(r.is_none_or(|r| since.get(r as usize).is_none_or(|&s| s <= part)))).collect();
-            Ok(ok.into_column())
-        };
-        rows.filter(col(REC).map(valid, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
+        with_record(rows, move |r| r.is_none_or(|r| since.get(r as usize).is_none_or(|&s| s <= part)))
     }
 }
 
@@ -226,12 +221,17 @@ pub fn held_rows(dir: &Path, b: u32, parts: &std::collections::BTreeSet<u32>, fi
 
 /// The rows of the records `records`.
 pub fn of_records(rows: LazyFrame, records: &std::collections::BTreeSet<u32>) -> LazyFrame {
-    let records = std::sync::Arc::new(records.clone());
-    let mine = move |c: Column| {
-        let ok: BooleanChunked = c.u32()?.iter().map(|r| Some(r.is_some_and(|r| records.contains(&r)))).collect();
+    let records = records.clone();
+    with_record(rows, move |r| r.is_some_and(|r| records.contains(&r)))
+}
+
+/// The rows whose record (`REC`, null for none) `keep` keeps.
+fn with_record(rows: LazyFrame, keep: impl Fn(Option<u32>) -> bool + Send + Sync + 'static) -> LazyFrame {
+    let kept = move |c: Column| {
+        let ok: BooleanChunked = c.u32()?.iter().map(|r| Some(keep(r))).collect();
         Ok(ok.into_column())
     };
-    rows.filter(col(REC).map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
+    rows.filter(col(REC).map(kept, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
 }
 
 /// Column `name` in the rejected rows' bucket, null in the others: what only quarantine reads
